@@ -1,0 +1,45 @@
+"""The app factory: `create_app(settings)` builds the whole HTTP service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from api.errors import domain_error_handler, http_error_handler, unexpected_error_handler
+from api.middleware import AccessLog, Metrics, SecurityHeaders
+from api.routes import load_all
+from api.services import Services
+from configs import Settings, load_settings
+from core.errors import DomainError
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    settings = settings or load_settings()
+    services = services or Services.from_settings(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await services.aclose()
+
+    app = Starlette(
+        routes=load_all().routes(),
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(AccessLog, metrics=metrics),
+        ],
+        exception_handlers={
+            DomainError: domain_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.metrics = metrics
+    return app

@@ -1,0 +1,21 @@
+"""Every endpoint registers itself on `registry` when its module is imported."""
+
+from __future__ import annotations
+
+from api.endpoints import Registry
+
+registry = Registry()
+
+
+def load_all() -> Registry:
+    from api.routes import (  # noqa: F401
+        conversations,
+        events,
+        forms,
+        identity,
+        ops,
+        secure_forms,
+        visitor,
+    )
+
+    return registry

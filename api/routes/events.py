@@ -1,0 +1,67 @@
+"""Agent events: long-poll JSON, or SSE resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from api.endpoints import Ctx
+from api.errors import NO_STORE, ApiError
+from api.routes import registry
+from core.notifications import valid_event_id
+
+MAX_WAIT_S = 30.0
+_SSE_BLOCK_S = 15.0
+
+
+def _cursor(raw: str | None) -> str:
+    cursor = raw or "0"
+    if not valid_event_id(cursor):
+        raise ApiError(422, "invalid_query", "after / Last-Event-ID must be an event id.",
+                       fields={"after": "An event id such as 1700000000000-0."})
+    return cursor
+
+
+def _wait(raw: str | None) -> float:
+    try:
+        wait = float(raw) if raw else 0.0
+    except ValueError:
+        raise ApiError(422, "invalid_query", "wait must be a number of seconds.",
+                       fields={"wait": f"0 to {MAX_WAIT_S:g} seconds."}) from None
+    if not 0 <= wait <= MAX_WAIT_S:
+        raise ApiError(422, "invalid_query", "wait is out of range.",
+                       fields={"wait": f"0 to {MAX_WAIT_S:g} seconds."})
+    return wait
+
+
+@registry.route("GET", "/api/v1/agent/events", tag="agent events")
+async def agent_events(ctx: Ctx) -> Response:
+    """This agent's events, after an id; long-polls up to `wait` seconds (or SSE)."""
+    actor = ctx.user
+    if actor.role not in ("agent", "manager", "admin") or actor.user_id is None:
+        raise ApiError(403, "forbidden", "Only users have events.")
+    reader = ctx.services.events
+    if "text/event-stream" in ctx.request.headers.get("accept", ""):
+        cursor = _cursor(ctx.request.headers.get("last-event-id") or ctx.query("after"))
+
+        async def stream() -> AsyncIterator[str]:
+            position = cursor
+            yield "retry: 2000\n\n"
+            while True:
+                events = await reader.read(actor.site_id, actor.user_id or "", position, _SSE_BLOCK_S)
+                if not events:
+                    yield ": keep-alive\n\n"
+                for event in events:
+                    position = event["id"]
+                    yield f"id: {event['id']}\nevent: {event['type']}\ndata: {json.dumps(event['data'])}\n\n"
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream",
+            headers={**NO_STORE, "X-Accel-Buffering": "no"},
+        )
+    events = await reader.read(
+        actor.site_id, actor.user_id, _cursor(ctx.query("after")), _wait(ctx.query("wait"))
+    )
+    return JSONResponse({"events": events}, headers=NO_STORE)

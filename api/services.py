@@ -1,0 +1,40 @@
+"""What the api process holds for its lifetime: stores, the publisher, readers, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.ratelimit import RateLimiter
+from configs import Settings
+from core.notifications import EventReader
+from core.runtime import Runtime
+from producers import Publisher
+
+
+@dataclass
+class Services:
+    settings: Settings
+    rt: Runtime
+    publisher: Publisher
+    events: EventReader
+    limiter: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        rt = Runtime.from_settings(settings)
+        return cls(
+            settings=settings,
+            rt=rt,
+            publisher=Publisher(settings, rt.keyring),
+            events=EventReader(settings.redis_url),
+            limiter=RateLimiter(
+                settings.redis_url,
+                {"login": settings.login_rate_per_minute, "otk": settings.otk_rate_per_minute},
+            ),
+        )
+
+    async def aclose(self) -> None:
+        await self.events.close()
+        await self.limiter.close()
+        self.publisher.close()
+        self.rt.close()

@@ -1,0 +1,48 @@
+"""The demo site that `secureforms demo seed` makes in development: one admin, two agents
+and a "Payment card" form, with log-ins printed for the person trying it out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import users
+from core.actors import Actor
+from core.forms import catalogue
+from core.runtime import Runtime
+from core.sites import create_site, find_site_by_name
+
+DEMO_SITE = "Demo"
+DEMO_USERS = {
+    "admin": ("admin", "demo-admin-pass", "Demo Admin"),
+    "alice": ("agent", "demo-alice-pass", "Alice (agent)"),
+    "bob": ("agent", "demo-bob-pass-1", "Bob (agent)"),
+}
+PAYMENT_CARD_FORM: dict[str, Any] = {
+    "name": "payment_card",
+    "title": "Payment card",
+    "description": "Your card details go straight to the agent, never into the chat.",
+    "fields": [
+        {"name": "cardholder", "label": "Name on card", "type": "text", "required": True},
+        {"name": "card_number", "label": "Card number", "type": "card_number", "required": True},
+        {"name": "expiry", "label": "Expiry date (MM/YY)", "type": "card_expiry", "required": True},
+        {"name": "cvv", "label": "Security code (CVV)", "type": "cvv", "required": True},
+    ],
+}
+
+
+def seed(rt: Runtime) -> dict[str, Any]:
+    site_id = find_site_by_name(rt, DEMO_SITE)
+    if site_id is None:
+        role, password, name = DEMO_USERS["admin"]
+        site_id = create_site(rt, DEMO_SITE, "admin", password)["site_id"]
+    admin = Actor(site_id=site_id, role="admin", user_id="seed")
+    existing = {u["username"] for u in users.list_users(rt, admin)}
+    for username, (role, password, display) in DEMO_USERS.items():
+        if username not in existing:
+            users.create_user(rt, site_id, username, password, role, display_name=display)
+    if not any(f["name"] == PAYMENT_CARD_FORM["name"] for f in catalogue.list_forms(rt, admin)):
+        catalogue.create_form(rt, admin, PAYMENT_CARD_FORM)
+    return {
+        "site_id": site_id,
+        "logins": {u: p for u, (_r, p, _d) in DEMO_USERS.items()},
+    }

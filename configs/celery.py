@@ -1,0 +1,59 @@
+"""Celery configuration as data, shared by the producer (api) and the workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from configs.settings import Settings
+
+QUEUE = "secureforms"
+TOKENIZE_TASK = "secureforms.tokenize_submission"
+NOOP_TASK = "secureforms.noop"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    transport_options: dict[str, Any] = {}
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        transport_options = {
+            # Unacked messages of a worker that died come back after this long; tasks are
+            # idempotent and take milliseconds, so it can be short.
+            "visibility_timeout": settings.broker_visibility_timeout_s,
+            "socket_connect_timeout": settings.publish_timeout_s,
+            "socket_timeout": max(settings.publish_timeout_s, 5.0),
+        }
+    else:
+        # py-amqp waits for the broker's publisher confirm before send_task returns.
+        transport_options = {"confirm_publish": True}
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport_options,
+        "broker_connection_timeout": settings.publish_timeout_s,
+        "broker_connection_retry_on_startup": True,
+        "broker_pool_limit": 20,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_default_queue": QUEUE,
+        "task_create_missing_queues": True,
+        "worker_prefetch_multiplier": settings.worker_prefetch,
+        "worker_concurrency": settings.worker_concurrency,
+        "worker_hijack_root_logger": False,
+        "worker_redirect_stdouts": False,
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
+        "worker_enable_remote_control": False,
+        "enable_utc": True,
+        "timezone": "UTC",
+        # Retention and sweeps run from beat; tasks never carry long ETAs (Redis
+        # visibility timeouts would duplicate them).
+        "beat_schedule": {
+            "sweep-expired-requests": {
+                "task": "secureforms.sweep_expired_requests",
+                "schedule": 60.0,
+            },
+        },
+    }

@@ -1,0 +1,162 @@
+"""One frozen settings object per process.
+
+Values come from `configs/<env>.toml`, then `SECUREFORMS_*` environment variables win.
+Anything that can hold a credential is masked in `repr`, because settings objects end up
+in tracebacks and debug logs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "test", "production")
+_HERE = Path(__file__).resolve().parent
+_CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-z0-9+.-]+://)(?P<userinfo>[^@/]*)@", re.I)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def mask_url(url: str) -> str:
+    """Hide the password (and user) of a URL so it can be printed."""
+    return _CREDENTIALS_IN_URL.sub(lambda m: f"{m['scheme']}***@", url)
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    app_database_url: str
+    vault_database_url: str
+    redis_url: str
+    off_record_redis_url: str
+    broker_url: str
+    keyring_path: Path
+    keyring_explicit: bool
+    public_url: str
+    otk_ttl_open_s: int
+    otk_ttl_submit_s: int
+    otk_ttl_retrieve_s: int
+    max_body_bytes: int
+    log_level: str
+    worker_concurrency: int
+    worker_prefetch: int
+    publish_timeout_s: float
+    broker_visibility_timeout_s: int
+    login_rate_per_minute: int
+    otk_rate_per_minute: int
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def allows_dev_defaults(self) -> bool:
+        """Development and test may generate a keyring and use SQLite; production may not."""
+        return not self.is_production
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_url") and isinstance(value, str):
+                value = mask_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+
+_INT_SETTINGS = {
+    "otk_ttl_open_s": (5, 7 * 24 * 3600),
+    "otk_ttl_submit_s": (5, 3600),
+    "otk_ttl_retrieve_s": (1, 600),
+    "max_body_bytes": (1024, 10 * 1024 * 1024),
+    "worker_concurrency": (1, 256),
+    "worker_prefetch": (1, 1000),
+    "login_rate_per_minute": (1, 100000),
+    "otk_rate_per_minute": (1, 1000000),
+    "broker_visibility_timeout_s": (2, 24 * 3600),
+}
+
+
+def _read_toml(env: str) -> dict[str, Any]:
+    path = _HERE / f"{env}.toml"
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _env_value(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(f"SECUREFORMS_{name.upper()}")
+    return value if value not in (None, "") else None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings for this process; raises ConfigError naming the bad setting."""
+    environ = os.environ if environ is None else environ
+    env = _env_value(environ, "env") or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"SECUREFORMS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    raw: dict[str, Any] = _read_toml(env)
+    for key in list(raw) + ["data_dir", "keyring", "off_record_redis_url"]:
+        override = _env_value(environ, key)
+        if override is not None:
+            raw[key] = override
+
+    data_dir = Path(str(raw.get("data_dir", "var"))).expanduser().resolve()
+
+    def url(key: str) -> str:
+        value = str(raw.get(key, ""))
+        return value.replace("{data_dir}", str(data_dir))
+
+    ints: dict[str, int] = {}
+    for key, (low, high) in _INT_SETTINGS.items():
+        try:
+            number = int(raw[key])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{key} must be a whole number") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{key} must be between {low} and {high}, not {number}")
+        ints[key] = number
+    try:
+        publish_timeout_s = float(raw["publish_timeout_s"])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError("publish_timeout_s must be a number of seconds") from None
+
+    keyring_explicit = _env_value(environ, "keyring") is not None
+    redis_url = url("redis_url")
+    settings = Settings(
+        env=env,
+        data_dir=data_dir,
+        app_database_url=url("app_database_url"),
+        vault_database_url=url("vault_database_url"),
+        redis_url=redis_url,
+        off_record_redis_url=url("off_record_redis_url") if raw.get("off_record_redis_url") else redis_url,
+        broker_url=url("broker_url"),
+        keyring_path=Path(url("keyring")).expanduser(),
+        keyring_explicit=keyring_explicit,
+        public_url=str(raw["public_url"]).rstrip("/"),
+        log_level=str(raw.get("log_level", "INFO")).upper(),
+        publish_timeout_s=publish_timeout_s,
+        **ints,
+    )
+    _refuse_unsafe(settings)
+    return settings
+
+
+def _refuse_unsafe(settings: Settings) -> None:
+    if not settings.is_production:
+        return
+    problems = []
+    for name in ("app_database_url", "vault_database_url"):
+        if getattr(settings, name).startswith("sqlite"):
+            problems.append(f"{name} is SQLite (set SECUREFORMS_{name.upper()} to PostgreSQL)")
+    if not settings.keyring_explicit:
+        problems.append("no keyring given (set SECUREFORMS_KEYRING to a key file made by `secureforms keys init`)")
+    if problems:
+        raise ConfigError("production refuses development defaults: " + "; ".join(problems))

@@ -1,0 +1,238 @@
+"""Conversations: who is assigned, who is watching, messages and the transcript.
+
+The transcript is a place plaintext must never reach, so any card number typed into the
+plain chat is masked before it is stored.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from core.actors import Actor
+from core.clock import rfc3339, utcnow
+from core.errors import ConversationClosed, Forbidden, NotFound
+from core.forms.fields import luhn_ok
+from core.runtime import Runtime
+from core.schema import conversations, messages, participants, users
+
+ACTIVE, CLOSED = "active", "closed"
+_CARD_LIKE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+
+
+def mask_card_numbers(text: str) -> tuple[str, bool]:
+    """Replace anything that looks like a card number (13–19 digits, Luhn) with a mask."""
+    found = False
+
+    def _mask(match: re.Match[str]) -> str:
+        nonlocal found
+        digits = re.sub(r"\D", "", match.group())
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            found = True
+            return "•••• " + digits[-4:]
+        return match.group()
+
+    return _CARD_LIKE.sub(_mask, text), found
+
+
+def _agent_on_site(conn: Connection, site_id: str, agent_id: str) -> bool:
+    return (
+        conn.execute(
+            select(users.c.id).where(
+                users.c.id == agent_id,
+                users.c.site_id == site_id,
+                users.c.role == "agent",
+                users.c.enabled.is_(True),
+            )
+        ).first()
+        is not None
+    )
+
+
+def create_conversation(
+    rt: Runtime, actor: Actor, visitor_name: str | None, agent_id: str | None
+) -> dict[str, Any]:
+    if actor.role == "agent":
+        agent_id = agent_id or actor.user_id
+        if agent_id != actor.user_id:
+            raise Forbidden("An agent can only open a conversation assigned to themselves.")
+    elif actor.role not in ("site_key", "admin"):
+        raise Forbidden()
+    conversation_id = str(uuid.uuid4())
+    now = utcnow()
+    with rt.app_engine.begin() as conn:
+        if agent_id is not None and not _agent_on_site(conn, actor.site_id, agent_id):
+            raise NotFound("No such agent on this site.")
+        conn.execute(
+            insert(conversations).values(
+                id=conversation_id,
+                site_id=actor.site_id,
+                status=ACTIVE,
+                agent_id=agent_id,
+                visitor_name=visitor_name,
+                created_at=now,
+            )
+        )
+        if agent_id is not None:
+            conn.execute(
+                insert(participants).values(
+                    conversation_id=conversation_id, agent_id=agent_id, joined_at=now
+                )
+            )
+    return {"id": conversation_id, "status": ACTIVE, "agent_id": agent_id}
+
+
+def get_conversation(rt: Runtime, site_id: str, conversation_id: str) -> Any:
+    with rt.app_engine.connect() as conn:
+        row = conn.execute(
+            select(conversations).where(
+                conversations.c.id == conversation_id, conversations.c.site_id == site_id
+            )
+        ).first()
+    if row is None:
+        raise NotFound("No such conversation on this site.")
+    return row
+
+
+def _may_manage(rt: Runtime, actor: Actor, conversation: Any) -> None:
+    """Site keys and admins manage any conversation of their site; agents only their own."""
+    if actor.role in ("site_key", "admin"):
+        return
+    if actor.role == "agent" and conversation.agent_id == actor.user_id:
+        return
+    raise Forbidden()
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "status": row.status,
+        "agent_id": row.agent_id,
+        "visitor": {"name": row.visitor_name},
+        "created_at": rfc3339(row.created_at),
+    }
+
+
+def add_participant(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> dict[str, Any]:
+    conversation = get_conversation(rt, actor.site_id, conversation_id)
+    _may_manage(rt, actor, conversation)
+    if conversation.status != ACTIVE:
+        raise ConversationClosed()
+    with rt.app_engine.begin() as conn:
+        if not _agent_on_site(conn, actor.site_id, agent_id):
+            raise NotFound("No such agent on this site.")
+        present = conn.execute(
+            select(participants.c.agent_id).where(
+                participants.c.conversation_id == conversation_id,
+                participants.c.agent_id == agent_id,
+            )
+        ).first()
+        if present is None:
+            conn.execute(
+                insert(participants).values(
+                    conversation_id=conversation_id, agent_id=agent_id, joined_at=utcnow()
+                )
+            )
+    return _public(get_conversation(rt, actor.site_id, conversation_id)) | {
+        "participants": list_participants(rt, conversation_id)
+    }
+
+
+def list_participants(rt: Runtime, conversation_id: str) -> list[str]:
+    with rt.app_engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(participants.c.agent_id)
+                .where(participants.c.conversation_id == conversation_id)
+                .order_by(participants.c.joined_at)
+            ).scalars()
+        )
+
+
+def transfer(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> dict[str, Any]:
+    conversation = get_conversation(rt, actor.site_id, conversation_id)
+    _may_manage(rt, actor, conversation)
+    if conversation.status != ACTIVE:
+        raise ConversationClosed()
+    with rt.app_engine.begin() as conn:
+        if not _agent_on_site(conn, actor.site_id, agent_id):
+            raise NotFound("No such agent on this site.")
+        conn.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation_id, conversations.c.site_id == actor.site_id)
+            .values(agent_id=agent_id)
+        )
+        present = conn.execute(
+            select(participants.c.agent_id).where(
+                participants.c.conversation_id == conversation_id,
+                participants.c.agent_id == agent_id,
+            )
+        ).first()
+        if present is None:
+            conn.execute(
+                insert(participants).values(
+                    conversation_id=conversation_id, agent_id=agent_id, joined_at=utcnow()
+                )
+            )
+    return _public(get_conversation(rt, actor.site_id, conversation_id))
+
+
+def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
+    conversation = get_conversation(rt, actor.site_id, conversation_id)
+    _may_manage(rt, actor, conversation)
+    with rt.app_engine.begin() as conn:
+        conn.execute(
+            update(conversations)
+            .where(
+                conversations.c.id == conversation_id,
+                conversations.c.site_id == actor.site_id,
+                conversations.c.status == ACTIVE,
+            )
+            .values(status=CLOSED, closed_at=utcnow())
+        )
+    return _public(get_conversation(rt, actor.site_id, conversation_id))
+
+
+def post_message(
+    rt: Runtime, actor: Actor, conversation_id: str, text: str, *, author: str | None = None
+) -> dict[str, Any]:
+    conversation = get_conversation(rt, actor.site_id, conversation_id)
+    if actor.role == "agent":
+        if actor.user_id not in list_participants(rt, conversation_id):
+            raise Forbidden()
+    elif actor.role not in ("site_key", "admin"):
+        raise Forbidden()
+    if conversation.status != ACTIVE:
+        raise ConversationClosed()
+    masked, found = mask_card_numbers(text)
+    at = utcnow()
+    add_system_message(rt, conversation_id, author or actor.label, masked, at=at)
+    return {"at": rfc3339(at), "author": author or actor.label, "text": masked, "card_number_masked": found}
+
+
+def add_system_message(
+    rt: Runtime, conversation_id: str, author: str, text: str, *, at: Any = None, conn: Connection | None = None
+) -> None:
+    values = dict(conversation_id=conversation_id, at=at or utcnow(), author=author, text=text)
+    if conn is not None:
+        conn.execute(insert(messages).values(**values))
+        return
+    with rt.app_engine.begin() as own:
+        own.execute(insert(messages).values(**values))
+
+
+def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str, str]]:
+    conversation = get_conversation(rt, actor.site_id, conversation_id)
+    if actor.role == "agent" and actor.user_id not in list_participants(rt, conversation.id):
+        raise Forbidden()
+    with rt.app_engine.connect() as conn:
+        rows = conn.execute(
+            select(messages)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.id)
+        ).all()
+    return [{"at": rfc3339(r.at), "author": r.author, "text": r.text} for r in rows]

@@ -1,0 +1,298 @@
+"""A secure form sent into a conversation: sent -> opened -> submitted -> viewed (or expired).
+
+The visitor never authenticates; each step is bound to the previous one by a one-time
+key of its own action: the open key only opens, the submit key only submits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from core import notifications
+from core.actors import USE_SECURE_FORMS, Actor
+from core.clock import aware, rfc3339, utcnow
+from core.conversations import ACTIVE, add_system_message, get_conversation
+from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound, ValidationFailed
+from core.forms.catalogue import current, load_version
+from core.forms.fields import SubmissionInvalid, validate_values
+from core.policies import site_policies
+from core.runtime import Runtime
+from core.schema import conversations, form_requests
+from vault import OtkClaims, VaultError
+
+SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewed", "expired"
+MAX_EXTENSIONS = 10
+
+
+@dataclass(frozen=True)
+class SubmissionDraft:
+    """Everything the worker needs, checked and split, ready to be sealed into an event."""
+
+    submission_id: str
+    request_id: str
+    site_id: str
+    conversation_id: str
+    agent_id: str
+    form_id: str
+    form_version: int
+    form_title: str
+    values: dict[str, str]
+    off_record: dict[str, str]
+    off_record_ttl_ms: int
+    retention_days: int
+    submitted_at: datetime
+
+    def __repr__(self) -> str:  # values must never reach a log line or traceback
+        return f"SubmissionDraft(submission_id={self.submission_id!r}, request_id={self.request_id!r})"
+
+
+def visitor_url(rt: Runtime, otk: str) -> str:
+    return f"{rt.settings.public_url}/f/{otk}"
+
+
+def send_form(rt: Runtime, actor: Actor, conversation_id: str, form_id: str) -> dict[str, Any]:
+    actor.require(USE_SECURE_FORMS)
+    conversation = get_conversation(rt, actor.site_id, conversation_id)
+    if conversation.agent_id != actor.user_id:
+        raise Forbidden("Only the agent assigned to this conversation can send a secure form.")
+    if conversation.status != ACTIVE:
+        raise ConversationClosed()
+    form, definition = current(rt, actor.site_id, form_id)
+    if form.archived:
+        raise NotFound("This form is archived.")
+    request_id = str(uuid.uuid4())
+    issued = rt.otks.issue("open", actor.site_id, request_id)
+    now = utcnow()
+    with rt.app_engine.begin() as conn:
+        conn.execute(
+            insert(form_requests).values(
+                id=request_id,
+                site_id=actor.site_id,
+                conversation_id=conversation_id,
+                agent_id=actor.user_id,
+                form_id=form_id,
+                form_version=form.version,
+                status=SENT,
+                created_at=now,
+                expires_at=issued.expires_at,
+                updated_at=now,
+            )
+        )
+        add_system_message(
+            rt, conversation_id, "system", f"Secure form '{definition.title}' sent", conn=conn
+        )
+    return {
+        "request_id": request_id,
+        "otk": issued.token,
+        "visitor_url": visitor_url(rt, issued.token),
+        "expires_at": rfc3339(issued.expires_at),
+    }
+
+
+def _request(rt: Runtime, site_id: str, request_id: str) -> Any:
+    with rt.app_engine.connect() as conn:
+        row = conn.execute(
+            select(form_requests).where(
+                form_requests.c.id == request_id, form_requests.c.site_id == site_id
+            )
+        ).first()
+    if row is None:
+        raise NotFound("No such secure form request on this site.")
+    return row
+
+
+def _set_status(rt: Runtime, row: Any, status: str, **values: Any) -> bool:
+    with rt.app_engine.begin() as conn:
+        changed = conn.execute(
+            update(form_requests)
+            .where(
+                form_requests.c.id == row.id,
+                form_requests.c.site_id == row.site_id,
+                form_requests.c.status == row.status,
+            )
+            .values(status=status, updated_at=utcnow(), **values)
+        ).rowcount
+    return bool(changed)
+
+
+def _effective_status(rt: Runtime, row: Any) -> str:
+    if row.status in (SENT, OPENED) and aware(row.expires_at) <= utcnow():
+        if _set_status(rt, row, EXPIRED):
+            notifications.publish(
+                rt, row.site_id, row.agent_id, "secure_form.expired",
+                {"request_id": row.id, "conversation_id": row.conversation_id},
+            )
+        return EXPIRED
+    return str(row.status)
+
+
+def request_status(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
+    row = _request(rt, actor.site_id, request_id)
+    if row.agent_id != actor.user_id:
+        raise Forbidden()
+    answer: dict[str, Any] = {"request_id": row.id, "status": _effective_status(rt, row)}
+    if row.submission_id:
+        answer["submission_id"] = row.submission_id
+    return answer
+
+
+def _conversation_active(rt: Runtime, site_id: str, conversation_id: str) -> bool:
+    with rt.app_engine.connect() as conn:
+        status = conn.execute(
+            select(conversations.c.status).where(
+                conversations.c.id == conversation_id, conversations.c.site_id == site_id
+            )
+        ).scalar()
+    return status == ACTIVE
+
+
+def _redeem(rt: Runtime, otk: object, action: str, **scope: str) -> OtkClaims:
+    try:
+        return rt.otks.redeem(otk, action, **scope)
+    except VaultError:
+        raise InvalidOrExpired() from None
+
+
+def _peek(rt: Runtime, otk: object, action: str) -> OtkClaims:
+    try:
+        return rt.otks.peek(otk, action)
+    except VaultError:
+        raise InvalidOrExpired() from None
+
+
+def _issue_submit(rt: Runtime, row: Any, submission_id: str, extensions: int) -> dict[str, Any]:
+    issued = rt.otks.issue(
+        "submit", row.site_id, row.id, data={"submission_id": submission_id, "ext": extensions}
+    )
+    with rt.app_engine.begin() as conn:
+        conn.execute(
+            update(form_requests)
+            .where(form_requests.c.id == row.id, form_requests.c.site_id == row.site_id)
+            .values(expires_at=issued.expires_at, updated_at=utcnow())
+        )
+    return {"submit_otk": issued.token, "expires_at": rfc3339(issued.expires_at)}
+
+
+def preview(rt: Runtime, otk: object) -> dict[str, Any]:
+    """What a link preview may show (title only) without spending the open key."""
+    claims = _peek(rt, otk, "open")
+    row = _request(rt, claims.site_id, claims.subject)
+    definition = load_version(rt, row.site_id, row.form_id, row.form_version)
+    return {"title": definition.title, "expires_at": rfc3339(claims.expires_at)}
+
+
+def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
+    claims = _redeem(rt, otk, "open")
+    row = _request(rt, claims.site_id, claims.subject)
+    if row.status != SENT or not _conversation_active(rt, row.site_id, row.conversation_id):
+        raise InvalidOrExpired()
+    definition = load_version(rt, row.site_id, row.form_id, row.form_version)
+    if not _set_status(rt, row, OPENED):
+        raise InvalidOrExpired()
+    submit = _issue_submit(rt, row, str(uuid.uuid4()), 0)
+    notifications.publish(
+        rt, row.site_id, row.agent_id, "secure_form.opened",
+        {"request_id": row.id, "conversation_id": row.conversation_id},
+    )
+    return {"request_id": row.id, "form": definition.to_json(), **submit}
+
+
+def extend(rt: Runtime, otk: object) -> dict[str, Any]:
+    claims = _peek(rt, otk, "submit")
+    if int(claims.data.get("ext", 0)) >= MAX_EXTENSIONS:
+        raise InvalidOrExpired()
+    claims = _redeem(rt, otk, "submit", site_id=claims.site_id, subject=claims.subject)
+    row = _request(rt, claims.site_id, claims.subject)
+    if row.status != OPENED or not _conversation_active(rt, row.site_id, row.conversation_id):
+        raise InvalidOrExpired()
+    return _issue_submit(
+        rt, row, str(claims.data["submission_id"]), int(claims.data.get("ext", 0)) + 1
+    )
+
+
+def prepare_submission(rt: Runtime, otk: object, values: dict[str, Any]) -> tuple[SubmissionDraft, OtkClaims]:
+    """Validate, then spend the submit key. Validation failures leave the key usable."""
+    claims = _peek(rt, otk, "submit")
+    row = _request(rt, claims.site_id, claims.subject)
+    if row.status != OPENED or not _conversation_active(rt, row.site_id, row.conversation_id):
+        raise InvalidOrExpired()
+    definition = load_version(rt, row.site_id, row.form_id, row.form_version)
+    try:
+        clean = validate_values(definition.fields, values)
+    except SubmissionInvalid as exc:
+        raise ValidationFailed("Some answers need fixing.", fields=exc.errors) from None
+    claims = _redeem(rt, otk, "submit", site_id=claims.site_id, subject=claims.subject)
+    policies = site_policies(rt, row.site_id)
+    off_names = definition.off_record_names
+    draft = SubmissionDraft(
+        submission_id=str(claims.data["submission_id"]),
+        request_id=row.id,
+        site_id=row.site_id,
+        conversation_id=row.conversation_id,
+        agent_id=row.agent_id,
+        form_id=row.form_id,
+        form_version=row.form_version,
+        form_title=definition.title,
+        values={k: v for k, v in clean.items() if k not in off_names},
+        off_record={k: v for k, v in clean.items() if k in off_names},
+        off_record_ttl_ms=policies.off_record_ttl_s * 1000,
+        retention_days=policies.retention_days,
+        submitted_at=utcnow(),
+    )
+    return draft, claims
+
+
+def restore_submission(rt: Runtime, otk: str, claims: OtkClaims) -> None:
+    """The queue refused the event: give the visitor their key back to try again."""
+    rt.otks.restore(otk, claims)
+
+
+def mark_submitted(rt: Runtime, site_id: str, request_id: str, submission_id: str) -> bool:
+    """Idempotent: True only for the call that moved the request to `submitted`."""
+    with rt.app_engine.begin() as conn:
+        changed = conn.execute(
+            update(form_requests)
+            .where(
+                form_requests.c.id == request_id,
+                form_requests.c.site_id == site_id,
+                form_requests.c.status.in_((SENT, OPENED, EXPIRED)),
+            )
+            .values(status=SUBMITTED, submission_id=submission_id, updated_at=utcnow())
+        ).rowcount
+    return bool(changed)
+
+
+def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:
+    with rt.app_engine.begin() as conn:
+        conn.execute(
+            update(form_requests)
+            .where(
+                form_requests.c.id == request_id,
+                form_requests.c.site_id == site_id,
+                form_requests.c.status == SUBMITTED,
+            )
+            .values(status=VIEWED, updated_at=utcnow())
+        )
+
+
+def retention_deadline(submitted_at: datetime, retention_days: int) -> datetime:
+    return submitted_at + timedelta(days=retention_days)
+
+
+def sweep_expired(rt: Runtime, *, batch: int = 500) -> int:
+    """Mark requests whose keys ran out as expired and tell their agents (runs from beat)."""
+    with rt.app_engine.connect() as conn:
+        rows = conn.execute(
+            select(form_requests)
+            .where(
+                form_requests.c.status.in_((SENT, OPENED)),
+                form_requests.c.expires_at <= utcnow(),
+            )
+            .limit(batch)
+        ).all()
+    return sum(1 for row in rows if _effective_status(rt, row) == EXPIRED)

@@ -1,0 +1,110 @@
+"""Agent notifications: one Redis stream per agent, read by long-poll or SSE.
+
+Events never carry a submitted value. `secure_form.submitted` carries a retrieve OTK,
+which is useless without the sending agent's own session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis as AsyncRedis
+
+from core.runtime import Runtime
+
+MAX_EVENTS_PER_AGENT = 1000
+_STREAM_TTL_S = 24 * 3600
+_EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+# Marks the submission as notified and appends the event in one step, so a redelivered
+# task can neither notify twice nor lose the notification between the two.
+_ONCE = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[4]) then
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'type', ARGV[1], 'data', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  return id
+end
+return false
+"""
+
+
+def stream_key(site_id: str, agent_id: str) -> str:
+    return f"sf:events:{site_id}:{agent_id}"
+
+
+def publish(rt: Runtime, site_id: str, agent_id: str, event_type: str, data: Mapping[str, Any]) -> str:
+    key = stream_key(site_id, agent_id)
+    pipe = rt.redis.pipeline()
+    pipe.xadd(
+        key,
+        {"type": event_type, "data": json.dumps(dict(data))},
+        maxlen=MAX_EVENTS_PER_AGENT,
+        approximate=True,
+    )
+    pipe.expire(key, _STREAM_TTL_S)
+    event_id, _ = pipe.execute()
+    return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+
+
+def publish_once(
+    rt: Runtime,
+    site_id: str,
+    agent_id: str,
+    event_type: str,
+    data: Mapping[str, Any],
+    once_key: str,
+) -> bool:
+    result = rt.redis.eval(
+        _ONCE,
+        2,
+        stream_key(site_id, agent_id),
+        f"sf:notified:{once_key}",
+        event_type,
+        json.dumps(dict(data)),
+        MAX_EVENTS_PER_AGENT,
+        _STREAM_TTL_S,
+    )
+    return bool(result)
+
+
+def valid_event_id(value: str) -> bool:
+    return value == "0" or bool(_EVENT_ID.match(value))
+
+
+def _decode(entries: Any) -> list[dict[str, Any]]:
+    events = []
+    for _stream, items in entries or []:
+        for event_id, fields in items:
+            events.append(
+                {
+                    "id": event_id.decode(),
+                    "type": fields[b"type"].decode(),
+                    "data": json.loads(fields[b"data"]),
+                }
+            )
+    return events
+
+
+class EventReader:
+    """Reads an agent's stream without holding a worker thread while it waits."""
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis = AsyncRedis.from_url(redis_url)
+
+    async def read(
+        self, site_id: str, agent_id: str, after: str, wait_s: float, count: int = 100
+    ) -> list[dict[str, Any]]:
+        block = int(wait_s * 1000) if wait_s > 0 else None
+        entries = await self._redis.xread(
+            {stream_key(site_id, agent_id): after or "0"}, count=count, block=block
+        )
+        return _decode(entries)
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,137 @@
+"""Submissions after the queue: tokenize and notify (worker side), then reveal (agent side).
+
+Reveal rules (API.md): only the agent who sent the form, only while they are still the
+assigned agent of a still-active conversation, only with a retrieve key of this site for
+this submission. Access is checked before the key is touched, so a refused agent cannot
+burn the sending agent's key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from core import notifications
+from core.actors import USE_SECURE_FORMS, Actor
+from core.clock import rfc3339
+from core.conversations import ACTIVE, add_system_message, get_conversation
+from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
+from core.form_requests import mark_submitted, mark_viewed, retention_deadline
+from core.forms.catalogue import load_version
+from core.runtime import Runtime
+from vault import SubmissionRecord, VaultError
+
+
+def accept_submission(
+    rt: Runtime,
+    *,
+    submission_id: str,
+    request_id: str,
+    site_id: str,
+    conversation_id: str,
+    agent_id: str,
+    form_id: str,
+    form_version: int,
+    form_title: str,
+    values: dict[str, str],
+    off_record: dict[str, str],
+    off_record_ttl_ms: int,
+    retention_days: int,
+    submitted_at: datetime,
+) -> bool:
+    """Store, keep off-the-record answers, notify. Safe to run again for the same UUID.
+
+    Returns True when this call delivered the notification (False for a redelivery).
+    """
+    record = SubmissionRecord(
+        id=submission_id,
+        site_id=site_id,
+        conversation_id=conversation_id,
+        agent_id=agent_id,
+        request_id=request_id,
+        form_id=form_id,
+        form_version=form_version,
+        off_record_fields=tuple(sorted(off_record)),
+        created_at=submitted_at,
+        expires_at=retention_deadline(submitted_at, retention_days),
+    )
+    rt.vault.store(record, values)
+    rt.off_record.put(site_id, submission_id, off_record, off_record_ttl_ms)
+    if mark_submitted(rt, site_id, request_id, submission_id):
+        add_system_message(rt, conversation_id, "system", f"Secure form '{form_title}' submitted")
+    retrieve = rt.otks.issue("retrieve", site_id, submission_id, data={"agent_id": agent_id})
+    return notifications.publish_once(
+        rt,
+        site_id,
+        agent_id,
+        "secure_form.submitted",
+        {
+            "request_id": request_id,
+            "submission_id": submission_id,
+            "conversation_id": conversation_id,
+            "retrieve_otk": retrieve.token,
+            "retrieve_otk_expires_at": rfc3339(retrieve.expires_at),
+            "off_record_expires_at": (
+                rfc3339(submitted_at + timedelta(milliseconds=off_record_ttl_ms))
+                if off_record
+                else None
+            ),
+        },
+        once_key=submission_id,
+    )
+
+
+def _accessible(rt: Runtime, actor: Actor, submission_id: str) -> SubmissionRecord:
+    actor.require(USE_SECURE_FORMS)
+    try:
+        record = rt.vault.get(actor.site_id, submission_id)
+    except VaultError:
+        raise NotFound("No such submission on this site.") from None
+    if record.agent_id != actor.user_id:
+        raise Forbidden("Only the agent who sent this form can see the answers.")
+    conversation = get_conversation(rt, actor.site_id, record.conversation_id)
+    if conversation.status != ACTIVE:
+        raise ConversationClosed("The conversation has ended; its answers can no longer be shown.")
+    if conversation.agent_id != actor.user_id:
+        raise Forbidden("The conversation was transferred; the answers stay with the sender.")
+    return record
+
+
+def issue_retrieve_otk(rt: Runtime, actor: Actor, submission_id: str) -> dict[str, str]:
+    _accessible(rt, actor, submission_id)
+    issued = rt.otks.issue(
+        "retrieve", actor.site_id, submission_id, data={"agent_id": actor.user_id}
+    )
+    return {"otk": issued.token, "expires_at": rfc3339(issued.expires_at)}
+
+
+def reveal(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> dict[str, Any]:
+    record = _accessible(rt, actor, submission_id)
+    try:
+        claims = rt.otks.redeem(otk, "retrieve", site_id=actor.site_id, subject=submission_id)
+    except VaultError:
+        raise InvalidOrExpired() from None
+    if claims.data.get("agent_id") != actor.user_id:
+        raise InvalidOrExpired()
+    try:
+        _, values = rt.vault.detokenize(actor.site_id, submission_id)
+    except VaultError:
+        raise InvalidOrExpired() from None
+    if record.off_record_fields:
+        status, off_record = rt.off_record.take(actor.site_id, submission_id)
+    else:
+        status, off_record = "available", {}
+    definition = load_version(rt, actor.site_id, record.form_id, record.form_version)
+    mark_viewed(rt, actor.site_id, record.request_id)
+    notifications.publish(
+        rt, actor.site_id, record.agent_id, "secure_form.viewed",
+        {"request_id": record.request_id, "submission_id": submission_id},
+    )
+    return {
+        "submission_id": submission_id,
+        "form": {"name": definition.name, "title": definition.title},
+        "values": values,
+        "off_the_record": off_record,
+        "off_record_status": status,
+        "submitted_at": rfc3339(record.created_at),
+    }

@@ -1,0 +1,68 @@
+"""Publishing sealed events to the queue by task name, with broker confirmation.
+
+`publish_submission` returns only after the broker has the message (a Redis LPUSH that
+returned, or an AMQP publisher confirm); anything else raises PublishFailed so the api
+can answer 503 and give the visitor their key back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+
+from configs import Settings
+from configs.celery import NOOP_TASK, TOKENIZE_TASK, celery_config
+from producers.events import SubmissionEvent, seal_event
+from vault import Keyring
+
+log = logging.getLogger(__name__)
+
+
+class PublishFailed(Exception):
+    """The broker did not take the message; nothing was queued."""
+
+
+class Publisher:
+    def __init__(self, settings: Settings, keyring: Keyring) -> None:
+        self._keyring = keyring
+        self._timeout = settings.publish_timeout_s
+        self._celery = Celery("secureforms-producer", set_as_current=False)
+        self._celery.config_from_object(celery_config(settings))
+
+    def _send(self, name: str, args: list[str], task_id: str | None = None) -> None:
+        try:
+            self._celery.send_task(
+                name,
+                args=args,
+                task_id=task_id,
+                retry=True,
+                retry_policy={
+                    "max_retries": 2,
+                    "interval_start": 0.1,
+                    "interval_step": 0.2,
+                    "interval_max": 0.5,
+                },
+            )
+        except Exception as exc:  # kombu raises many types; all mean "not queued"
+            log.warning("broker refused task %s: %s", name, exc.__class__.__name__)
+            raise PublishFailed() from None
+
+    def publish_submission(self, event: SubmissionEvent) -> None:
+        sealed = seal_event(self._keyring, event)
+        self._send(TOKENIZE_TASK, [event.submission_id, sealed], task_id=event.submission_id)
+
+    def publish_noop(self, marker: str) -> None:
+        """A task that does nothing: the benchmark's floor for the broker round trip."""
+        self._send(NOOP_TASK, [marker])
+
+    def ping(self) -> bool:
+        try:
+            with self._celery.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=self._timeout)
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self._celery.close()

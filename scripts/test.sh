@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One command for the whole check: services, lint, format, types, import contracts, tests.
+# Stops at the first failing step and exits with its code.
+# Extra arguments go to pytest, e.g.: scripts/test.sh -k keyring -x
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/bootstrap.sh
+source scripts/bootstrap.sh
+
+ensure_venv
+ensure_redis
+ensure_postgres
+ensure_rabbitmq
+ensure_chromium
+
+step() {
+    local name="$1" rc=0
+    shift
+    printf '\n==> %s\n' "$name"
+    "$@" || rc=$?
+    if ((rc != 0)); then
+        printf '\n==> FAILED: %s (exit %d)\n' "$name" "$rc" >&2
+        exit "$rc"
+    fi
+}
+
+step "ruff check" .venv/bin/ruff check .
+step "ruff format --check" .venv/bin/ruff format --check .
+step "mypy" .venv/bin/mypy
+step "import contracts (lint-imports)" .venv/bin/lint-imports
+step "pytest" .venv/bin/python -m pytest "$@"
+
+printf '\n==> all checks passed\n'

@@ -1,0 +1,93 @@
+"""Fixtures for the vault tests: a keyring, a real Redis DB, SQLite and PostgreSQL vault DBs.
+
+Redis: a dedicated DB number (default redis://127.0.0.1:6379/14), flushed before and after
+each test. PostgreSQL: one fresh database per test session, created on the `postgres`
+maintenance DB and dropped at the end; every test starts with an empty table.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import create_engine, delete, text
+from sqlalchemy.engine import Engine, make_url
+
+from vault.db import make_engine
+from vault.keyring import Keyring
+from vault.schema import submissions
+from vault.store import migrate_vault_db
+
+REDIS_URL = os.environ.get("SECUREFORMS_TEST_VAULT_REDIS_URL", "redis://127.0.0.1:6379/14")
+PG_ADMIN_URL = os.environ.get(
+    "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    return Keyring.generate(generated="test")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_vault_url() -> Iterator[str]:
+    """A brand-new PostgreSQL database for this session, migrated once, dropped at the end."""
+    name = f"sf_vault_test_{secrets.token_hex(6)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        migrate_vault_db(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def vault_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty vault DB: a fresh SQLite file, or the session's PostgreSQL DB."""
+    if request.param == "sqlite":
+        sqlite_url = f"sqlite:///{tmp_path / 'vault' / 'vault.db'}"
+        migrate_vault_db(sqlite_url)
+        return sqlite_url
+    url: str = request.getfixturevalue("postgres_vault_url")
+    migrate_vault_db(url)  # already at head: must be a no-op
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(delete(submissions))
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture
+def vault_engine(vault_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(vault_db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -1,0 +1,130 @@
+"""One-time keys: 256-bit random, kept in Redis only as a hash, one action, one site.
+
+Redeeming is a single Lua script (check action/site/subject, then delete), so when many
+clients race for one key exactly one of them gets it. A key presented for the wrong
+action or site is refused without being spent: refusing must not let a stranger burn a
+visitor's key by guessing at it through another endpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from redis import Redis
+
+from vault.errors import VaultError
+
+ACTIONS = ("open", "submit", "retrieve")
+_PREFIX = "sf:otk:"
+_SUBJECT_INDEX = "sf:otk-subject:"
+
+_REDEEM = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local claims = cjson.decode(raw)
+if claims['a'] ~= ARGV[1] then return false end
+if ARGV[2] ~= '' and claims['s'] ~= ARGV[2] then return false end
+if ARGV[3] ~= '' and claims['u'] ~= ARGV[3] then return false end
+if ARGV[4] == '1' then redis.call('DEL', KEYS[1]) end
+return raw
+"""
+
+
+@dataclass(frozen=True)
+class OtkClaims:
+    action: str
+    site_id: str
+    subject: str
+    expires_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IssuedOtk:
+    token: str
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return f"IssuedOtk(token=***, expires_at={self.expires_at!r})"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class OneTimeKeys:
+    def __init__(
+        self,
+        redis: Redis,
+        ttls_s: Mapping[str, int],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = redis
+        self._ttls = dict(ttls_s)
+        self._clock = clock
+        self._redeem = redis.register_script(_REDEEM)
+
+    def issue(
+        self,
+        action: str,
+        site_id: str,
+        subject: str,
+        *,
+        data: Mapping[str, Any] | None = None,
+        ttl_s: float | None = None,
+    ) -> IssuedOtk:
+        if action not in ACTIONS or not site_id or not subject:
+            raise ValueError("an OTK needs a known action, a site and a subject")
+        ttl_ms = int((ttl_s if ttl_s is not None else self._ttls[action]) * 1000)
+        token = secrets.token_urlsafe(32)
+        expires_ms = int(self._clock() * 1000) + ttl_ms
+        claims = {"a": action, "s": site_id, "u": subject, "x": expires_ms, "d": dict(data or {})}
+        self._redis.set(_PREFIX + _hash(token), json.dumps(claims), px=ttl_ms)
+        return IssuedOtk(token, datetime.fromtimestamp(expires_ms / 1000, UTC))
+
+    def redeem(
+        self, token: object, action: str, *, site_id: str = "", subject: str = ""
+    ) -> OtkClaims:
+        """Spend the key; VaultError for anything wrong, whatever the reason."""
+        return self._run(token, action, site_id, subject, spend=True)
+
+    def peek(self, token: object, action: str, *, site_id: str = "", subject: str = "") -> OtkClaims:
+        """Read the claims without spending (to show a form's title or validate first)."""
+        return self._run(token, action, site_id, subject, spend=False)
+
+    def restore(self, token: str, claims: OtkClaims) -> None:
+        """Put a spent key back for its remaining life (the queue refused the submission)."""
+        remaining_ms = int(claims.expires_at.timestamp() * 1000 - self._clock() * 1000)
+        if remaining_ms <= 0:
+            return
+        raw = {
+            "a": claims.action,
+            "s": claims.site_id,
+            "u": claims.subject,
+            "x": int(claims.expires_at.timestamp() * 1000),
+            "d": claims.data,
+        }
+        self._redis.set(_PREFIX + _hash(token), json.dumps(raw), px=remaining_ms, nx=True)
+
+    def _run(self, token: object, action: str, site_id: str, subject: str, *, spend: bool) -> OtkClaims:
+        if not isinstance(token, str) or not 20 <= len(token) <= 128 or action not in ACTIONS:
+            raise VaultError()
+        raw = self._redeem(keys=[_PREFIX + _hash(token)], args=[action, site_id, subject, "1" if spend else "0"])
+        if not raw:
+            raise VaultError()
+        claims = json.loads(raw)
+        return OtkClaims(
+            action=claims["a"],
+            site_id=claims["s"],
+            subject=claims["u"],
+            expires_at=datetime.fromtimestamp(claims["x"] / 1000, UTC),
+            data=claims["d"] if isinstance(claims["d"], dict) else {},
+        )
