@@ -91,9 +91,7 @@ def parse_definition(payload: object) -> FormDefinition:
 class _Reader:
     """Reads typed keys from one JSON object, recording an error per bad key."""
 
-    def __init__(
-        self, data: Mapping[str, object], path: str, errors: dict[str, str]
-    ) -> None:
+    def __init__(self, data: Mapping[str, object], path: str, errors: dict[str, str]) -> None:
         self.data = data
         self.path = path
         self.errors = errors
@@ -185,9 +183,7 @@ class _Reader:
         return None
 
 
-def _parse_fields(
-    raw: object, given: bool, errors: dict[str, str]
-) -> tuple[FieldSpec, ...]:
+def _parse_fields(raw: object, given: bool, errors: dict[str, str]) -> tuple[FieldSpec, ...]:
     if not given or raw is None:
         errors["fields"] = "A form needs a 'fields' list with at least one field."
         return ()
@@ -195,9 +191,7 @@ def _parse_fields(
         errors["fields"] = "'fields' must be a list of field objects."
         return ()
     if not 1 <= len(raw) <= MAX_FIELDS:
-        errors["fields"] = (
-            f"A form must have 1 to {MAX_FIELDS} fields; it has {len(raw)}."
-        )
+        errors["fields"] = f"A form must have 1 to {MAX_FIELDS} fields; it has {len(raw)}."
         return ()
     specs: list[FieldSpec] = []
     first_use: dict[str, int] = {}
@@ -228,9 +222,7 @@ def _parse_field(reader: _Reader) -> FieldSpec | None:
     label = reader.text("label", limit=200, required=True)
     kind = reader.text("type", limit=64, required=True)
     if kind is not None and kind not in FIELD_TYPES:
-        reader.fail(
-            "type", f"Unknown type; use one of {', '.join(sorted(FIELD_TYPES))}."
-        )
+        reader.fail("type", f"Unknown type; use one of {', '.join(sorted(FIELD_TYPES))}.")
     for key, types in _APPLIES_TO.items():
         if kind in FIELD_TYPES and reader.present(key) and kind not in types:
             reader.fail(key, f"'{key}' does not apply to {kind} fields.")

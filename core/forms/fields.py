@@ -22,9 +22,7 @@ OFF_RECORD_BY_DEFAULT: frozenset[str] = frozenset({"cvv", "pin", "secret_answer"
 
 # People type these with grouping spaces or dashes ("4242 4242 ...", "123-45-6789");
 # the grouping carries no meaning, so it is dropped before checking.
-_GROUPED = frozenset(
-    {"card_number", "cvv", "ssn", "pin", "iban", "bank_account", "phone"}
-)
+_GROUPED = frozenset({"card_number", "cvv", "ssn", "pin", "iban", "bank_account", "phone"})
 _SEPARATORS = re.compile(r"[\s\-]+")
 # ASCII only: \d and str.isdigit() also accept other scripts' digits, which no card
 # network or bank would.
@@ -71,9 +69,7 @@ class FieldSpec:
     max: float | None = None
 
     def to_json(self) -> dict[str, object]:
-        data = {
-            field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-        }
+        data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         if self.options is not None:
             data["options"] = list(self.options)
         return {key: value for key, value in data.items() if value is not None}
@@ -110,9 +106,7 @@ def validate_values(
     ctx = _Context(today or date.today(), _has_amex_card(fields, values))
     declared = {spec.name for spec in fields}
     errors = {
-        str(key): f"This form has no field named {key}."
-        for key in values
-        if key not in declared
+        str(key): f"This form has no field named {key}." for key in values if key not in declared
     }
     result: dict[str, str] = {}
     for spec in fields:
@@ -168,8 +162,7 @@ def _brand_of(digits: str) -> tuple[str, str, str, str] | None:
 def _has_amex_card(fields: Sequence[FieldSpec], values: Mapping[str, object]) -> bool:
     cards = (values.get(spec.name) for spec in fields if spec.type == "card_number")
     return any(
-        isinstance(raw, str) and card_brand(_SEPARATORS.sub("", raw)) == "amex"
-        for raw in cards
+        isinstance(raw, str) and card_brand(_SEPARATORS.sub("", raw)) == "amex" for raw in cards
     )
 
 
@@ -219,8 +212,7 @@ def _check_card_number(spec: FieldSpec, text: str, ctx: _Context) -> str:
         int(low) <= len(text) <= int(high) for low, high in _spans(brand[3])
     ):
         raise _Invalid(
-            f"has {len(text)} digits; {brand[1]} numbers have "
-            f"{_describe_spans(brand[3])} digits."
+            f"has {len(text)} digits; {brand[1]} numbers have {_describe_spans(brand[3])} digits."
         )
     if not luhn_ok(text):
         raise _Invalid("is not valid; check the digits for typos.")
@@ -366,8 +358,7 @@ def _check_bank_account(spec: FieldSpec, text: str, ctx: _Context) -> str:
     digits = text.replace("/", "")
     if not (_DIGITS.fullmatch(digits) and 13 <= len(digits) <= 26):
         raise _Invalid(
-            "must be the 9-digit routing number followed by the 4 to 17 digit "
-            "account number."
+            "must be the 9-digit routing number followed by the 4 to 17 digit account number."
         )
     routing, account = digits[:9], digits[9:]
     weighted = sum(w * int(d) for w, d in zip((3, 7, 1) * 3, routing, strict=True))

@@ -70,7 +70,7 @@ def postgres_vault_url() -> Iterator[str]:
 def vault_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty vault DB: a fresh SQLite file, or the session's PostgreSQL DB."""
     if request.param == "sqlite":
-        sqlite_url = f"sqlite:///{tmp_path / 'vault' / 'vault.db'}"
+        sqlite_url = f"sqlite:///{tmp_path / 'vault.db'}"
         migrate_vault_db(sqlite_url)
         return sqlite_url
     url: str = request.getfixturevalue("postgres_vault_url")

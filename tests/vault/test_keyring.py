@@ -155,9 +155,8 @@ def test_retired_keys_do_not_open(keyring: Keyring) -> None:
     old_id = keyring.primary("data").id
     old_envelope = keyring.seal("data", b"old", AAD)
     rotated = keyring.rotated("data")
-    retired = Keyring(
-        [replace(k, state="retired") if k.id == old_id else k for k in rotated.keys()]
-    )
+    rotated_keys = rotated.keys()
+    retired = Keyring([replace(k, state="retired") if k.id == old_id else k for k in rotated_keys])
     with pytest.raises(VaultError):
         retired.open("data", old_envelope, AAD)
     new_envelope = retired.seal("data", b"new", AAD)
@@ -193,6 +192,7 @@ def test_keyring_rejects_unusable_keys() -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=pytest.fail.Exception,
     reason="vault bug: Keyring accepts key ids that are not 8 bytes; seal() then writes "
     "envelopes that no keyring can ever open",
 )
@@ -204,6 +204,7 @@ def test_keyring_rejects_key_ids_of_the_wrong_length() -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=pytest.fail.Exception,
     reason="vault bug: Keyring accepts two keys with one id; the later one shadows the "
     "other in the id index and the first key's envelopes stop opening",
 )
@@ -219,11 +220,12 @@ def test_keyring_rejects_duplicate_key_ids() -> None:
 
 def test_repr_never_shows_secrets(keyring: Keyring) -> None:
     rotated = keyring.rotated("data")
-    shown = [repr(rotated), str(rotated), repr(rotated.keys()), str(rotated.keys())]
-    shown += [repr(k) for k in rotated.keys()] + [str(k) for k in rotated.keys()]
-    shown += [f"{k!r} {k!s}" for k in rotated.keys()]
-    assert all("***" in repr(k) for k in rotated.keys())
-    for key in rotated.keys():
+    all_keys = rotated.keys()
+    shown = [repr(rotated), str(rotated), repr(all_keys), str(all_keys)]
+    shown += [repr(k) for k in all_keys] + [str(k) for k in all_keys]
+    shown += [f"{k!r} {k!s}" for k in all_keys]
+    assert all("***" in repr(k) for k in all_keys)
+    for key in all_keys:
         for spelling in _secret_spellings(key):
             for text in shown:
                 assert spelling not in text
@@ -241,9 +243,11 @@ def test_save_writes_0600_and_round_trips(keyring: Keyring, tmp_path: Path) -> N
         os.umask(old_umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     loaded = Keyring.from_json(json.loads(path.read_text()))
-    assert [(k.id, k.purpose, k.state, k.secret) for k in loaded.keys()] == [
-        (k.id, k.purpose, k.state, k.secret) for k in keyring.keys()
-    ]
+
+    def summary(ring: Keyring) -> list[tuple[str, str, str, bytes]]:
+        return [(k.id, k.purpose, k.state, k.secret) for k in ring.keys(None)]
+
+    assert summary(loaded) == summary(keyring)
     assert loaded.generated == keyring.generated
     assert sorted(p.name for p in path.parent.iterdir()) == ["keyring.json"]  # no temp left
 
@@ -275,7 +279,7 @@ def test_load_keyring_generates_in_development(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert first.generated == "development"
     again = load_keyring(path, allow_generate=True)
-    assert [k.secret for k in again.keys()] == [k.secret for k in first.keys()]
+    assert again.to_json() == first.to_json()
     envelope = first.seal("data", b"kept", AAD)
     assert again.open("data", envelope, AAD) == b"kept"
 

@@ -75,7 +75,10 @@ def test_a_single_field_copied_to_another_record_does_not_open(keyring: Keyring)
 def test_a_field_renamed_or_swapped_does_not_open(keyring: Keyring) -> None:
     envelopes = _envelopes(seal_fields(keyring, "data", SITE, RECORD, VALUES))
     swapped = dict(envelopes)
-    swapped["cardholder"], swapped["card_number"] = envelopes["card_number"], envelopes["cardholder"]
+    swapped["cardholder"], swapped["card_number"] = (
+        envelopes["card_number"],
+        envelopes["cardholder"],
+    )
     with pytest.raises(VaultError):
         open_fields(keyring, "data", SITE, RECORD, _reblob(swapped))
 
@@ -152,4 +155,3 @@ def test_round_trip_property(values: dict[str, str]) -> None:
     if values:
         with pytest.raises(VaultError):
             open_fields(keyring, "data", SITE, OTHER_RECORD, blob)
-

@@ -125,7 +125,14 @@ def main() -> None:
     # (description, envelope, key in the keyring, its state, purpose to open as, aad)
     invalid_cases: list[tuple[str, bytes, Key, str, str, bytes]] = [
         ("flipped bit in the last tag byte", flip(base, -1), data_key, "primary", "data", base_aad),
-        ("flipped bit in the first tag byte", flip(base, -16), data_key, "primary", "data", base_aad),
+        (
+            "flipped bit in the first tag byte",
+            flip(base, -16),
+            data_key,
+            "primary",
+            "data",
+            base_aad,
+        ),
         ("flipped bit in the ciphertext", flip(base, 21), data_key, "primary", "data", base_aad),
         ("flipped bit in the nonce", flip(base, 9), data_key, "primary", "data", base_aad),
         ("wrong version byte 0x02", b"\x02" + base[1:], data_key, "primary", "data", base_aad),

@@ -1,0 +1,316 @@
+"""A real, running service for tests: uvicorn and Celery worker processes started with
+the `secureforms` CLI (the same entrypoints the docker images use), against real Redis,
+SQLite or PostgreSQL, and a Redis or RabbitMQ broker.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+import sqlalchemy as sa
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
+CLI = [sys.executable, "-m", "cli.main"]
+ROOT = Path(__file__).resolve().parents[2]
+
+# Each stack gets Redis databases of its own so tests can scan and flush them freely.
+# 0-3 belong to development and the test.toml defaults; stacks take 4..15. A lock file
+# per database keeps two pytest runs on one machine from sharing (and flushing) one.
+_REDIS_DBS = range(4, 16)
+_held_locks: dict[int, Any] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _next_db() -> int:
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        for db in _REDIS_DBS:
+            if db in _held_locks:
+                continue
+            fh = open(f"/tmp/secureforms-test-redis-db-{db}.lock", "w")  # noqa: SIM115
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                continue
+            _held_locks[db] = fh
+            return db
+        time.sleep(1)
+    raise RuntimeError("no free Redis database for a test stack within 300 s")
+
+
+def _release_db(db: int | None) -> None:
+    fh = _held_locks.pop(db, None) if db is not None else None
+    if fh is not None:
+        fh.close()
+
+
+def create_pg_database(prefix: str) -> tuple[str, str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_pg_database(name: str) -> None:
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def create_rabbit_vhost() -> str:
+    vhost = f"sf-test-{uuid.uuid4().hex[:10]}"
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True,
+        capture_output=True,
+    )
+    return vhost
+
+
+def delete_rabbit_vhost(vhost: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+
+@dataclass
+class Stack:
+    db: str  # sqlite | postgres
+    broker: str  # redis | rabbitmq
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    procs: dict[str, Proc] = field(default_factory=dict)
+    site_id: str = ""
+    admin: tuple[str, str] = ("admin", "admin-password-1")
+    redis_db: int = 0
+    broker_db: int | None = None
+    _pg_names: list[str] = field(default_factory=list)
+    _vhost: str | None = None
+    _log_counter: Iterator[int] = field(default_factory=itertools.count)
+
+    # -- building ----------------------------------------------------------------------
+    @classmethod
+    def build(cls, db: str, broker: str, data_dir: Path, **overrides: str) -> Stack:
+        stack = cls(db=db, broker=broker, data_dir=data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        stack.redis_db = _next_db()
+        env = {
+            "SECUREFORMS_ENV": "test",
+            "SECUREFORMS_DATA_DIR": str(data_dir),
+            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{stack.redis_db}",
+        }
+        if db == "postgres":
+            app_name, app_url = create_pg_database("sf_app")
+            vault_name, vault_url = create_pg_database("sf_vault")
+            stack._pg_names = [app_name, vault_name]
+            env["SECUREFORMS_APP_DATABASE_URL"] = app_url
+            env["SECUREFORMS_VAULT_DATABASE_URL"] = vault_url
+        else:
+            env["SECUREFORMS_APP_DATABASE_URL"] = f"sqlite:///{data_dir}/app.sqlite3"
+            env["SECUREFORMS_VAULT_DATABASE_URL"] = f"sqlite:///{data_dir}/vault.sqlite3"
+        if broker == "rabbitmq":
+            stack._vhost = create_rabbit_vhost()
+            env["SECUREFORMS_BROKER_URL"] = RABBIT_URL + stack._vhost
+        else:
+            stack.broker_db = _next_db()
+            env["SECUREFORMS_BROKER_URL"] = f"redis://127.0.0.1:6379/{stack.broker_db}"
+        stack.port = free_port()
+        env["SECUREFORMS_PUBLIC_URL"] = f"http://127.0.0.1:{stack.port}"
+        env.update(overrides)
+        stack.env = env
+        for r in stack.redis_clients():
+            r.flushdb()
+        stack.cli("migrate")
+        created = json.loads(
+            stack.cli(
+                "site", "create", "Test site", "--admin-username", stack.admin[0],
+                "--admin-password", stack.admin[1],
+            ).stdout
+        )
+        stack.site_id = created["site_id"]
+        return stack
+
+    def process_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREFORMS_")}
+        env.update(self.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = str(ROOT)
+        return env
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*CLI, *args], env=self.process_env(), cwd=ROOT, capture_output=True, text=True,
+            timeout=timeout,
+        )
+        self.append_log("cli", result.stdout + result.stderr)
+        if check and result.returncode != 0:
+            raise AssertionError(f"secureforms {' '.join(args[:2])} failed:\n{result.stderr[-3000:]}")
+        return result
+
+    def append_log(self, name: str, text: str) -> None:
+        with (self.data_dir / f"{name}.log").open("a") as fh:
+            fh.write(text)
+
+    # -- processes -------------------------------------------------------------------
+    def _spawn(self, name: str, *args: str) -> Proc:
+        log_path = self.data_dir / f"{name}-{next(self._log_counter)}.log"
+        with log_path.open("wb") as fh:  # the child keeps its own descriptor
+            popen = subprocess.Popen(
+                [*CLI, *args], env=self.process_env(), cwd=ROOT, stdout=fh,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        proc = Proc(name, popen, log_path)
+        self.procs[name] = proc
+        return proc
+
+    def start_api(self) -> None:
+        proc = self._spawn("api", "api", "--host", "127.0.0.1", "--port", str(self.port))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if not proc.alive():
+                raise AssertionError(f"api died:\n{proc.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("api did not start in 30 s")
+
+    def start_worker(self, concurrency: int = 2, name: str = "worker") -> Proc:
+        proc = self._spawn(name, "worker", "--concurrency", str(concurrency))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if not proc.alive():
+                raise AssertionError(f"worker died:\n{proc.log_path.read_text()[-3000:]}")
+            if b" ready." in proc.log_path.read_bytes():
+                return proc
+            time.sleep(0.1)
+        raise AssertionError("worker did not become ready in 60 s")
+
+    def kill(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        proc = self.procs.get(name)
+        if proc is None or not proc.alive():
+            return
+        # The whole process group: a prefork worker's children die with it.
+        os.killpg(proc.popen.pid, sig)
+        try:
+            proc.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.popen.pid, signal.SIGKILL)
+            proc.popen.wait(10)
+
+    def stop(self) -> None:
+        for name in list(self.procs):
+            self.kill(name)
+        for name in self._pg_names:
+            drop_pg_database(name)
+        if self._vhost:
+            delete_rabbit_vhost(self._vhost)
+        for r in self.redis_clients():
+            r.flushdb()
+            r.close()
+        _release_db(self.redis_db)
+        _release_db(self.broker_db)
+
+    # -- talking to it ------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def redis_clients(self) -> list[redis.Redis]:
+        dbs = [self.redis_db] + ([self.broker_db] if self.broker_db is not None else [])
+        return [redis.Redis(host="127.0.0.1", port=6379, db=db) for db in dbs]
+
+    def logs(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.data_dir.glob("*.log"))
+        )
+
+    def engines(self) -> dict[str, sa.engine.Engine]:
+        return {
+            "app": sa.create_engine(self.env["SECUREFORMS_APP_DATABASE_URL"]),
+            "vault": sa.create_engine(self.env["SECUREFORMS_VAULT_DATABASE_URL"]),
+        }
+
+    # -- the usual moves -------------------------------------------------------------
+    def login(self, username: str, password: str) -> dict[str, str]:
+        with self.client() as c:
+            r = c.post(
+                "/api/v1/auth/login",
+                json={"site_id": self.site_id, "username": username, "password": password},
+            )
+        assert r.status_code == 200, r.text
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    def admin_headers(self) -> dict[str, str]:
+        return self.login(*self.admin)
+
+    def new_agent(self, admin: dict[str, str], name: str | None = None) -> tuple[str, dict[str, str]]:
+        username = name or f"agent-{uuid.uuid4().hex[:8]}"
+        password = f"pw-{uuid.uuid4().hex}"
+        with self.client() as c:
+            r = c.post(
+                "/api/v1/users",
+                headers=admin,
+                json={"username": username, "password": password, "role": "agent",
+                      "display_name": username},
+            )
+        assert r.status_code == 201, r.text
+        return r.json()["id"], self.login(username, password)
+
+    def create_form(self, admin: dict[str, str], definition: dict[str, Any]) -> str:
+        with self.client() as c:
+            r = c.post("/api/v1/forms", headers=admin, json=definition)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+
+PAYMENT_FORM: dict[str, Any] = {
+    "name": "payment_card",
+    "title": "Payment card",
+    "fields": [
+        {"name": "cardholder", "label": "Name on card", "type": "text", "required": True},
+        {"name": "card_number", "label": "Card number", "type": "card_number", "required": True},
+        {"name": "expiry", "label": "Expiry", "type": "card_expiry", "required": True},
+        {"name": "cvv", "label": "CVV", "type": "cvv", "required": True},
+    ],
+}
