@@ -21,8 +21,14 @@ class F:
     max_length: int | None = None
 
     def type_name(self) -> str:
-        names = {str: "a string", bool: "true or false", int: "a whole number",
-                 float: "a number", dict: "an object", list: "a list"}
+        names = {
+            str: "a string",
+            bool: "true or false",
+            int: "a whole number",
+            float: "a number",
+            dict: "an object",
+            list: "a list",
+        }
         return " or ".join(names.get(t, t.__name__) for t in self.types)
 
 
@@ -74,7 +80,9 @@ def parse_json(raw: bytes, schema: Mapping[str, F] | None) -> dict[str, Any]:
         )
         if not ok:
             problems[name] = f"Must be {spec.type_name()}."
-        elif spec.max_length is not None and isinstance(value, str) and len(value) > spec.max_length:
+        elif (
+            spec.max_length is not None and isinstance(value, str) and len(value) > spec.max_length
+        ):
             problems[name] = f"At most {spec.max_length} characters."
     if problems:
         raise ApiError(422, "invalid_body", "Some fields of the body are wrong.", fields=problems)

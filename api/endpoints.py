@@ -86,8 +86,15 @@ class Registry:
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             self.specs.append(
                 EndpointSpec(
-                    method, path, handler, auth, body, status,
-                    summary or (handler.__doc__ or "").strip().split("\n")[0], tag, rate,
+                    method,
+                    path,
+                    handler,
+                    auth,
+                    body,
+                    status,
+                    summary or (handler.__doc__ or "").strip().split("\n")[0],
+                    tag,
+                    rate,
                     responses or {},
                 )
             )
@@ -99,7 +106,10 @@ class Registry:
         by_path: dict[str, dict[str, EndpointSpec]] = {}
         for spec in self.specs:
             by_path.setdefault(spec.path, {})[spec.method] = spec
-        return [Route(path, _dispatcher(methods), methods=list(methods)) for path, methods in by_path.items()]
+        return [
+            Route(path, _dispatcher(methods), methods=list(methods))
+            for path, methods in by_path.items()
+        ]
 
 
 def bearer_token(request: Request) -> str | None:

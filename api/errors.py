@@ -39,7 +39,10 @@ class ApiError(DomainError):
 
 
 def error_response(
-    status: int, code: str, message: str, fields: dict[str, str] | None = None,
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"error": code, "message": message}
@@ -64,7 +67,7 @@ _HTTP_CODES = {
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "The request failed."))
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:

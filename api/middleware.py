@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -49,7 +49,7 @@ class SecurityHeaders:
 class Metrics:
     def __init__(self) -> None:
         self.requests: Counter[tuple[str, str, int]] = Counter()
-        self.seconds: Counter[tuple[str, str]] = Counter()
+        self.seconds: dict[tuple[str, str], float] = defaultdict(float)
 
     def render(self) -> str:
         lines = [
@@ -57,17 +57,15 @@ class Metrics:
             "# TYPE secureforms_http_requests_total counter",
         ]
         for (method, route, status), count in sorted(self.requests.items()):
-            lines.append(
-                f'secureforms_http_requests_total{{method="{method}",route="{route}",status="{status}"}} {count}'
-            )
+            labels = f'method="{method}",route="{route}",status="{status}"'
+            lines.append(f"secureforms_http_requests_total{{{labels}}} {count}")
         lines += [
             "# HELP secureforms_http_request_seconds_total Time spent answering, by route.",
             "# TYPE secureforms_http_request_seconds_total counter",
         ]
         for (method, route), seconds in sorted(self.seconds.items()):
-            lines.append(
-                f'secureforms_http_request_seconds_total{{method="{method}",route="{route}"}} {seconds:.6f}'
-            )
+            labels = f'method="{method}",route="{route}"'
+            lines.append(f"secureforms_http_request_seconds_total{{{labels}}} {seconds:.6f}")
         return "\n".join(lines) + "\n"
 
 
@@ -97,4 +95,6 @@ class AccessLog:
             elapsed = time.perf_counter() - started
             self.metrics.requests[(scope["method"], route, status["code"])] += 1
             self.metrics.seconds[(scope["method"], route)] += elapsed
-            access_log.info("%s %s %s %.1fms", scope["method"], route, status["code"], elapsed * 1000)
+            access_log.info(
+                "%s %s %s %.1fms", scope["method"], route, status["code"], elapsed * 1000
+            )

@@ -7,7 +7,14 @@ from typing import Any
 
 from api.endpoints import ANY_BODY, PUBLIC, Registry
 
-_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object", list: "array"}
+_JSON_TYPES = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    dict: "object",
+    list: "array",
+}
 
 _ERROR = {
     "type": "object",
@@ -46,8 +53,18 @@ def openapi_document(registry: Registry) -> dict[str, Any]:
             "tags": [spec.tag] if spec.tag else [],
             "responses": {
                 str(spec.status): {"description": "Success"},
-                "400": {"description": "malformed_json", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "422": {"description": "invalid_body", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "400": {
+                    "description": "malformed_json",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
+                "422": {
+                    "description": "invalid_body",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
             },
         }
         for status, code in spec.responses.items():
@@ -63,7 +80,8 @@ def openapi_document(registry: Registry) -> dict[str, Any]:
         params = re.findall(r"{(\w+)}", spec.path)
         if params:
             op["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in params
             ]
         if spec.method in ("POST", "PUT", "PATCH") and spec.body is not None:
             op["requestBody"] = {

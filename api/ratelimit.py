@@ -30,7 +30,9 @@ class RateLimiter:
         if int(count) > limit:
             retry_after = 60 - int(time.time()) % 60
             raise ApiError(
-                429, "rate_limited", "Too many attempts; wait a moment and try again.",
+                429,
+                "rate_limited",
+                "Too many attempts; wait a moment and try again.",
                 headers={"Retry-After": str(retry_after)},
             )
 

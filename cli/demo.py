@@ -33,7 +33,7 @@ PAYMENT_CARD_FORM: dict[str, Any] = {
 def seed(rt: Runtime) -> dict[str, Any]:
     site_id = find_site_by_name(rt, DEMO_SITE)
     if site_id is None:
-        role, password, name = DEMO_USERS["admin"]
+        password = DEMO_USERS["admin"][1]
         site_id = create_site(rt, DEMO_SITE, "admin", password)["site_id"]
     admin = Actor(site_id=site_id, role="admin", user_id="seed")
     existing = {u["username"] for u in users.list_users(rt, admin)}
@@ -46,3 +46,14 @@ def seed(rt: Runtime) -> dict[str, Any]:
         "site_id": site_id,
         "logins": {u: p for u, (_r, p, _d) in DEMO_USERS.items()},
     }
+
+
+def login_help(rt: Runtime, base_url: str) -> str:
+    """What to type to try the demo, or how to make it."""
+    site_id = find_site_by_name(rt, DEMO_SITE)
+    if site_id is None:
+        return "No demo site yet: run `secureforms demo seed` (development only)."
+    lines = [f"Demo site id: {site_id}  (log in: POST {base_url}/api/v1/auth/login)"]
+    for username, (role, password, _display) in DEMO_USERS.items():
+        lines.append(f"  {role:<6} {username:<6} password {password}")
+    return "\n".join(lines)

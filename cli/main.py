@@ -90,8 +90,13 @@ def cmd_api(args: argparse.Namespace) -> int:
     settings = _settings()
     app = create_app(settings)
     uvicorn.run(
-        app, host=args.host, port=args.port, access_log=False, log_config=None,
-        server_header=False, timeout_graceful_shutdown=5,
+        app,
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=5,
     )
     return 0
 
@@ -100,8 +105,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     _settings()
     from workers.app import QUEUE, app
 
-    argv = ["worker", "--loglevel", args.loglevel, "-Q", QUEUE, "--without-gossip",
-            "--without-mingle", "--without-heartbeat"]
+    argv = [
+        "worker",
+        "--loglevel",
+        args.loglevel,
+        "-Q",
+        QUEUE,
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     if args.concurrency:
         argv += ["--concurrency", str(args.concurrency)]
     if args.pool:
@@ -137,24 +150,36 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
     rt = _runtime(_settings())
-    for key in rt.keyring.keys():
-        print(json.dumps({"id": key.id, "purpose": key.purpose, "state": key.state,
-                          "created_at": key.created_at}))
+    for key in rt.keyring.keys():  # noqa: SIM118 - a method, not a dict
+        print(
+            json.dumps(
+                {
+                    "id": key.id,
+                    "purpose": key.purpose,
+                    "state": key.state,
+                    "created_at": key.created_at,
+                }
+            )
+        )
     return 0
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """api + worker + beat in the foreground; stops all three when one stops or on Ctrl-C."""
     settings = _settings()
-    _runtime(settings).close()  # make the keyring once, before three processes race for it
+    rt = _runtime(settings)  # makes the keyring once, before three processes race for it
+    from cli.demo import login_help
+
+    demo = login_help(rt, f"http://{args.host}:{args.port}")
+    rt.close()
     base = [sys.executable, "-m", "cli.main"]
     procs = [
-        subprocess.Popen(base + ["api", "--host", args.host, "--port", str(args.port)]),
-        subprocess.Popen(base + ["worker", "--concurrency", "2"]),
-        subprocess.Popen(base + ["beat"]),
+        subprocess.Popen([*base, "api", "--host", args.host, "--port", str(args.port)]),
+        subprocess.Popen([*base, "worker", "--concurrency", "2"]),
+        subprocess.Popen([*base, "beat"]),
     ]
-    print(f"secureforms dev: http://{args.host}:{args.port}  (api, worker and beat running; Ctrl-C stops)",
-          flush=True)
+    print(f"secureforms dev: http://{args.host}:{args.port}  (api + worker + beat; Ctrl-C stops)")
+    print(demo, flush=True)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -184,9 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="secureforms", description="Secure forms for chat.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("migrate", help="create or upgrade the app DB and the vault DB").set_defaults(func=cmd_migrate)
+    sub.add_parser("migrate", help="create or upgrade the app DB and the vault DB").set_defaults(
+        func=cmd_migrate
+    )
 
-    site = sub.add_parser("site", help="sites (tenants)").add_subparsers(dest="site_command", required=True)
+    site = sub.add_parser("site", help="sites (tenants)").add_subparsers(
+        dest="site_command", required=True
+    )
     create = site.add_parser("create", help="create a site and its first admin")
     create.add_argument("name")
     create.add_argument("--admin-username", required=True)
@@ -217,10 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8000)
     dev.set_defaults(func=cmd_dev)
 
-    demo = sub.add_parser("demo", help="the development demo site").add_subparsers(dest="demo_command", required=True)
-    demo.add_parser("seed", help="create the demo site, users and form (idempotent)").set_defaults(func=cmd_demo_seed)
+    demo = sub.add_parser("demo", help="the development demo site").add_subparsers(
+        dest="demo_command", required=True
+    )
+    demo.add_parser("seed", help="create the demo site, users and form (idempotent)").set_defaults(
+        func=cmd_demo_seed
+    )
 
-    keys = sub.add_parser("keys", help="the keyring").add_subparsers(dest="keys_command", required=True)
+    keys = sub.add_parser("keys", help="the keyring").add_subparsers(
+        dest="keys_command", required=True
+    )
     init = keys.add_parser("init", help="write a new production keyring file (mode 0600)")
     init.add_argument("--path", required=True)
     init.set_defaults(func=cmd_keys_init)

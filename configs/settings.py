@@ -103,7 +103,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if env not in ENVIRONMENTS:
         raise ConfigError(f"SECUREFORMS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     raw: dict[str, Any] = _read_toml(env)
-    for key in list(raw) + ["data_dir", "keyring", "off_record_redis_url"]:
+    for key in [*raw, "data_dir", "keyring", "off_record_redis_url"]:
         override = _env_value(environ, key)
         if override is not None:
             raw[key] = override
@@ -136,7 +136,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         app_database_url=url("app_database_url"),
         vault_database_url=url("vault_database_url"),
         redis_url=redis_url,
-        off_record_redis_url=url("off_record_redis_url") if raw.get("off_record_redis_url") else redis_url,
+        off_record_redis_url=url("off_record_redis_url")
+        if raw.get("off_record_redis_url")
+        else redis_url,
         broker_url=url("broker_url"),
         keyring_path=Path(url("keyring")).expanduser(),
         keyring_explicit=keyring_explicit,
@@ -157,6 +159,9 @@ def _refuse_unsafe(settings: Settings) -> None:
         if getattr(settings, name).startswith("sqlite"):
             problems.append(f"{name} is SQLite (set SECUREFORMS_{name.upper()} to PostgreSQL)")
     if not settings.keyring_explicit:
-        problems.append("no keyring given (set SECUREFORMS_KEYRING to a key file made by `secureforms keys init`)")
+        problems.append(
+            "no keyring given (set SECUREFORMS_KEYRING to a key file made by "
+            "`secureforms keys init`)"
+        )
     if problems:
         raise ConfigError("production refuses development defaults: " + "; ".join(problems))

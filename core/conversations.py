@@ -117,7 +117,9 @@ def _public(row: Any) -> dict[str, Any]:
     }
 
 
-def add_participant(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> dict[str, Any]:
+def add_participant(
+    rt: Runtime, actor: Actor, conversation_id: str, agent_id: str
+) -> dict[str, Any]:
     conversation = get_conversation(rt, actor.site_id, conversation_id)
     _may_manage(rt, actor, conversation)
     if conversation.status != ACTIVE:
@@ -211,11 +213,22 @@ def post_message(
     masked, found = mask_card_numbers(text)
     at = utcnow()
     add_system_message(rt, conversation_id, author or actor.label, masked, at=at)
-    return {"at": rfc3339(at), "author": author or actor.label, "text": masked, "card_number_masked": found}
+    return {
+        "at": rfc3339(at),
+        "author": author or actor.label,
+        "text": masked,
+        "card_number_masked": found,
+    }
 
 
 def add_system_message(
-    rt: Runtime, conversation_id: str, author: str, text: str, *, at: Any = None, conn: Connection | None = None
+    rt: Runtime,
+    conversation_id: str,
+    author: str,
+    text: str,
+    *,
+    at: Any = None,
+    conn: Connection | None = None,
 ) -> None:
     values = dict(conversation_id=conversation_id, at=at or utcnow(), author=author, text=text)
     if conn is not None:

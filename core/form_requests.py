@@ -48,7 +48,9 @@ class SubmissionDraft:
     submitted_at: datetime
 
     def __repr__(self) -> str:  # values must never reach a log line or traceback
-        return f"SubmissionDraft(submission_id={self.submission_id!r}, request_id={self.request_id!r})"
+        return (
+            f"SubmissionDraft(submission_id={self.submission_id!r}, request_id={self.request_id!r})"
+        )
 
 
 def visitor_url(rt: Runtime, otk: str) -> str:
@@ -124,7 +126,10 @@ def _effective_status(rt: Runtime, row: Any) -> str:
     if row.status in (SENT, OPENED) and aware(row.expires_at) <= utcnow():
         if _set_status(rt, row, EXPIRED):
             notifications.publish(
-                rt, row.site_id, row.agent_id, "secure_form.expired",
+                rt,
+                row.site_id,
+                row.agent_id,
+                "secure_form.expired",
                 {"request_id": row.id, "conversation_id": row.conversation_id},
             )
         return EXPIRED
@@ -196,7 +201,10 @@ def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
         raise InvalidOrExpired()
     submit = _issue_submit(rt, row, str(uuid.uuid4()), 0)
     notifications.publish(
-        rt, row.site_id, row.agent_id, "secure_form.opened",
+        rt,
+        row.site_id,
+        row.agent_id,
+        "secure_form.opened",
         {"request_id": row.id, "conversation_id": row.conversation_id},
     )
     return {"request_id": row.id, "form": definition.to_json(), **submit}
@@ -215,7 +223,9 @@ def extend(rt: Runtime, otk: object) -> dict[str, Any]:
     )
 
 
-def prepare_submission(rt: Runtime, otk: object, values: dict[str, Any]) -> tuple[SubmissionDraft, OtkClaims]:
+def prepare_submission(
+    rt: Runtime, otk: object, values: dict[str, Any]
+) -> tuple[SubmissionDraft, OtkClaims]:
     """Validate, then spend the submit key. Validation failures leave the key usable."""
     claims = _peek(rt, otk, "submit")
     row = _request(rt, claims.site_id, claims.subject)

@@ -23,7 +23,8 @@ _EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 # task can neither notify twice nor lose the notification between the two.
 _ONCE = """
 if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[4]) then
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'type', ARGV[1], 'data', ARGV[2])
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
+                        'type', ARGV[1], 'data', ARGV[2])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
   return id
 end
@@ -35,7 +36,9 @@ def stream_key(site_id: str, agent_id: str) -> str:
     return f"sf:events:{site_id}:{agent_id}"
 
 
-def publish(rt: Runtime, site_id: str, agent_id: str, event_type: str, data: Mapping[str, Any]) -> str:
+def publish(
+    rt: Runtime, site_id: str, agent_id: str, event_type: str, data: Mapping[str, Any]
+) -> str:
     key = stream_key(site_id, agent_id)
     pipe = rt.redis.pipeline()
     pipe.xadd(

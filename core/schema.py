@@ -76,7 +76,9 @@ messages = Table(
     "messages",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("conversation_id", String(36), ForeignKey("conversations.id"), nullable=False, index=True),
+    Column(
+        "conversation_id", String(36), ForeignKey("conversations.id"), nullable=False, index=True
+    ),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("author", String(200), nullable=False),
     Column("text", Text, nullable=False),
@@ -108,7 +110,9 @@ form_requests = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("site_id", String(36), ForeignKey("sites.id"), nullable=False, index=True),
-    Column("conversation_id", String(36), ForeignKey("conversations.id"), nullable=False, index=True),
+    Column(
+        "conversation_id", String(36), ForeignKey("conversations.id"), nullable=False, index=True
+    ),
     Column("agent_id", String(36), nullable=False),
     Column("form_id", String(36), nullable=False),
     Column("form_version", Integer, nullable=False),

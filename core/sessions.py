@@ -70,7 +70,9 @@ def resolve_session(rt: Runtime, token: str) -> Actor:
     if status == "expired":
         raise SessionExpired()
     site, role, user, name = (v.decode() for v in result[1:5])
-    return Actor(site_id=site, role=role, user_id=user, session_id=_key(token), display_name=name or None)
+    return Actor(
+        site_id=site, role=role, user_id=user, session_id=_key(token), display_name=name or None
+    )
 
 
 def end_session(rt: Runtime, token: str) -> None:

@@ -25,7 +25,13 @@ def create_site(rt: Runtime, name: str, admin_username: str, admin_password: str
             )
         )
         admin_id = create_user(
-            rt, site_id, admin_username, admin_password, "admin", display_name="Administrator", conn=conn
+            rt,
+            site_id,
+            admin_username,
+            admin_password,
+            "admin",
+            display_name="Administrator",
+            conn=conn,
         )
     return {"site_id": site_id, "admin_id": admin_id}
 
@@ -52,7 +58,10 @@ def create_api_key(rt: Runtime, site_id: str, name: str) -> str:
     with rt.app_engine.begin() as conn:
         conn.execute(
             insert(site_api_keys).values(
-                id=str(uuid.uuid4()), site_id=site_id, name=name, key_hash=_key_hash(key),
+                id=str(uuid.uuid4()),
+                site_id=site_id,
+                name=name,
+                key_hash=_key_hash(key),
                 created_at=utcnow(),
             )
         )

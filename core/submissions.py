@@ -124,7 +124,10 @@ def reveal(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> dict[s
     definition = load_version(rt, actor.site_id, record.form_id, record.form_version)
     mark_viewed(rt, actor.site_id, record.request_id)
     notifications.publish(
-        rt, actor.site_id, record.agent_id, "secure_form.viewed",
+        rt,
+        actor.site_id,
+        record.agent_id,
+        "secure_form.viewed",
         {"request_id": record.request_id, "submission_id": submission_id},
     )
     return {

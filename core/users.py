@@ -39,8 +39,14 @@ def create_user(
     if conn is None:
         with rt.app_engine.begin() as own:
             return create_user(
-                rt, site_id, username, password, role,
-                display_name=display_name, profile_id=profile_id, conn=own,
+                rt,
+                site_id,
+                username,
+                password,
+                role,
+                display_name=display_name,
+                profile_id=profile_id,
+                conn=own,
             )
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from producers.events import SUBMISSION_EVENT_VERSION, SubmissionEvent, open_event, seal_event
-from producers.publisher import PublishFailed, Publisher
+from producers.publisher import Publisher, PublishFailed
 
 __all__ = [
     "SUBMISSION_EVENT_VERSION",

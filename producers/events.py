@@ -67,7 +67,10 @@ def open_event(keyring: Keyring, submission_id: str, sealed: str) -> SubmissionE
     try:
         raw = keyring.open("event", base64.b64decode(sealed, validate=True), _aad(submission_id))
         body = json.loads(raw)
-        if body.pop("version") != SUBMISSION_EVENT_VERSION or body["submission_id"] != submission_id:
+        if (
+            body.pop("version") != SUBMISSION_EVENT_VERSION
+            or body["submission_id"] != submission_id
+        ):
             raise VaultError()
         body["submitted_at"] = datetime.fromisoformat(body["submitted_at"])
         return SubmissionEvent(**body)

@@ -12,6 +12,7 @@ Callers never choose nonces.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -101,7 +102,9 @@ class Keyring:
         # Only the JSON test vectors call this directly; everything else gets a random nonce.
         key = self.primary(purpose)
         header = bytes([VERSION]) + bytes.fromhex(key.id) + nonce
-        sealed = AESGCM(key.secret).encrypt(nonce, plaintext, _associated_data(header, purpose, aad))
+        sealed = AESGCM(key.secret).encrypt(
+            nonce, plaintext, _associated_data(header, purpose, aad)
+        )
         return header + sealed
 
     def open(self, purpose: str, envelope: bytes, aad: bytes) -> bytes:
@@ -126,8 +129,10 @@ class Keyring:
     # -- rotation ------------------------------------------------------------------
     def rotated(self, purpose: str) -> Keyring:
         """A new keyring whose `purpose` has a fresh primary; the old primary stays active."""
-        keys = [replace(k, state="active") if k.purpose == purpose and k.state == "primary" else k
-                for k in self.keys()]
+        keys = [
+            replace(k, state="active") if k.purpose == purpose and k.state == "primary" else k
+            for k in self.keys()
+        ]
         return Keyring([Key.generate(purpose), *keys], generated=self.generated)
 
     # -- file ----------------------------------------------------------------------
@@ -149,10 +154,11 @@ class Keyring:
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Keyring:
-        if data.get("format") != _FILE_FORMAT or not isinstance(data.get("keys"), list):
+        rows = data.get("keys")
+        if data.get("format") != _FILE_FORMAT or not isinstance(rows, list):
             raise ValueError("not a secureforms keyring file")
         keys = []
-        for row in data["keys"]:  # type: ignore[union-attr]
+        for row in rows:
             keys.append(
                 Key(
                     id=str(row["id"]),
@@ -198,10 +204,9 @@ def load_keyring(path: Path, *, allow_generate: bool) -> Keyring:
     if not path.exists():
         if not allow_generate:
             raise KeyringError(f"keyring file {path} does not exist")
-        try:
+        # another process may make it first: then use theirs
+        with contextlib.suppress(FileExistsError):
             Keyring.generate(generated="development").save(path, exclusive=True)
-        except FileExistsError:  # another process made it first: use theirs
-            pass
     try:
         keyring = Keyring.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, KeyError, TypeError) as exc:

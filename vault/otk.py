@@ -96,7 +96,9 @@ class OneTimeKeys:
         """Spend the key; VaultError for anything wrong, whatever the reason."""
         return self._run(token, action, site_id, subject, spend=True)
 
-    def peek(self, token: object, action: str, *, site_id: str = "", subject: str = "") -> OtkClaims:
+    def peek(
+        self, token: object, action: str, *, site_id: str = "", subject: str = ""
+    ) -> OtkClaims:
         """Read the claims without spending (to show a form's title or validate first)."""
         return self._run(token, action, site_id, subject, spend=False)
 
@@ -114,10 +116,14 @@ class OneTimeKeys:
         }
         self._redis.set(_PREFIX + _hash(token), json.dumps(raw), px=remaining_ms, nx=True)
 
-    def _run(self, token: object, action: str, site_id: str, subject: str, *, spend: bool) -> OtkClaims:
+    def _run(
+        self, token: object, action: str, site_id: str, subject: str, *, spend: bool
+    ) -> OtkClaims:
         if not isinstance(token, str) or not 20 <= len(token) <= 128 or action not in ACTIONS:
             raise VaultError()
-        raw = self._redeem(keys=[_PREFIX + _hash(token)], args=[action, site_id, subject, "1" if spend else "0"])
+        raw = self._redeem(
+            keys=[_PREFIX + _hash(token)], args=[action, site_id, subject, "1" if spend else "0"]
+        )
         if not raw:
             raise VaultError()
         claims = json.loads(raw)

@@ -86,7 +86,9 @@ class VaultStore:
         row = self._row(site_id, submission_id)
         return _record(row)
 
-    def detokenize(self, site_id: str, submission_id: str) -> tuple[SubmissionRecord, dict[str, str]]:
+    def detokenize(
+        self, site_id: str, submission_id: str
+    ) -> tuple[SubmissionRecord, dict[str, str]]:
         row = self._row(site_id, submission_id)
         values = open_fields(self._keyring, _PURPOSE, site_id, submission_id, row.sealed_values)
         return _record(row), values
@@ -120,7 +122,9 @@ class VaultStore:
 
     def iter_ids(self, site_id: str) -> Iterator[str]:
         with self.engine.connect() as conn:
-            for row in conn.execute(select(submissions.c.id).where(submissions.c.site_id == site_id)):
+            for row in conn.execute(
+                select(submissions.c.id).where(submissions.c.site_id == site_id)
+            ):
                 yield row.id
 
     def _row(self, site_id: str, submission_id: str):  # type: ignore[no-untyped-def]

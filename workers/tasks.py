@@ -43,7 +43,7 @@ class RuntimeTask(Task):  # type: ignore[misc]
             return RuntimeTask._runtime
 
 
-@app.task(
+@app.task(  # type: ignore[untyped-decorator]
     name=TOKENIZE_TASK,
     base=RuntimeTask,
     bind=True,
@@ -64,12 +64,14 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
     log.info("submission %s %s", submission_id, "stored" if delivered else "already done")
 
 
-@app.task(name=NOOP_TASK, base=RuntimeTask, bind=True, acks_late=True)
+@app.task(name=NOOP_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
 def noop(self: RuntimeTask, marker: str) -> None:
     self.rt.redis.incr(f"sf:bench:{marker}")
 
 
-@app.task(name="secureforms.sweep_expired_requests", base=RuntimeTask, bind=True)
+@app.task(  # type: ignore[untyped-decorator]
+    name="secureforms.sweep_expired_requests", base=RuntimeTask, bind=True
+)
 def sweep_expired_requests(self: RuntimeTask) -> Any:
     count = form_requests.sweep_expired(self.rt)
     if count:

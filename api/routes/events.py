@@ -19,8 +19,12 @@ _SSE_BLOCK_S = 15.0
 def _cursor(raw: str | None) -> str:
     cursor = raw or "0"
     if not valid_event_id(cursor):
-        raise ApiError(422, "invalid_query", "after / Last-Event-ID must be an event id.",
-                       fields={"after": "An event id such as 1700000000000-0."})
+        raise ApiError(
+            422,
+            "invalid_query",
+            "after / Last-Event-ID must be an event id.",
+            fields={"after": "An event id such as 1700000000000-0."},
+        )
     return cursor
 
 
@@ -28,11 +32,19 @@ def _wait(raw: str | None) -> float:
     try:
         wait = float(raw) if raw else 0.0
     except ValueError:
-        raise ApiError(422, "invalid_query", "wait must be a number of seconds.",
-                       fields={"wait": f"0 to {MAX_WAIT_S:g} seconds."}) from None
+        raise ApiError(
+            422,
+            "invalid_query",
+            "wait must be a number of seconds.",
+            fields={"wait": f"0 to {MAX_WAIT_S:g} seconds."},
+        ) from None
     if not 0 <= wait <= MAX_WAIT_S:
-        raise ApiError(422, "invalid_query", "wait is out of range.",
-                       fields={"wait": f"0 to {MAX_WAIT_S:g} seconds."})
+        raise ApiError(
+            422,
+            "invalid_query",
+            "wait is out of range.",
+            fields={"wait": f"0 to {MAX_WAIT_S:g} seconds."},
+        )
     return wait
 
 
@@ -50,15 +62,19 @@ async def agent_events(ctx: Ctx) -> Response:
             position = cursor
             yield "retry: 2000\n\n"
             while True:
-                events = await reader.read(actor.site_id, actor.user_id or "", position, _SSE_BLOCK_S)
+                events = await reader.read(
+                    actor.site_id, actor.user_id or "", position, _SSE_BLOCK_S
+                )
                 if not events:
                     yield ": keep-alive\n\n"
                 for event in events:
                     position = event["id"]
-                    yield f"id: {event['id']}\nevent: {event['type']}\ndata: {json.dumps(event['data'])}\n\n"
+                    data = json.dumps(event["data"])
+                    yield f"id: {event['id']}\nevent: {event['type']}\ndata: {data}\n\n"
 
         return StreamingResponse(
-            stream(), media_type="text/event-stream",
+            stream(),
+            media_type="text/event-stream",
             headers={**NO_STORE, "X-Accel-Buffering": "no"},
         )
     events = await reader.read(

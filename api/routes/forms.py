@@ -9,8 +9,14 @@ from api.routes import registry
 from core.forms import catalogue
 
 
-@registry.route("POST", "/api/v1/forms", status=201, body=ANY_BODY, tag="forms",
-                responses={409: "conflict", 422: "validation_failed"})
+@registry.route(
+    "POST",
+    "/api/v1/forms",
+    status=201,
+    body=ANY_BODY,
+    tag="forms",
+    responses={409: "conflict", 422: "validation_failed"},
+)
 def create_form(ctx: Ctx) -> dict[str, Any]:
     """Create a secure form definition."""
     ctx.user.require_role("admin")
@@ -29,8 +35,13 @@ def get_form(ctx: Ctx) -> dict[str, Any]:
     return catalogue.get_form(ctx.rt, ctx.user, ctx.path["form_id"])
 
 
-@registry.route("PUT", "/api/v1/forms/{form_id}", body=ANY_BODY, tag="forms",
-                responses={422: "validation_failed"})
+@registry.route(
+    "PUT",
+    "/api/v1/forms/{form_id}",
+    body=ANY_BODY,
+    tag="forms",
+    responses={422: "validation_failed"},
+)
 def update_form(ctx: Ctx) -> dict[str, Any]:
     """Replace a form's definition: makes a new version."""
     ctx.user.require_role("admin")

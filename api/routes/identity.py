@@ -9,9 +9,9 @@ from api.endpoints import Ctx
 from api.errors import ApiError
 from api.routes import registry
 from core import sessions, users
-from core.passwords import verify_password
 from core.actors import Actor
 from core.errors import InvalidCredentials
+from core.passwords import verify_password
 from core.policies import ROLES, site_policies
 
 
@@ -21,7 +21,11 @@ def _admin(ctx: Ctx) -> Actor:
 
 
 @registry.route(
-    "POST", "/api/v1/auth/login", auth="public", rate="login", tag="sessions",
+    "POST",
+    "/api/v1/auth/login",
+    auth="public",
+    rate="login",
+    tag="sessions",
     body={
         "site_id": field(str, required=True, max_length=64),
         "username": field(str, required=True, max_length=150),
@@ -56,7 +60,10 @@ def logout(ctx: Ctx) -> None:
 
 
 @registry.route(
-    "POST", "/api/v1/users", status=201, tag="users",
+    "POST",
+    "/api/v1/users",
+    status=201,
+    tag="users",
     body={
         "username": field(str, required=True, max_length=150),
         "password": field(str, required=True, max_length=1024),
@@ -71,12 +78,19 @@ def create_user(ctx: Ctx) -> dict[str, str]:
     admin = _admin(ctx)
     b = ctx.body
     if b["role"] not in ROLES:
-        raise ApiError(422, "invalid_body", "Unknown role.", fields={"role": f"One of {', '.join(ROLES)}."})
+        raise ApiError(
+            422, "invalid_body", "Unknown role.", fields={"role": f"One of {', '.join(ROLES)}."}
+        )
     if not b["username"].strip():
         raise ApiError(422, "invalid_body", "Username is empty.", fields={"username": "Required."})
     user_id = users.create_user(
-        ctx.rt, admin.site_id, b["username"], b["password"], b["role"],
-        display_name=b.get("display_name"), profile_id=b.get("profile_id"),
+        ctx.rt,
+        admin.site_id,
+        b["username"],
+        b["password"],
+        b["role"],
+        display_name=b.get("display_name"),
+        profile_id=b.get("profile_id"),
     )
     return {"id": user_id}
 
@@ -88,7 +102,9 @@ def list_users(ctx: Ctx) -> dict[str, Any]:
 
 
 @registry.route(
-    "PATCH", "/api/v1/users/{user_id}", tag="users",
+    "PATCH",
+    "/api/v1/users/{user_id}",
+    tag="users",
     body={
         "enabled": field(bool),
         "profile_id": field(str, max_length=64),

@@ -33,7 +33,9 @@ async def readyz(ctx: Ctx) -> Response:
 @registry.route("GET", "/metrics", auth=PUBLIC, tag="operations")
 async def metrics(ctx: Ctx) -> Response:
     """Prometheus text: requests by route and status."""
-    return PlainTextResponse(ctx.request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(
+        ctx.request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
+    )
 
 
 @registry.route("GET", "/openapi.json", auth=PUBLIC, tag="operations")

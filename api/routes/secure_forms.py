@@ -13,13 +13,18 @@ _OTK = field(str, required=True, max_length=128)
 
 
 @registry.route(
-    "POST", "/api/v1/conversations/{conversation_id}/secure-forms", status=201, tag="secure forms",
+    "POST",
+    "/api/v1/conversations/{conversation_id}/secure-forms",
+    status=201,
+    tag="secure forms",
     body={"form_id": field(str, required=True, max_length=64)},
     responses={403: "forbidden", 409: "conversation_closed"},
 )
 def send(ctx: Ctx) -> dict[str, Any]:
     """Send a secure form into a conversation; answers the visitor's link."""
-    return form_requests.send_form(ctx.rt, ctx.user, ctx.path["conversation_id"], ctx.body["form_id"])
+    return form_requests.send_form(
+        ctx.rt, ctx.user, ctx.path["conversation_id"], ctx.body["form_id"]
+    )
 
 
 @registry.route("GET", "/api/v1/secure-forms/{request_id}", tag="secure forms")
@@ -28,16 +33,25 @@ def status(ctx: Ctx) -> dict[str, Any]:
     return form_requests.request_status(ctx.rt, ctx.user, ctx.path["request_id"])
 
 
-@registry.route("POST", "/api/v1/submissions/{submission_id}/retrieve-otk", rate="otk",
-                tag="secure forms", responses={403: "forbidden", 409: "conversation_closed"})
+@registry.route(
+    "POST",
+    "/api/v1/submissions/{submission_id}/retrieve-otk",
+    rate="otk",
+    tag="secure forms",
+    responses={403: "forbidden", 409: "conversation_closed"},
+)
 def retrieve_otk(ctx: Ctx) -> dict[str, str]:
     """A fresh one-time key to reveal a submission (for a second look)."""
     return submissions.issue_retrieve_otk(ctx.rt, ctx.user, ctx.path["submission_id"])
 
 
 @registry.route(
-    "POST", "/api/v1/submissions/{submission_id}/reveal", rate="otk", body={"otk": _OTK},
-    tag="secure forms", responses={403: "forbidden", 409: "conversation_closed", 410: "invalid_or_expired"},
+    "POST",
+    "/api/v1/submissions/{submission_id}/reveal",
+    rate="otk",
+    body={"otk": _OTK},
+    tag="secure forms",
+    responses={403: "forbidden", 409: "conversation_closed", 410: "invalid_or_expired"},
 )
 def reveal(ctx: Ctx) -> dict[str, Any]:
     """Reveal the answers, once per key; off-the-record answers only once at all."""

@@ -43,13 +43,21 @@ def create_form(rt: Runtime, actor: Actor, payload: object) -> dict[str, Any]:
             raise Conflict(f"A form named {definition.name!r} already exists on this site.")
         conn.execute(
             insert(forms).values(
-                id=form_id, site_id=actor.site_id, name=definition.name, version=1,
-                archived=False, created_at=now, updated_at=now,
+                id=form_id,
+                site_id=actor.site_id,
+                name=definition.name,
+                version=1,
+                archived=False,
+                created_at=now,
+                updated_at=now,
             )
         )
         conn.execute(
             insert(form_versions).values(
-                form_id=form_id, version=1, definition=json.dumps(definition.to_json()), created_at=now
+                form_id=form_id,
+                version=1,
+                definition=json.dumps(definition.to_json()),
+                created_at=now,
             )
         )
     return {"id": form_id, "version": 1}
@@ -98,12 +106,19 @@ def get_form(rt: Runtime, actor: Actor, form_id: str) -> dict[str, Any]:
     return _public(row, definition)
 
 
-def list_forms(rt: Runtime, actor: Actor, *, include_archived: bool = False) -> list[dict[str, Any]]:
+def list_forms(
+    rt: Runtime, actor: Actor, *, include_archived: bool = False
+) -> list[dict[str, Any]]:
     with rt.app_engine.connect() as conn:
-        query = select(forms, form_versions.c.definition).join(
-            form_versions,
-            (form_versions.c.form_id == forms.c.id) & (form_versions.c.version == forms.c.version),
-        ).where(forms.c.site_id == actor.site_id)
+        query = (
+            select(forms, form_versions.c.definition)
+            .join(
+                form_versions,
+                (form_versions.c.form_id == forms.c.id)
+                & (form_versions.c.version == forms.c.version),
+            )
+            .where(forms.c.site_id == actor.site_id)
+        )
         if not include_archived:
             query = query.where(forms.c.archived.is_(False))
         rows = conn.execute(query.order_by(forms.c.name)).all()
@@ -120,8 +135,10 @@ def update_form(rt: Runtime, actor: Actor, form_id: str, payload: object) -> dic
         new_version = row.version + 1
         conn.execute(
             insert(form_versions).values(
-                form_id=form_id, version=new_version,
-                definition=json.dumps(definition.to_json()), created_at=now,
+                form_id=form_id,
+                version=new_version,
+                definition=json.dumps(definition.to_json()),
+                created_at=now,
             )
         )
         conn.execute(

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from support.stack import Stack
 
 # SQLite + Redis broker is the embedded default; PostgreSQL + RabbitMQ is production's shape.
@@ -11,7 +10,9 @@ COMBOS = [("sqlite", "redis"), ("postgres", "rabbitmq")]
 
 
 @pytest.fixture(scope="session", params=COMBOS, ids=[f"{d}-{b}" for d, b in COMBOS])
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     db, broker = request.param
     s = Stack.build(db, broker, tmp_path_factory.mktemp(f"stack-{db}-{broker}"))
     try:

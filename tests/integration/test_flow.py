@@ -23,7 +23,11 @@ def test_send_open_submit_reveal_once(stack: Stack) -> None:
     assert first.status_code == 200, first.text
     assert first.headers["cache-control"] == "no-store"
     body = first.json()
-    assert body["values"] == {"cardholder": "Ada Lovelace", "card_number": "4242424242424242", "expiry": "12/34"}
+    assert body["values"] == {
+        "cardholder": "Ada Lovelace",
+        "card_number": "4242424242424242",
+        "expiry": "12/34",
+    }
     assert body["off_the_record"] == {"cvv": "321"}
     assert body["off_record_status"] == "available"
 
@@ -32,7 +36,9 @@ def test_send_open_submit_reveal_once(stack: Stack) -> None:
     assert replay.json()["error"] == "invalid_or_expired"
 
     with desk.client() as c:
-        fresh = c.post(f"/api/v1/submissions/{event['submission_id']}/retrieve-otk", headers=desk.agent)
+        fresh = c.post(
+            f"/api/v1/submissions/{event['submission_id']}/retrieve-otk", headers=desk.agent
+        )
         assert fresh.status_code == 200, fresh.text
         second = desk.reveal(event["submission_id"], fresh.json()["otk"])
         assert second.status_code == 200
@@ -40,9 +46,15 @@ def test_send_open_submit_reveal_once(stack: Stack) -> None:
         assert second.json()["off_record_status"] == "already_viewed"
 
         status = c.get(f"/api/v1/secure-forms/{sent.request_id}", headers=desk.agent).json()
-        assert status == {"request_id": sent.request_id, "status": "viewed", "submission_id": event["submission_id"]}
+        assert status == {
+            "request_id": sent.request_id,
+            "status": "viewed",
+            "submission_id": event["submission_id"],
+        }
 
-        transcript = c.get(f"/api/v1/conversations/{sent.conversation_id}/transcript", headers=desk.agent)
+        transcript = c.get(
+            f"/api/v1/conversations/{sent.conversation_id}/transcript", headers=desk.agent
+        )
         texts = [m["text"] for m in transcript.json()["messages"]]
         assert any("sent" in t for t in texts) and any("submitted" in t for t in texts)
         assert not any("4242" in t or "321" in t for t in texts)

@@ -42,11 +42,17 @@ class Desk:
 
     def conversation(self, headers: dict[str, str] | None = None) -> str:
         with self.client() as c:
-            r = c.post("/api/v1/conversations", headers=headers or self.agent, json={"visitor": {"name": "V"}})
+            r = c.post(
+                "/api/v1/conversations",
+                headers=headers or self.agent,
+                json={"visitor": {"name": "V"}},
+            )
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
-    def send(self, conversation_id: str | None = None, headers: dict[str, str] | None = None) -> Sent:
+    def send(
+        self, conversation_id: str | None = None, headers: dict[str, str] | None = None
+    ) -> Sent:
         cid = conversation_id or self.conversation(headers)
         with self.client() as c:
             r = c.post(
@@ -84,11 +90,16 @@ class Desk:
                 assert r.status_code == 200, r.text
                 for event in r.json()["events"]:
                     after = event["id"]
-                    if event["type"] == "secure_form.submitted" and event["data"]["request_id"] == request_id:
+                    if (
+                        event["type"] == "secure_form.submitted"
+                        and event["data"]["request_id"] == request_id
+                    ):
                         return dict(event["data"])
         raise AssertionError(f"no secure_form.submitted for {request_id} within {timeout}s")
 
-    def reveal(self, submission_id: str, otk: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    def reveal(
+        self, submission_id: str, otk: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         with self.client() as c:
             return c.post(
                 f"/api/v1/submissions/{submission_id}/reveal",
@@ -97,7 +108,9 @@ class Desk:
             )
 
 
-def card_values(card: str = "4242424242424242", cvv: str = "123", name: str = "Ada Lovelace") -> dict[str, str]:
+def card_values(
+    card: str = "4242424242424242", cvv: str = "123", name: str = "Ada Lovelace"
+) -> dict[str, str]:
     return {"cardholder": name, "card_number": card, "expiry": "12/34", "cvv": cvv}
 
 

@@ -158,8 +158,13 @@ class Stack:
         stack.cli("migrate")
         created = json.loads(
             stack.cli(
-                "site", "create", "Test site", "--admin-username", stack.admin[0],
-                "--admin-password", stack.admin[1],
+                "site",
+                "create",
+                "Test site",
+                "--admin-username",
+                stack.admin[0],
+                "--admin-password",
+                stack.admin[1],
             ).stdout
         )
         stack.site_id = created["site_id"]
@@ -172,14 +177,22 @@ class Stack:
         env["PYTHONPATH"] = str(ROOT)
         return env
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [*CLI, *args], env=self.process_env(), cwd=ROOT, capture_output=True, text=True,
+            [*CLI, *args],
+            env=self.process_env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
         self.append_log("cli", result.stdout + result.stderr)
         if check and result.returncode != 0:
-            raise AssertionError(f"secureforms {' '.join(args[:2])} failed:\n{result.stderr[-3000:]}")
+            raise AssertionError(
+                f"secureforms {' '.join(args[:2])} failed:\n{result.stderr[-3000:]}"
+            )
         return result
 
     def append_log(self, name: str, text: str) -> None:
@@ -191,8 +204,12 @@ class Stack:
         log_path = self.data_dir / f"{name}-{next(self._log_counter)}.log"
         with log_path.open("wb") as fh:  # the child keeps its own descriptor
             popen = subprocess.Popen(
-                [*CLI, *args], env=self.process_env(), cwd=ROOT, stdout=fh,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                [*CLI, *args],
+                env=self.process_env(),
+                cwd=ROOT,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         proc = Proc(name, popen, log_path)
         self.procs[name] = proc
@@ -261,9 +278,7 @@ class Stack:
         return [redis.Redis(host="127.0.0.1", port=6379, db=db) for db in dbs]
 
     def logs(self) -> str:
-        return "\n".join(
-            p.read_text(errors="replace") for p in sorted(self.data_dir.glob("*.log"))
-        )
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.data_dir.glob("*.log")))
 
     def engines(self) -> dict[str, sa.engine.Engine]:
         return {
@@ -284,15 +299,21 @@ class Stack:
     def admin_headers(self) -> dict[str, str]:
         return self.login(*self.admin)
 
-    def new_agent(self, admin: dict[str, str], name: str | None = None) -> tuple[str, dict[str, str]]:
+    def new_agent(
+        self, admin: dict[str, str], name: str | None = None
+    ) -> tuple[str, dict[str, str]]:
         username = name or f"agent-{uuid.uuid4().hex[:8]}"
         password = f"pw-{uuid.uuid4().hex}"
         with self.client() as c:
             r = c.post(
                 "/api/v1/users",
                 headers=admin,
-                json={"username": username, "password": password, "role": "agent",
-                      "display_name": username},
+                json={
+                    "username": username,
+                    "password": password,
+                    "role": "agent",
+                    "display_name": username,
+                },
             )
         assert r.status_code == 201, r.text
         return r.json()["id"], self.login(username, password)
