@@ -56,7 +56,14 @@ def accept_submission(
         expires_at=retention_deadline(submitted_at, retention_days),
     )
     rt.vault.store(record, values)
-    rt.off_record.put(site_id, submission_id, off_record, off_record_ttl_ms)
+    off_record_deadline = submitted_at + timedelta(milliseconds=off_record_ttl_ms)
+    rt.off_record.put(
+        site_id,
+        submission_id,
+        off_record,
+        off_record_ttl_ms,
+        expires_at_ms=int(off_record_deadline.timestamp() * 1000),
+    )
     if mark_submitted(rt, site_id, request_id, submission_id):
         add_system_message(rt, conversation_id, "system", f"Secure form '{form_title}' submitted")
     retrieve = rt.otks.issue("retrieve", site_id, submission_id, data={"agent_id": agent_id})
@@ -71,11 +78,7 @@ def accept_submission(
             "conversation_id": conversation_id,
             "retrieve_otk": retrieve.token,
             "retrieve_otk_expires_at": rfc3339(retrieve.expires_at),
-            "off_record_expires_at": (
-                rfc3339(submitted_at + timedelta(milliseconds=off_record_ttl_ms))
-                if off_record
-                else None
-            ),
+            "off_record_expires_at": (rfc3339(off_record_deadline) if off_record else None),
         },
         once_key=submission_id,
     )

@@ -12,12 +12,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 
 
+def _ensure_sqlite_folder(url: str) -> bool:
+    """True for SQLite URLs, after making sure the file's folder exists."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return True
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings both DBs need: SQLite in WAL with a busy timeout."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if _ensure_sqlite_folder(url):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -36,6 +43,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def upgrade(url: str, script_location: str, version_table: str) -> None:
     """Run Alembic to `head` for one DB; each DB has its own scripts and version table."""
+    _ensure_sqlite_folder(url)
     config = Config()
     config.set_main_option("script_location", script_location)
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

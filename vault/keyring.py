@@ -12,6 +12,7 @@ Callers never choose nonces.
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import json
 import os
@@ -57,6 +58,16 @@ class Key:
         )
 
 
+def _parse_key_id(key_id: str) -> bytes:
+    try:
+        raw = bytes.fromhex(key_id)
+    except (ValueError, TypeError):
+        raise ValueError(f"key id {key_id!r} is not hex") from None
+    if len(raw) != _KEY_ID_LEN:
+        raise ValueError(f"key id {key_id!r} is not {_KEY_ID_LEN} bytes")
+    return raw
+
+
 def _associated_data(header: bytes, purpose: str, aad: bytes) -> bytes:
     return header[: 1 + _KEY_ID_LEN] + purpose.encode() + b"\x00" + aad
 
@@ -67,9 +78,15 @@ class Keyring:
     def __init__(self, keys: Iterable[Key], *, generated: str | None = None) -> None:
         self.generated = generated
         self._keys: dict[str, list[Key]] = {p: [] for p in PURPOSES}
+        seen: set[bytes] = set()
         for key in keys:
+            raw_id = _parse_key_id(key.id)
             if key.purpose not in self._keys or key.state not in _STATES or len(key.secret) != 32:
                 raise ValueError(f"unusable key {key.id!r} in keyring")
+            if raw_id in seen:
+                # a second key with one id would shadow the first and strand its data
+                raise ValueError(f"two keys share the id {key.id!r}")
+            seen.add(raw_id)
             self._keys[key.purpose].append(key)
         for purpose, ring in self._keys.items():
             primaries = [k for k in ring if k.state == "primary"]
@@ -153,21 +170,26 @@ class Keyring:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> Keyring:
+    def from_json(cls, data: object) -> Keyring:
+        if not isinstance(data, Mapping):
+            raise ValueError("not a secureforms keyring file")
         rows = data.get("keys")
         if data.get("format") != _FILE_FORMAT or not isinstance(rows, list):
             raise ValueError("not a secureforms keyring file")
         keys = []
-        for row in rows:
-            keys.append(
-                Key(
-                    id=str(row["id"]),
-                    purpose=str(row["purpose"]),
-                    state=str(row["state"]),
-                    created_at=str(row.get("created_at", "")),
-                    secret=base64.b64decode(row["secret"]),
+        try:
+            for row in rows:
+                keys.append(
+                    Key(
+                        id=str(row["id"]).lower(),
+                        purpose=str(row["purpose"]),
+                        state=str(row["state"]),
+                        created_at=str(row.get("created_at", "")),
+                        secret=base64.b64decode(row["secret"], validate=True),
+                    )
                 )
-            )
+        except (KeyError, TypeError, AttributeError, binascii.Error):
+            raise ValueError("a key row of the keyring file is malformed") from None
         generated = data.get("generated")
         return cls(keys, generated=str(generated) if generated else None)
 

@@ -6,6 +6,7 @@ A value can be taken once. Taking leaves a small tombstone so the agent can be t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from redis import Redis
@@ -27,6 +28,15 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return {'already_viewed', ''} end
 return {'expired', ''}
 """
 
+# Checks the tombstone and writes in one step: a take() between the two would otherwise
+# let a redelivered message bring back a value the agent already viewed.
+_PUT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local opts = ARGV[3] == '' and {'PX', ARGV[2]} or {'PXAT', ARGV[3]}
+if redis.call('SET', KEYS[1], ARGV[1], opts[1], opts[2], 'NX') then return 1 end
+return 0
+"""
+
 AVAILABLE, EXPIRED, ALREADY_VIEWED = "available", "expired", "already_viewed"
 
 
@@ -43,15 +53,32 @@ class OffRecordStore:
         self._redis = redis
         self._keyring = keyring
         self._take = redis.register_script(_TAKE)
+        self._put = redis.register_script(_PUT)
 
-    def put(self, site_id: str, submission_id: str, values: Mapping[str, str], ttl_ms: int) -> bool:
-        """Keep sealed values for `ttl_ms`; NX so a redelivered message cannot revive them."""
-        if not values:
+    def put(
+        self,
+        site_id: str,
+        submission_id: str,
+        values: Mapping[str, str],
+        ttl_ms: int,
+        *,
+        expires_at_ms: int | None = None,
+    ) -> bool:
+        """Keep sealed values for `ttl_ms` (or until the absolute `expires_at_ms`).
+
+        NX and the tombstone check mean a redelivered message can neither overwrite nor
+        revive a value; an absolute deadline means a late redelivery can't extend it.
+        """
+        if not values or not site_id:
             return False
-        if self._redis.exists(_tombstone(site_id, submission_id)):
+        if expires_at_ms is not None and expires_at_ms <= time.time() * 1000:
             return False
         blob = seal_fields(self._keyring, _PURPOSE, site_id, submission_id, values)
-        return bool(self._redis.set(_key(site_id, submission_id), blob, px=ttl_ms, nx=True))
+        stored = self._put(
+            keys=[_key(site_id, submission_id), _tombstone(site_id, submission_id)],
+            args=[blob, max(1, int(ttl_ms)), "" if expires_at_ms is None else int(expires_at_ms)],
+        )
+        return bool(stored)
 
     def take(self, site_id: str, submission_id: str) -> tuple[str, dict[str, str]]:
         """(status, values): values only when status is `available`; the value is gone after."""

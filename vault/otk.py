@@ -83,7 +83,7 @@ class OneTimeKeys:
     ) -> IssuedOtk:
         if action not in ACTIONS or not site_id or not subject:
             raise ValueError("an OTK needs a known action, a site and a subject")
-        ttl_ms = int((ttl_s if ttl_s is not None else self._ttls[action]) * 1000)
+        ttl_ms = max(1, int((ttl_s if ttl_s is not None else self._ttls[action]) * 1000))
         token = secrets.token_urlsafe(32)
         expires_ms = int(self._clock() * 1000) + ttl_ms
         claims = {"a": action, "s": site_id, "u": subject, "x": expires_ms, "d": dict(data or {})}

@@ -49,6 +49,8 @@ class VaultStore:
         A redelivered queue message lands here a second time, so the primary key is the
         idempotency check.
         """
+        if not record.site_id:
+            raise VaultError()  # a row no scoped read could ever find
         sealed = seal_fields(self._keyring, _PURPOSE, record.site_id, record.id, values)
         row = {
             "id": record.id,

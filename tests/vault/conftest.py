@@ -1,14 +1,16 @@
 """Fixtures for the vault tests: a keyring, a real Redis DB, SQLite and PostgreSQL vault DBs.
 
-Redis: a dedicated DB number (default redis://127.0.0.1:6379/14), flushed before and after
-each test. PostgreSQL: one fresh database per test session, created on the `postgres`
+Redis: a database number of its own (14 unless another test run holds it), flushed before
+and after each test. PostgreSQL: one fresh database per test session, created on the `postgres`
 maintenance DB and dropped at the end; every test starts with an empty table.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +24,11 @@ from vault.keyring import Keyring
 from vault.schema import submissions
 from vault.store import migrate_vault_db
 
-REDIS_URL = os.environ.get("SECUREFORMS_TEST_VAULT_REDIS_URL", "redis://127.0.0.1:6379/14")
+REDIS_URL_OVERRIDE = os.environ.get("SECUREFORMS_TEST_VAULT_REDIS_URL")
+# The same lock files as tests/support/stack.py, so a stack and these tests (in this run or
+# another one on the machine) never share, and flush, one Redis database. 14 first, then
+# downwards: stacks take theirs from 4 upwards.
+REDIS_DB_PREFERENCE = [14, 15, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4]
 PG_ADMIN_URL = os.environ.get(
     "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -33,9 +39,29 @@ def keyring() -> Keyring:
     return Keyring.generate(generated="test")
 
 
-@pytest.fixture
-def redis_url() -> str:
-    return REDIS_URL
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis database this session holds alone (set SECUREFORMS_TEST_VAULT_REDIS_URL to pin)."""
+    if REDIS_URL_OVERRIDE:
+        yield REDIS_URL_OVERRIDE
+        return
+    deadline = time.monotonic() + 300
+    while True:
+        for db in REDIS_DB_PREFERENCE:
+            lock = open(f"/tmp/secureforms-test-redis-db-{db}.lock", "w")  # noqa: SIM115
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            try:
+                yield f"redis://127.0.0.1:6379/{db}"
+            finally:
+                lock.close()
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("no free Redis database for the vault tests within 300 s")
+        time.sleep(0.5)
 
 
 @pytest.fixture

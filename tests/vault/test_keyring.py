@@ -190,24 +190,12 @@ def test_keyring_rejects_unusable_keys() -> None:
             Keyring([bad, *rest])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="vault bug: Keyring accepts key ids that are not 8 bytes; seal() then writes "
-    "envelopes that no keyring can ever open",
-)
 def test_keyring_rejects_key_ids_of_the_wrong_length() -> None:
     keys = Keyring.generate().keys()
     with pytest.raises(ValueError):
         Keyring([replace(k, id="abcd") if k.purpose == "data" else k for k in keys])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="vault bug: Keyring accepts two keys with one id; the later one shadows the "
-    "other in the id index and the first key's envelopes stop opening",
-)
 def test_keyring_rejects_duplicate_key_ids() -> None:
     keys = Keyring.generate().keys()
     event_id = next(k.id for k in keys if k.purpose == "event")
@@ -363,12 +351,6 @@ def test_load_keyring_rejects_garbage_files(
         assert secret not in str(caught.value)  # the message never quotes the file
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="vault bug: a keyring file holding JSON that is not an object (a list, a string, "
-    "null) escapes load_keyring as AttributeError instead of KeyringError",
-)
 @pytest.mark.parametrize("content", ["[]", '"keyring"', "1", "null"])
 def test_load_keyring_rejects_json_that_is_not_an_object(tmp_path: Path, content: str) -> None:
     path = tmp_path / "keyring.json"

@@ -171,27 +171,33 @@ def test_exactly_one_of_twenty_racing_takers_gets_the_value(
         assert results.count((ALREADY_VIEWED, {})) == 19, results
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="vault bug: put() checks the tombstone and SETs NX in two round trips; a take() "
-    "landing in between lets a redelivered put revive a value already viewed",
-)
-def test_a_take_between_the_tombstone_check_and_the_set_does_not_revive(
-    redis_client: Redis, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    agent = OffRecordStore(redis_client, keyring)
+def _race_redelivery_against_take(redis_client: Redis, keyring: Keyring, submission: str) -> None:
     worker = OffRecordStore(redis_client, keyring)
-    assert worker.put(SITE, SUB, VALUES, TTL_MS)  # first delivery
+    agent = OffRecordStore(redis_client, keyring)
+    assert worker.put(SITE, submission, VALUES, TTL_MS)  # first delivery
+    barrier = threading.Barrier(2)
+    taken: list[tuple[str, dict[str, str]]] = []
 
-    real_exists = redis_client.exists
+    def redeliver() -> None:
+        barrier.wait()
+        worker.put(SITE, submission, VALUES, TTL_MS)
 
-    def exists_then_agent_takes(*names: str) -> int:
-        found = real_exists(*names)
-        assert agent.take(SITE, SUB) == (AVAILABLE, VALUES)  # the agent views it now
-        return int(found)
+    def view() -> None:
+        barrier.wait()
+        taken.append(agent.take(SITE, submission))
 
-    monkeypatch.setattr(redis_client, "exists", exists_then_agent_takes)
-    worker.put(SITE, SUB, VALUES, TTL_MS)  # the redelivered message
-    monkeypatch.undo()
-    assert agent.take(SITE, SUB) == (ALREADY_VIEWED, {})
+    threads = [threading.Thread(target=redeliver), threading.Thread(target=view)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert taken == [(AVAILABLE, VALUES)]
+    assert agent.take(SITE, submission) == (ALREADY_VIEWED, {})
+
+
+def test_a_redelivery_racing_the_agents_take_never_revives(
+    redis_client: Redis, keyring: Keyring
+) -> None:
+    """put() checks the tombstone and writes in one script, so no interleaving revives."""
+    for round_ in range(30):
+        _race_redelivery_against_take(redis_client, keyring, f"{SUB}-{round_}")
