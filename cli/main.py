@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging.config
 import os
 import signal
 import subprocess
@@ -12,34 +11,15 @@ import sys
 import time
 from collections.abc import Sequence
 
-from configs import ConfigError, Settings, load_settings
-from configs.logging import logging_config
-
-
-def _settings() -> Settings:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        sys.exit(f"secureforms: configuration error: {exc}")
-    logging.config.dictConfig(logging_config(settings.log_level))
-    return settings
-
-
-def _runtime(settings: Settings):  # type: ignore[no-untyped-def]
-    from core.runtime import Runtime
-    from vault import KeyringError
-
-    try:
-        return Runtime.from_settings(settings)
-    except KeyringError as exc:
-        sys.exit(f"secureforms: {exc}")
+from cli import audit_commands, lifecycle_commands
+from cli.common import runtime_or_exit, settings_or_exit
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from core.runtime import migrate
 
-    settings = _settings()
-    _runtime(settings).close()  # makes the dev keyring on first run, checks it in production
+    settings = settings_or_exit()
+    runtime_or_exit(settings).close()  # makes the dev keyring on first run, checks it in production
     migrate(settings)
     print(json.dumps({"migrated": ["app", "vault"]}))
     return 0
@@ -49,7 +29,7 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     from core.errors import DomainError
     from core.sites import create_site
 
-    rt = _runtime(_settings())
+    rt = runtime_or_exit(settings_or_exit())
     try:
         print(json.dumps(create_site(rt, args.name, args.admin_username, args.admin_password)))
     except DomainError as exc:
@@ -62,7 +42,7 @@ def cmd_site_api_key(args: argparse.Namespace) -> int:
     from core.errors import DomainError
     from core.sites import create_api_key
 
-    rt = _runtime(_settings())
+    rt = runtime_or_exit(settings_or_exit())
     try:
         print(json.dumps({"api_key": create_api_key(rt, args.site_id, args.name)}))
     except DomainError as exc:
@@ -74,11 +54,11 @@ def cmd_site_api_key(args: argparse.Namespace) -> int:
 def cmd_demo_seed(args: argparse.Namespace) -> int:
     from cli.demo import seed
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.is_production:
         print("secureforms: the demo site is for development only", file=sys.stderr)
         return 2
-    print(json.dumps(seed(_runtime(settings))))
+    print(json.dumps(seed(runtime_or_exit(settings))))
     return 0
 
 
@@ -87,7 +67,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     from api import create_app
 
-    settings = _settings()
+    settings = settings_or_exit()
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -102,7 +82,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    _settings()
+    settings_or_exit()
     from workers.app import QUEUE, app
 
     argv = [
@@ -124,7 +104,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_beat(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = settings_or_exit()
     from workers.app import app
 
     schedule = settings.data_dir / "celerybeat-schedule"
@@ -149,7 +129,7 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
-    rt = _runtime(_settings())
+    rt = runtime_or_exit(settings_or_exit())
     for key in rt.keyring.keys():  # noqa: SIM118 - a method, not a dict
         print(
             json.dumps(
@@ -166,8 +146,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """api + worker + beat in the foreground; stops all three when one stops or on Ctrl-C."""
-    settings = _settings()
-    rt = _runtime(settings)  # makes the keyring once, before three processes race for it
+    settings = settings_or_exit()
+    rt = runtime_or_exit(settings)  # makes the keyring once, before three processes race for it
     from cli.demo import login_help
 
     demo = login_help(rt, f"http://{args.host}:{args.port}")
@@ -260,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--path", required=True)
     init.set_defaults(func=cmd_keys_init)
     keys.add_parser("list", help="show each key and its state").set_defaults(func=cmd_keys_list)
+    audit_commands.register(sub)
+    lifecycle_commands.register(sub, keys)
     return parser
 
 

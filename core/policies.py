@@ -23,10 +23,13 @@ class SitePolicies:
     retention_days: int = 395
     off_record_ttl_s: int = 300
     mfa_required_roles: tuple[str, ...] = field(default_factory=tuple)
+    # origins allowed to embed the visitor's form in an iframe (CSP frame-ancestors)
+    frame_ancestors: tuple[str, ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["mfa_required_roles"] = list(self.mfa_required_roles)
+        data["frame_ancestors"] = list(self.frame_ancestors)
         return data
 
     def dumps(self) -> str:
@@ -36,6 +39,7 @@ class SitePolicies:
     def loads(cls, raw: str) -> SitePolicies:
         data = json.loads(raw)
         data["mfa_required_roles"] = tuple(data.get("mfa_required_roles", ()))
+        data["frame_ancestors"] = tuple(data.get("frame_ancestors", ()))
         return cls(**data)
 
 

@@ -9,11 +9,15 @@ registry = Registry()
 
 def load_all() -> Registry:
     from api.routes import (  # noqa: F401
+        admin,
+        chat,
         conversations,
         events,
         forms,
+        history,
         identity,
         ops,
+        pages,
         secure_forms,
         visitor,
     )

@@ -1,0 +1,3 @@
+"""Endpoints added by a later issue (chat)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Endpoints added by a later issue (history)."""
+
+from __future__ import annotations

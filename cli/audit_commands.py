@@ -1,0 +1,9 @@
+"""`secureforms audit ...` (the identity and audit issue fills this in)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add this module's commands to the `secureforms` parser."""
