@@ -18,11 +18,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.bodies import F, parse_json, read_body
-from api.errors import NO_STORE, ApiError
+from api.errors import NO_STORE, ApiError, unexpected_error_handler
 from api.ratelimit import client_address
 from api.services import Services
 from core.actors import Actor
-from core.errors import Unauthenticated
+from core.errors import DomainError, Unauthenticated
 from core.sessions import resolve_session
 from core.sites import site_for_api_key
 
@@ -136,7 +136,7 @@ def authenticate(services: Services, token: str | None, auth: str) -> Actor | No
 
 
 def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
-    async def dispatch(request: Request) -> Response:
+    async def handle(request: Request) -> Response:
         spec = methods[request.method] if request.method in methods else methods.get("GET")
         assert spec is not None
         services: Services = request.app.state.services
@@ -164,5 +164,15 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
         if result is None:
             return Response(status_code=204, headers=NO_STORE)
         return JSONResponse(result, status_code=spec.status, headers=NO_STORE)
+
+    async def dispatch(request: Request) -> Response:
+        # Answered here rather than by Starlette's last-resort handler, which would re-raise
+        # and have the server log a full traceback whose messages may quote input.
+        try:
+            return await handle(request)
+        except DomainError:
+            raise
+        except Exception as exc:
+            return await unexpected_error_handler(request, exc)
 
     return dispatch

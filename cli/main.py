@@ -130,7 +130,7 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
     rt = runtime_or_exit(settings_or_exit())
-    for key in rt.keyring.keys():  # noqa: SIM118 - a method, not a dict
+    for key in rt.keyring.keys():
         print(
             json.dumps(
                 {

@@ -35,6 +35,7 @@ class Settings:
     data_dir: Path
     app_database_url: str
     vault_database_url: str
+    keystore_database_url: str
     redis_url: str
     off_record_redis_url: str
     broker_url: str
@@ -103,7 +104,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if env not in ENVIRONMENTS:
         raise ConfigError(f"SECUREFORMS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     raw: dict[str, Any] = _read_toml(env)
-    for key in [*raw, "data_dir", "keyring", "off_record_redis_url"]:
+    for key in [*raw, "data_dir", "keyring", "off_record_redis_url", "keystore_database_url"]:
         override = _env_value(environ, key)
         if override is not None:
             raw[key] = override
@@ -135,6 +136,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         app_database_url=url("app_database_url"),
         vault_database_url=url("vault_database_url"),
+        # Data keys live apart from the vault DB so that shredding reaches its backups.
+        keystore_database_url=(
+            url("keystore_database_url")
+            if raw.get("keystore_database_url")
+            else url("app_database_url")
+        ),
         redis_url=redis_url,
         off_record_redis_url=url("off_record_redis_url")
         if raw.get("off_record_redis_url")
@@ -155,7 +162,12 @@ def _refuse_unsafe(settings: Settings) -> None:
     if not settings.is_production:
         return
     problems = []
-    for name in ("app_database_url", "vault_database_url"):
+    for name in ("app_database_url", "vault_database_url", "keystore_database_url"):
+        if (
+            name == "keystore_database_url"
+            and settings.keystore_database_url == settings.app_database_url
+        ):
+            continue  # the keystore shares the app DB: already checked
         if getattr(settings, name).startswith("sqlite"):
             problems.append(f"{name} is SQLite (set SECUREFORMS_{name.upper()} to PostgreSQL)")
     if not settings.keyring_explicit:

@@ -9,12 +9,13 @@ from sqlalchemy.engine import Engine
 
 from configs import Settings
 from vault import (
-    Keyring,
+    DataKeys,
+    KeyringFile,
     OffRecordStore,
     OneTimeKeys,
     VaultStore,
-    load_keyring,
     make_engine,
+    migrate_keystore_db,
     migrate_vault_db,
     upgrade,
 )
@@ -25,26 +26,36 @@ class Runtime:
     settings: Settings
     app_engine: Engine
     redis: Redis
-    keyring: Keyring
+    keyring: KeyringFile
     vault: VaultStore
     off_record: OffRecordStore
     otks: OneTimeKeys
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        keyring = load_keyring(settings.keyring_path, allow_generate=settings.allows_dev_defaults)
+        keyring = KeyringFile(settings.keyring_path, allow_generate=settings.allows_dev_defaults)
         redis = Redis.from_url(settings.redis_url, health_check_interval=30)
         off_record_redis = (
             redis
             if settings.off_record_redis_url == settings.redis_url
             else Redis.from_url(settings.off_record_redis_url, health_check_interval=30)
         )
+        app_engine = make_engine(settings.app_database_url)
+        keystore_engine = (
+            app_engine
+            if settings.keystore_database_url == settings.app_database_url
+            else make_engine(settings.keystore_database_url)
+        )
         return cls(
             settings=settings,
-            app_engine=make_engine(settings.app_database_url),
+            app_engine=app_engine,
             redis=redis,
             keyring=keyring,
-            vault=VaultStore(make_engine(settings.vault_database_url), keyring),
+            vault=VaultStore(
+                make_engine(settings.vault_database_url),
+                keyring,
+                DataKeys(keystore_engine, keyring),
+            ),
             off_record=OffRecordStore(off_record_redis, keyring),
             otks=OneTimeKeys(
                 redis,
@@ -59,6 +70,7 @@ class Runtime:
     def close(self) -> None:
         self.app_engine.dispose()
         self.vault.engine.dispose()
+        self.vault.data_keys.engine.dispose()
         self.redis.close()
 
 
@@ -66,3 +78,4 @@ def migrate(settings: Settings) -> None:
     """Create or upgrade both databases to the newest schema."""
     upgrade(settings.app_database_url, "core:migrations", "alembic_version_app")
     migrate_vault_db(settings.vault_database_url)
+    migrate_keystore_db(settings.keystore_database_url)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from vault import Keyring, VaultError
+from vault import Cipher, VaultError
 from vault.aad import bind
 
 SUBMISSION_EVENT_VERSION = 1
@@ -55,14 +55,14 @@ def _aad(submission_id: str) -> bytes:
     return bind("submission-event", str(SUBMISSION_EVENT_VERSION), submission_id)
 
 
-def seal_event(keyring: Keyring, event: SubmissionEvent) -> str:
+def seal_event(keyring: Cipher, event: SubmissionEvent) -> str:
     body = asdict(event)
     body["submitted_at"] = event.submitted_at.isoformat()
     raw = json.dumps(body, separators=(",", ":")).encode()
     return base64.b64encode(keyring.seal("event", raw, _aad(event.submission_id))).decode()
 
 
-def open_event(keyring: Keyring, submission_id: str, sealed: str) -> SubmissionEvent:
+def open_event(keyring: Cipher, submission_id: str, sealed: str) -> SubmissionEvent:
     """VaultError for anything wrong: tampered, other id, unknown version."""
     try:
         raw = keyring.open("event", base64.b64decode(sealed, validate=True), _aad(submission_id))

@@ -14,7 +14,7 @@ from celery import Celery
 from configs import Settings
 from configs.celery import NOOP_TASK, TOKENIZE_TASK, celery_config
 from producers.events import SubmissionEvent, seal_event
-from vault import Keyring
+from vault import Cipher
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class PublishFailed(Exception):
 
 
 class Publisher:
-    def __init__(self, settings: Settings, keyring: Keyring) -> None:
+    def __init__(self, settings: Settings, keyring: Cipher) -> None:
         self._keyring = keyring
         self._timeout = settings.publish_timeout_s
         self._celery = Celery("secureforms-producer", set_as_current=False)

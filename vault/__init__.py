@@ -5,12 +5,16 @@ Nothing outside this package holds a key or reads a sealed value directly.
 
 from __future__ import annotations
 
+from vault.datakeys import DataKey, DataKeys, period_of
 from vault.db import is_postgres, make_engine, upgrade
 from vault.errors import VaultError
+from vault.keyfile import KeyringFile
 from vault.keyring import PURPOSES, Key, Keyring, KeyringError, load_keyring
 from vault.offrecord import ALREADY_VIEWED, AVAILABLE, EXPIRED, OffRecordStore
 from vault.otk import ACTIONS, IssuedOtk, OneTimeKeys, OtkClaims
-from vault.store import SubmissionRecord, VaultStore, migrate_vault_db
+from vault.retention import PurgeResult, purge_expired
+from vault.sealed_fields import Cipher
+from vault.store import SubmissionRecord, VaultStore, migrate_keystore_db, migrate_vault_db
 
 __all__ = [
     "ACTIONS",
@@ -18,19 +22,27 @@ __all__ = [
     "AVAILABLE",
     "EXPIRED",
     "PURPOSES",
+    "Cipher",
+    "DataKey",
+    "DataKeys",
     "IssuedOtk",
     "Key",
     "Keyring",
     "KeyringError",
+    "KeyringFile",
     "OffRecordStore",
     "OneTimeKeys",
     "OtkClaims",
+    "PurgeResult",
     "SubmissionRecord",
     "VaultError",
     "VaultStore",
     "is_postgres",
     "load_keyring",
     "make_engine",
+    "migrate_keystore_db",
     "migrate_vault_db",
+    "period_of",
+    "purge_expired",
     "upgrade",
 ]

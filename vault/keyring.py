@@ -72,6 +72,39 @@ def _associated_data(header: bytes, purpose: str, aad: bytes) -> bytes:
     return header[: 1 + _KEY_ID_LEN] + purpose.encode() + b"\x00" + aad
 
 
+def seal_envelope(
+    key_id: bytes,
+    secret: bytes,
+    purpose: str,
+    plaintext: bytes,
+    aad: bytes,
+    nonce: bytes | None = None,
+) -> bytes:
+    """One envelope under one key; shared by the keyring and the per-site data keys."""
+    nonce = os.urandom(_NONCE_LEN) if nonce is None else nonce
+    header = bytes([VERSION]) + key_id + nonce
+    return header + AESGCM(secret).encrypt(nonce, plaintext, _associated_data(header, purpose, aad))
+
+
+def envelope_key_id(envelope: bytes) -> bytes:
+    """The key id an envelope names, or VaultError when it is not an envelope at all."""
+    if len(envelope) < _HEADER_LEN + 16 or envelope[0] != VERSION:
+        raise VaultError()
+    return envelope[1 : 1 + _KEY_ID_LEN]
+
+
+def open_envelope(secret: bytes, purpose: str, envelope: bytes, aad: bytes) -> bytes:
+    envelope_key_id(envelope)
+    header = envelope[:_HEADER_LEN]
+    nonce = envelope[1 + _KEY_ID_LEN : _HEADER_LEN]
+    try:
+        return AESGCM(secret).decrypt(
+            nonce, envelope[_HEADER_LEN:], _associated_data(header, purpose, aad)
+        )
+    except Exception:  # InvalidTag and friends: one answer for every failure
+        raise VaultError() from None
+
+
 class Keyring:
     """Keys by purpose. `seal` uses the purpose's primary key; `open` any non-retired key."""
 
@@ -118,26 +151,16 @@ class Keyring:
     def _seal_with_nonce(self, purpose: str, plaintext: bytes, aad: bytes, nonce: bytes) -> bytes:
         # Only the JSON test vectors call this directly; everything else gets a random nonce.
         key = self.primary(purpose)
-        header = bytes([VERSION]) + bytes.fromhex(key.id) + nonce
-        sealed = AESGCM(key.secret).encrypt(
-            nonce, plaintext, _associated_data(header, purpose, aad)
-        )
-        return header + sealed
+        return seal_envelope(bytes.fromhex(key.id), key.secret, purpose, plaintext, aad, nonce)
 
     def open(self, purpose: str, envelope: bytes, aad: bytes) -> bytes:
-        if len(envelope) < _HEADER_LEN + 16 or envelope[0] != VERSION:
-            raise VaultError()
-        key = self._by_id.get(envelope[1 : 1 + _KEY_ID_LEN])
+        key = self.find(envelope_key_id(envelope))
         if key is None or key.purpose != purpose or key.state == "retired":
             raise VaultError()
-        header = envelope[:_HEADER_LEN]
-        nonce = envelope[1 + _KEY_ID_LEN : _HEADER_LEN]
-        try:
-            return AESGCM(key.secret).decrypt(
-                nonce, envelope[_HEADER_LEN:], _associated_data(header, purpose, aad)
-            )
-        except Exception:  # InvalidTag and friends: one answer for every failure
-            raise VaultError() from None
+        return open_envelope(key.secret, purpose, envelope, aad)
+
+    def find(self, key_id: bytes) -> Key | None:
+        return self._by_id.get(key_id)
 
     @staticmethod
     def key_id_of(envelope: bytes) -> str:

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 
 from redis import Redis
 
-from vault.keyring import Keyring
-from vault.sealed_fields import open_fields, seal_fields
+from vault.sealed_fields import Cipher, open_fields, seal_fields
 
 _PURPOSE = "offrecord"
 _TOMBSTONE_TTL_MS = 24 * 3600 * 1000
@@ -49,7 +48,7 @@ def _tombstone(site_id: str, submission_id: str) -> str:
 
 
 class OffRecordStore:
-    def __init__(self, redis: Redis, keyring: Keyring) -> None:
+    def __init__(self, redis: Redis, keyring: Cipher) -> None:
         self._redis = redis
         self._keyring = keyring
         self._take = redis.register_script(_TAKE)

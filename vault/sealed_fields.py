@@ -9,14 +9,23 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
+from typing import Protocol
 
 from vault.aad import field_aad
 from vault.errors import VaultError
 from vault.keyring import Keyring
 
 
+class Cipher(Protocol):
+    """Anything that seals and opens envelopes by purpose: a keyring, or a data key."""
+
+    def seal(self, purpose: str, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def open(self, purpose: str, envelope: bytes, aad: bytes) -> bytes: ...
+
+
 def seal_fields(
-    keyring: Keyring, purpose: str, site_id: str, record_id: str, values: Mapping[str, str]
+    keyring: Cipher, purpose: str, site_id: str, record_id: str, values: Mapping[str, str]
 ) -> bytes:
     sealed = {
         name: base64.b64encode(
@@ -28,7 +37,7 @@ def seal_fields(
 
 
 def open_fields(
-    keyring: Keyring, purpose: str, site_id: str, record_id: str, blob: bytes
+    keyring: Cipher, purpose: str, site_id: str, record_id: str, blob: bytes
 ) -> dict[str, str]:
     try:
         sealed = json.loads(blob)

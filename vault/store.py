@@ -11,9 +11,11 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from vault.datakeys import DataKeys, period_of
 from vault.db import upgrade
 from vault.errors import VaultError
-from vault.keyring import Keyring
+from vault.keyfile import KeyringFile
+from vault.keyring import Keyring, envelope_key_id
 from vault.schema import submissions
 from vault.sealed_fields import open_fields, seal_fields
 
@@ -38,10 +40,31 @@ def migrate_vault_db(url: str) -> None:
     upgrade(url, "vault:migrations", "alembic_version_vault")
 
 
-class VaultStore:
-    def __init__(self, engine: Engine, keyring: Keyring) -> None:
-        self.engine = engine
+def migrate_keystore_db(url: str) -> None:
+    upgrade(url, "vault:keystore_migrations", "alembic_version_keystore")
+
+
+class _StoredDataCipher:
+    """Opens stored answers: rows sealed under a data key, or (older rows) the keyring."""
+
+    def __init__(self, keyring: Keyring | KeyringFile, data_keys: DataKeys) -> None:
         self._keyring = keyring
+        self._data_keys = data_keys
+
+    def seal(self, purpose: str, plaintext: bytes, aad: bytes) -> bytes:
+        raise VaultError()
+
+    def open(self, purpose: str, envelope: bytes, aad: bytes) -> bytes:
+        if self._keyring.find(envelope_key_id(envelope)) is not None:
+            return self._keyring.open(purpose, envelope, aad)
+        return self._data_keys.open(purpose, envelope, aad)
+
+
+class VaultStore:
+    def __init__(self, engine: Engine, keyring: Keyring | KeyringFile, data_keys: DataKeys) -> None:
+        self.engine = engine
+        self.data_keys = data_keys
+        self._reader = _StoredDataCipher(keyring, data_keys)
 
     def store(self, record: SubmissionRecord, values: Mapping[str, str]) -> bool:
         """Tokenize and keep; False (and nothing written) when this UUID is already stored.
@@ -51,7 +74,8 @@ class VaultStore:
         """
         if not record.site_id:
             raise VaultError()  # a row no scoped read could ever find
-        sealed = seal_fields(self._keyring, _PURPOSE, record.site_id, record.id, values)
+        data_key = self.data_keys.for_writing(record.site_id, period_of(record.created_at))
+        sealed = seal_fields(data_key, _PURPOSE, record.site_id, record.id, values)
         row = {
             "id": record.id,
             "site_id": record.site_id,
@@ -62,6 +86,7 @@ class VaultStore:
             "form_version": record.form_version,
             "sealed_values": sealed,
             "off_record_fields": json.dumps(sorted(record.off_record_fields)),
+            "data_key_id": data_key.id,
             "created_at": record.created_at,
             "expires_at": record.expires_at,
         }
@@ -92,7 +117,7 @@ class VaultStore:
         self, site_id: str, submission_id: str
     ) -> tuple[SubmissionRecord, dict[str, str]]:
         row = self._row(site_id, submission_id)
-        values = open_fields(self._keyring, _PURPOSE, site_id, submission_id, row.sealed_values)
+        values = open_fields(self._reader, _PURPOSE, site_id, submission_id, row.sealed_values)
         return _record(row), values
 
     def for_conversation(self, site_id: str, conversation_id: str) -> list[SubmissionRecord]:

@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from vault.db import make_engine
 from vault.keyring import Keyring
-from vault.schema import submissions
-from vault.store import migrate_vault_db
+from vault.schema import data_keys, submissions
+from vault.store import migrate_keystore_db, migrate_vault_db
 
 REDIS_URL_OVERRIDE = os.environ.get("SECUREFORMS_TEST_VAULT_REDIS_URL")
 # The same lock files as tests/support/stack.py, so a stack and these tests (in this run or
@@ -85,6 +85,7 @@ def postgres_vault_url() -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
         migrate_vault_db(url)
+        migrate_keystore_db(url)  # unit tests keep data keys beside the data
         yield url
     finally:
         with admin.connect() as conn:
@@ -98,6 +99,7 @@ def vault_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         sqlite_url = f"sqlite:///{tmp_path / 'vault.db'}"
         migrate_vault_db(sqlite_url)
+        migrate_keystore_db(sqlite_url)
         return sqlite_url
     url: str = request.getfixturevalue("postgres_vault_url")
     migrate_vault_db(url)  # already at head: must be a no-op
@@ -105,6 +107,7 @@ def vault_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     try:
         with engine.begin() as conn:
             conn.execute(delete(submissions))
+            conn.execute(delete(data_keys))
     finally:
         engine.dispose()
     return url

@@ -15,6 +15,7 @@ from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from vault.datakeys import DataKeys
 from vault.errors import VaultError
 from vault.keyring import Keyring
 from vault.schema import submissions
@@ -60,9 +61,13 @@ def _count(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(submissions)).scalar_one())
 
 
+def make_store(engine: Engine, keyring: Keyring) -> VaultStore:
+    return VaultStore(engine, keyring, DataKeys(engine, keyring))
+
+
 @pytest.fixture
 def store(vault_engine: Engine, keyring: Keyring) -> VaultStore:
-    return VaultStore(vault_engine, keyring)
+    return make_store(vault_engine, keyring)
 
 
 def test_migration_creates_the_table_and_is_idempotent(
@@ -78,7 +83,7 @@ def test_migration_creates_the_table_and_is_idempotent(
     assert {("site_id",), ("conversation_id",), ("expires_at",)} <= indexed
     with vault_engine.connect() as conn:
         versions = conn.execute(text("SELECT version_num FROM alembic_version_vault")).all()
-    assert [v[0] for v in versions] == ["v0001"]
+    assert [v[0] for v in versions] == ["v0002"]
 
 
 def test_migration_creates_the_sqlite_directory(tmp_path: Path) -> None:
@@ -235,19 +240,25 @@ def test_rows_hold_no_plaintext(store: VaultStore, vault_engine: Engine, vault_d
                 assert needle not in content
 
 
-def test_rotation_keeps_old_rows_readable(vault_engine: Engine, keyring: Keyring) -> None:
+def test_rotation_rewraps_data_keys_and_keeps_rows_readable(
+    vault_engine: Engine, keyring: Keyring
+) -> None:
     old = _record()
-    VaultStore(vault_engine, keyring).store(old, VALUES)
+    make_store(vault_engine, keyring).store(old, VALUES)
     rotated = keyring.rotated("data")
-    store = VaultStore(vault_engine, rotated)
+    store = make_store(vault_engine, rotated)
     new = _record()
     store.store(new, {"card_number": "5500000000000004"})
     assert store.detokenize(SITE, old.id)[1] == VALUES
     assert store.detokenize(SITE, new.id)[1] == {"card_number": "5500000000000004"}
-    with pytest.raises(VaultError):  # the old keyring does not know the new key
-        VaultStore(vault_engine, keyring).detokenize(SITE, new.id)
+    assert store.data_keys.rewrap() == 1  # the month's data key, not the data
+    assert store.data_keys.usage_by_wrapping_key() == {rotated.primary("data").id: 1}
+    fresh = make_store(vault_engine, rotated.rotated("event"))
+    assert fresh.detokenize(SITE, old.id)[1] == VALUES
+    with pytest.raises(VaultError):  # the old keyring cannot unwrap the re-wrapped key
+        make_store(vault_engine, keyring).detokenize(SITE, new.id)
     with pytest.raises(VaultError):
-        VaultStore(vault_engine, Keyring.generate()).detokenize(SITE, old.id)
+        make_store(vault_engine, Keyring.generate()).detokenize(SITE, old.id)
 
 
 def test_for_conversation(store: VaultStore) -> None:
