@@ -23,7 +23,8 @@ from vault.errors import VaultError
 
 ACTIONS = ("open", "submit", "retrieve")
 _PREFIX = "sf:otk:"
-_SUBJECT_INDEX = "sf:otk-subject:"
+_GROUP = "sf:otk-group:"
+_GROUP_TTL_S = 7 * 24 * 3600
 
 _REDEEM = """
 local raw = redis.call('GET', KEYS[1])
@@ -80,14 +81,26 @@ class OneTimeKeys:
         *,
         data: Mapping[str, Any] | None = None,
         ttl_s: float | None = None,
+        groups: tuple[str, ...] = (),
     ) -> IssuedOtk:
+        """A new key. `groups` name sets it joins so that it can be revoked with them
+        (all keys of a conversation when it closes, say)."""
         if action not in ACTIONS or not site_id or not subject:
             raise ValueError("an OTK needs a known action, a site and a subject")
         ttl_ms = max(1, int((ttl_s if ttl_s is not None else self._ttls[action]) * 1000))
         token = secrets.token_urlsafe(32)
         expires_ms = int(self._clock() * 1000) + ttl_ms
         claims = {"a": action, "s": site_id, "u": subject, "x": expires_ms, "d": dict(data or {})}
-        self._redis.set(_PREFIX + _hash(token), json.dumps(claims), px=ttl_ms)
+        name = _PREFIX + _hash(token)
+        if groups:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(name, json.dumps(claims), px=ttl_ms)
+            for group in groups:
+                pipe.sadd(_GROUP + group, name)
+                pipe.expire(_GROUP + group, _GROUP_TTL_S)
+            pipe.execute()
+        else:
+            self._redis.set(name, json.dumps(claims), px=ttl_ms)
         return IssuedOtk(token, datetime.fromtimestamp(expires_ms / 1000, UTC))
 
     def redeem(
@@ -115,6 +128,16 @@ class OneTimeKeys:
             "d": claims.data,
         }
         self._redis.set(_PREFIX + _hash(token), json.dumps(raw), px=remaining_ms, nx=True)
+
+    def revoke_group(self, group: str) -> int:
+        """Spend every outstanding key of a group at once; answers how many were live."""
+        names = list(self._redis.smembers(_GROUP + group))
+        pipe = self._redis.pipeline(transaction=False)
+        for name in names:
+            pipe.delete(name)
+        pipe.delete(_GROUP + group)
+        results = pipe.execute()
+        return sum(int(r) for r in results[:-1])
 
     def _run(
         self, token: object, action: str, site_id: str, subject: str, *, spend: bool

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -146,6 +146,15 @@ class VaultStore:
             if ids:
                 conn.execute(delete(submissions).where(submissions.c.id.in_(ids)))
         return ids
+
+    def count_by_data_key(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(submissions.c.data_key_id, func.count())
+                .where(submissions.c.data_key_id.is_not(None))
+                .group_by(submissions.c.data_key_id)
+            ).all()
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def iter_ids(self, site_id: str) -> Iterator[str]:
         with self.engine.connect() as conn:
