@@ -1,13 +1,22 @@
-"""A tiny endpoint registry: one decorator declares path, auth, body and rate limit.
+"""A tiny endpoint registry: one decorator declares path, auth, who may call, body and rate.
 
 The same declarations build the Starlette routes and the OpenAPI document, so the two
 can't drift apart. Handlers are plain sync functions taking a `Ctx`; the wrapper runs
 auth and the handler in one thread-pool hop, since core talks to its stores synchronously.
+
+Who may call is checked here, at the edge, before any handler runs: `auth` says whether a
+session or a site key is needed, `roles` which roles, `permission` which profile
+permission, `mfa` that a role the site makes use MFA must have enrolled. The actor's
+site then scopes every query the handler makes (an Actor without a site can't exist), so
+another site's ids answer 404. Refusals are audited ("access.denied"); an endpoint with
+`audit` also gets its refused attempts audited under that type (its successes are audited
+by core, where they happen).
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,14 +30,20 @@ from api.bodies import F, parse_json, read_body
 from api.errors import NO_STORE, ApiError, unexpected_error_handler
 from api.ratelimit import client_address
 from api.services import Services
-from core.actors import Actor
-from core.errors import DomainError, Unauthenticated
+from core import audit
+from core.actors import SITE_KEY, USER_ROLES, Actor
+from core.errors import DomainError, Forbidden, Unauthenticated
+from core.mfa import require_enrolled
 from core.sessions import resolve_session
 from core.sites import site_for_api_key
 
 # Who may call: nobody needs to log in / a logged-in user / a user or a site API key.
 PUBLIC, USER, USER_OR_KEY = "public", "user", "user_or_key"
 ANY_BODY: Mapping[str, F] = {}  # marker: the handler validates the object itself
+# Roles, for `roles=`: any user / admins only / agents, admins and chat platforms' keys.
+ANY_USER: tuple[str, ...] = USER_ROLES
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+ADMIN: tuple[str, ...] = ("admin",)
 
 
 @dataclass
@@ -64,6 +79,10 @@ class EndpointSpec:
     tag: str
     rate: str | None
     responses: dict[int, str] = field(default_factory=dict)
+    roles: tuple[str, ...] | None = None  # None: any actor `auth` lets in
+    permission: str | None = None
+    mfa: bool = False
+    audit: str | None = None  # the audit type of this endpoint's refused attempts
 
 
 class Registry:
@@ -82,7 +101,21 @@ class Registry:
         tag: str = "",
         rate: str | None = None,
         responses: dict[int, str] | None = None,
+        roles: tuple[str, ...] | None = None,
+        permission: str | None = None,
+        mfa: bool = False,
+        audit: str | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if auth == PUBLIC and (roles or permission or mfa):
+            raise ValueError(f"{method} {path}: a public endpoint has nobody to check")
+        if roles is not None and SITE_KEY in roles and auth != USER_OR_KEY:
+            raise ValueError(f"{method} {path}: site keys need auth=USER_OR_KEY")
+        documented = dict(responses or {})
+        if roles is not None or permission:
+            documented.setdefault(403, "forbidden")
+        if mfa:
+            documented[403] = "forbidden or mfa_enrollment_required"
+
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             self.specs.append(
                 EndpointSpec(
@@ -95,7 +128,11 @@ class Registry:
                     summary or (handler.__doc__ or "").strip().split("\n")[0],
                     tag,
                     rate,
-                    responses or {},
+                    documented,
+                    roles,
+                    permission,
+                    mfa,
+                    audit,
                 )
             )
             return handler
@@ -126,13 +163,77 @@ def authenticate(services: Services, token: str | None, auth: str) -> Actor | No
     if token is None:
         raise Unauthenticated()
     if token.startswith("sfk_"):
-        if auth != USER_OR_KEY:
-            raise ApiError(403, "forbidden", "A site API key can only manage conversations.")
+        # A key that isn't one is unauthenticated wherever it is sent; a real one is
+        # refused where keys may not go.
         site_id = site_for_api_key(services.rt, token)
         if site_id is None:
             raise Unauthenticated()
-        return Actor(site_id=site_id, role="site_key")
+        if auth != USER_OR_KEY:
+            raise ApiError(403, "forbidden", "A site API key can only manage conversations.")
+        return Actor(site_id=site_id, role=SITE_KEY)
     return resolve_session(services.rt, token)
+
+
+def authorize(services: Services, spec: EndpointSpec, actor: Actor | None) -> None:
+    """The edge's permission check: role, profile permission, MFA enrolment."""
+    if actor is None:
+        return
+    allowed = (spec.roles is None or actor.role in spec.roles) and (
+        spec.permission is None or spec.permission in actor.permissions
+    )
+    if not allowed:
+        audit.record(
+            services.rt,
+            site_id=actor.site_id,
+            type="access.denied",
+            outcome=audit.FAILURE,
+            user_id=actor.user_id,
+            resource=f"{spec.method} {spec.path}",
+        )
+        raise Forbidden()
+    if spec.mfa:
+        require_enrolled(services.rt, actor)
+
+
+def _audited(services: Services, spec: EndpointSpec, ctx: Ctx) -> Any:
+    """Run the handler; for an audited endpoint, record a refusal under its type."""
+    if spec.audit is None or ctx.actor is None:
+        return spec.handler(ctx)
+    try:
+        return spec.handler(ctx)
+    except DomainError as exc:
+        resource = ";".join(
+            f"{k.removesuffix('_id')}:{_id_or_mark(v)}" for k, v in ctx.path.items()
+        )
+        audit.record(
+            services.rt,
+            site_id=ctx.actor.site_id,
+            type=spec.audit,
+            outcome=audit.FAILURE,
+            user_id=ctx.actor.user_id,
+            resource=f"{resource};error={exc.code}",
+        )
+        raise
+
+
+def _id_or_mark(value: str) -> str:
+    """A path parameter as the audit may keep it: one of our ids, or a mark that it wasn't.
+
+    Anything else a client put in the path stays out of the trail, whatever it is.
+    """
+    return value if _UUID.match(value) else "(not an id)"
+
+
+def _names_nothing(value: str) -> bool:
+    """A path parameter no resource can be named by: control characters (NUL, which
+    PostgreSQL refuses) or text that isn't valid Unicode."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
@@ -140,23 +241,38 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
         spec = methods[request.method] if request.method in methods else methods.get("GET")
         assert spec is not None
         services: Services = request.app.state.services
+        # Each request runs in a task of its own, and run_in_threadpool copies the context:
+        # whatever core audits while answering it names this client as the origin.
+        audit.current_origin.set(client_address(request))
         if spec.rate:
             await services.limiter.check(spec.rate, client_address(request))
-        body: dict[str, Any] = {}
-        if spec.method in ("POST", "PUT", "PATCH"):
+        raw = b""
+        takes_body = spec.method in ("POST", "PUT", "PATCH")
+        if takes_body:
             raw = await read_body(request, services.settings.max_body_bytes)
-            body = parse_json(raw, None if spec.body is ANY_BODY else (spec.body or {}))
         token = bearer_token(request)
         path = dict(request.path_params)
+        if any(_names_nothing(str(v)) for v in path.values()):
+            raise ApiError(404, "not_found", "No such resource on this site.")
+
+        def admit() -> tuple[Actor | None, dict[str, Any]]:
+            # Who is calling, then what they sent, then whether they may: a stranger learns
+            # nothing from a body's errors, a user's malformed request still hears why.
+            actor = authenticate(services, token, spec.auth)
+            body: dict[str, Any] = {}
+            if takes_body:
+                body = parse_json(raw, None if spec.body is ANY_BODY else (spec.body or {}))
+            authorize(services, spec, actor)
+            return actor, body
 
         if inspect.iscoroutinefunction(spec.handler):
-            actor = await run_in_threadpool(authenticate, services, token, spec.auth)
+            actor, body = await run_in_threadpool(admit)
             result = await spec.handler(Ctx(request, services, actor, body, path))
         else:
 
             def work() -> Any:
-                actor = authenticate(services, token, spec.auth)
-                return spec.handler(Ctx(request, services, actor, body, path))
+                actor, body = admit()
+                return _audited(services, spec, Ctx(request, services, actor, body, path))
 
             result = await run_in_threadpool(work)
         if isinstance(result, Response):

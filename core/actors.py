@@ -1,7 +1,9 @@
-"""Who is calling: a user with a role and permissions, or a site's API key.
+"""Who is calling: a user with a role and the permissions of their profile, or a site's key.
 
 Every core function that touches site data takes an Actor, and every query it makes is
-scoped by `actor.site_id`; there is no code path that means "all sites".
+scoped by `actor.site_id`; there is no code path that means "all sites". Permissions come
+from the user's profile (core.profiles), resolved at log-in and kept in the session, so
+checking them costs nothing per request; a profile change rewrites the live sessions.
 """
 
 from __future__ import annotations
@@ -12,13 +14,22 @@ from core.errors import Forbidden
 
 USE_SECURE_FORMS = "secure_forms.use"
 VIEW_HISTORY = "secure_forms.view_history"
-MANAGE_SITE = "site.manage"
+PERMISSIONS = (USE_SECURE_FORMS, VIEW_HISTORY)
 
+USER_ROLES = ("agent", "manager", "admin")
+SITE_KEY = "site_key"
+
+# What a role's default profile grants (and the most a profile of that role may grant).
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "agent": frozenset({USE_SECURE_FORMS}),
     "manager": frozenset(),
-    "admin": frozenset({MANAGE_SITE}),
-    "site_key": frozenset(),
+    "admin": frozenset(),
+    SITE_KEY: frozenset(),
+}
+ASSIGNABLE: dict[str, frozenset[str]] = {
+    "agent": frozenset({USE_SECURE_FORMS}),
+    "manager": frozenset({VIEW_HISTORY}),
+    "admin": frozenset(),
 }
 
 
@@ -29,14 +40,12 @@ class Actor:
     user_id: str | None = None
     session_id: str | None = None
     display_name: str | None = None
+    permissions: frozenset[str] = frozenset()
+    mfa_enabled: bool = False
 
     def __post_init__(self) -> None:
         if not self.site_id:
             raise ValueError("an actor always belongs to exactly one site")
-
-    @property
-    def permissions(self) -> frozenset[str]:
-        return ROLE_PERMISSIONS.get(self.role, frozenset())
 
     @property
     def is_user(self) -> bool:

@@ -1,4 +1,5 @@
-"""The app DB: sites, people, conversations, form definitions and requests. Never a value."""
+"""The app DB: sites, people, profiles, conversations, form definitions and requests, the audit
+trail. Never a submitted value."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -39,7 +41,73 @@ users = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # a0002: MFA (RFC 6238) and password changes
+    Column("mfa_enabled", Boolean, nullable=False, default=False),
+    Column("mfa_secret", String(64), nullable=True),
+    Column("mfa_pending_secret", String(64), nullable=True),
+    Column("mfa_last_step", Integer, nullable=True),  # a TOTP step is accepted once
+    Column("password_changed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("site_id", "username", name="uq_users_site_username"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("permissions", Text, nullable=False),  # JSON list, see core.profiles
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("site_id", "name", name="uq_profiles_site_name"),
+)
+
+password_history = Table(
+    "password_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(36), ForeignKey("users.id"), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("user_id", "code_hash", name="uq_recovery_codes_user_code"),
+)
+
+# Append-only (triggers in a0002); hash-chained per site, see core.audit.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("user_id", String(36), nullable=True),
+    Column("origin", String(64), nullable=True),
+    Column("resource", String(500), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("site_id", "seq", name="uq_audit_events_site_seq"),
+    Index("ix_audit_events_site_at", "site_id", "at"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("site_id", String(36), ForeignKey("sites.id"), primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
 )
 
 site_api_keys = Table(

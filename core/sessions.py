@@ -1,7 +1,11 @@
 """Bearer sessions in Redis: idle timeout from the site policy, 12-hour absolute lifetime.
 
 The token is only ever stored as a SHA-256 hash. Checking and touching a session is one
-Lua call, so an idle session can't be revived by two requests racing each other.
+Lua call, so an idle session can't be revived by two requests racing each other, and that
+one round trip also answers the user's permissions and MFA state: they are written into
+the session at log-in and rewritten in every live session of the user when their profile,
+its permissions or their MFA enrolment change (`update_user_sessions`). Disabling a user
+or changing their password ends all their sessions at once (`end_user_sessions`).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from core.runtime import Runtime
 ABSOLUTE_LIFETIME_S = 12 * 3600
 _PREFIX = "sf:sess:"
 _USER_INDEX = "sf:user-sess:"
+_KEEP_S = ABSOLUTE_LIFETIME_S + 3600  # a little longer, so an old session says "expired"
 
 _TOUCH = """
-local s = redis.call('HMGET', KEYS[1], 'site', 'role', 'user', 'name', 'created', 'seen', 'idle')
+local s = redis.call('HMGET', KEYS[1], 'site', 'role', 'user', 'name', 'created', 'seen', 'idle',
+                      'perms', 'mfa')
 if not s[1] then return {'missing'} end
 local now = tonumber(ARGV[1])
 if now - tonumber(s[6]) > tonumber(s[7]) or now - tonumber(s[5]) > tonumber(ARGV[2]) then
@@ -27,7 +33,15 @@ if now - tonumber(s[6]) > tonumber(s[7]) or now - tonumber(s[5]) > tonumber(ARGV
   return {'expired'}
 end
 redis.call('HSET', KEYS[1], 'seen', ARGV[1])
-return {'ok', s[1], s[2], s[3], s[4]}
+return {'ok', s[1], s[2], s[3], s[4], s[8] or '', s[9] or '0'}
+"""
+
+# Only a session that still exists is changed: HSET on a deleted one would bring back a
+# fragment of it without an expiry.
+_UPDATE_IF_LIVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
 """
 
 
@@ -35,9 +49,15 @@ def _key(token: str) -> str:
     return _PREFIX + hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(rt: Runtime, actor: Actor, idle_timeout_s: int) -> str:
+def _perms(permissions: frozenset[str]) -> str:
+    return " ".join(sorted(permissions))
+
+
+def start_session(rt: Runtime, actor: Actor, idle_timeout_s: int, *, now: int | None = None) -> str:
+    if actor.user_id is None:
+        raise ValueError("only users have sessions")
     token = "sfs_" + secrets.token_urlsafe(32)
-    now = int(time.time())
+    moment = int(time.time()) if now is None else now
     key = _key(token)
     pipe = rt.redis.pipeline()
     pipe.hset(
@@ -45,33 +65,41 @@ def start_session(rt: Runtime, actor: Actor, idle_timeout_s: int) -> str:
         mapping={
             "site": actor.site_id,
             "role": actor.role,
-            "user": actor.user_id or "",
+            "user": actor.user_id,
             "name": actor.display_name or "",
-            "created": now,
-            "seen": now,
+            "created": moment,
+            "seen": moment,
             "idle": idle_timeout_s,
+            "perms": _perms(actor.permissions),
+            "mfa": "1" if actor.mfa_enabled else "0",
         },
     )
-    # Kept a little past the absolute lifetime so an expired session says "expired".
-    pipe.expire(key, ABSOLUTE_LIFETIME_S + 3600)
-    pipe.sadd(_USER_INDEX + (actor.user_id or ""), key)
-    pipe.expire(_USER_INDEX + (actor.user_id or ""), ABSOLUTE_LIFETIME_S + 3600)
+    pipe.expire(key, _KEEP_S)
+    pipe.sadd(_USER_INDEX + actor.user_id, key)
+    pipe.expire(_USER_INDEX + actor.user_id, _KEEP_S)
     pipe.execute()
     return token
 
 
-def resolve_session(rt: Runtime, token: str) -> Actor:
+def resolve_session(rt: Runtime, token: str, *, now: int | None = None) -> Actor:
     if not token.startswith("sfs_") or len(token) > 100:
         raise Unauthenticated()
-    result = rt.redis.eval(_TOUCH, 1, _key(token), int(time.time()), ABSOLUTE_LIFETIME_S)
+    moment = int(time.time()) if now is None else now
+    result = rt.redis.eval(_TOUCH, 1, _key(token), moment, ABSOLUTE_LIFETIME_S)
     status = result[0].decode()
     if status == "missing":
         raise Unauthenticated()
     if status == "expired":
         raise SessionExpired()
-    site, role, user, name = (v.decode() for v in result[1:5])
+    site, role, user, name, perms, mfa = (v.decode() for v in result[1:7])
     return Actor(
-        site_id=site, role=role, user_id=user, session_id=_key(token), display_name=name or None
+        site_id=site,
+        role=role,
+        user_id=user,
+        session_id=_key(token),
+        display_name=name or None,
+        permissions=frozenset(perms.split()),
+        mfa_enabled=mfa == "1",
     )
 
 
@@ -80,7 +108,7 @@ def end_session(rt: Runtime, token: str) -> None:
 
 
 def end_user_sessions(rt: Runtime, user_id: str) -> None:
-    """Log a user out everywhere at once (disabled, password changed)."""
+    """Log a user out everywhere at once (disabled, password changed, MFA reset)."""
     index = _USER_INDEX + user_id
     keys = rt.redis.smembers(index)
     pipe = rt.redis.pipeline()
@@ -88,3 +116,30 @@ def end_user_sessions(rt: Runtime, user_id: str) -> None:
         pipe.delete(key)
     pipe.delete(index)
     pipe.execute()
+
+
+def update_user_sessions(
+    rt: Runtime,
+    user_id: str,
+    *,
+    permissions: frozenset[str] | None = None,
+    mfa_enabled: bool | None = None,
+    idle: int | None = None,
+) -> int:
+    """Rewrite what every live session of a user knows about them; answers how many."""
+    fields: list[str | int] = []
+    if permissions is not None:
+        fields += ["perms", _perms(permissions)]
+    if mfa_enabled is not None:
+        fields += ["mfa", "1" if mfa_enabled else "0"]
+    if idle is not None:
+        fields += ["idle", idle]
+    if not fields:
+        return 0
+    keys = sorted(rt.redis.smembers(_USER_INDEX + user_id))
+    if not keys:
+        return 0
+    pipe = rt.redis.pipeline(transaction=False)
+    for key in keys:
+        pipe.eval(_UPDATE_IF_LIVE, 1, key, *fields)
+    return sum(int(n) for n in pipe.execute())

@@ -1,62 +1,109 @@
-"""Log-in, log-out and the users of a site."""
+"""Log-in, log-out, MFA enrolment, password changes and the users of a site."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from api.bodies import field
-from api.endpoints import Ctx
+from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx, bearer_token
 from api.errors import ApiError
 from api.routes import registry
-from core import sessions, users
-from core.actors import Actor
-from core.errors import InvalidCredentials
-from core.passwords import verify_password
-from core.policies import ROLES, site_policies
+from core import mfa, sessions, users
+from core.actors import USER_ROLES
 
-
-def _admin(ctx: Ctx) -> Actor:
-    ctx.user.require_role("admin")
-    return ctx.user
+_PASSWORD = field(str, required=True, max_length=1024)
 
 
 @registry.route(
     "POST",
     "/api/v1/auth/login",
-    auth="public",
+    auth=PUBLIC,
     rate="login",
     tag="sessions",
     body={
         "site_id": field(str, required=True, max_length=64),
         "username": field(str, required=True, max_length=150),
-        "password": field(str, required=True, max_length=1024),
+        "password": _PASSWORD,
         "totp": field(str, max_length=16),
     },
-    responses={401: "invalid_credentials", 423: "account_disabled", 429: "rate_limited"},
+    responses={
+        401: "invalid_credentials or mfa_required",
+        423: "account_disabled",
+        429: "rate_limited",
+    },
+    summary="Log in; answers a bearer token. With MFA on, `totp` is the authenticator's "
+    "code or one of the recovery codes (each works once).",
 )
 def login(ctx: Ctx) -> dict[str, Any]:
     """Log in; answers a bearer token for the other endpoints."""
     b = ctx.body
-    try:
-        policies = site_policies(ctx.rt, b["site_id"])
-    except Exception:
-        # An unknown site must look like any other failed log-in, and cost the same.
-        verify_password(None, b["password"])
-        raise InvalidCredentials() from None
-    actor = users.authenticate(ctx.rt, b["site_id"], b["username"], b["password"])
-    token = sessions.start_session(ctx.rt, actor, policies.idle_timeout_s)
-    return {
-        "token": token,
-        "user": {"id": actor.user_id, "role": actor.role},
-        "idle_timeout_s": policies.idle_timeout_s,
-    }
+    return users.log_in(ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp"))
 
 
-@registry.route("POST", "/api/v1/auth/logout", status=204, tag="sessions")
+@registry.route("POST", "/api/v1/auth/logout", status=204, tag="sessions", roles=ANY_USER)
 def logout(ctx: Ctx) -> None:
     """End this session."""
-    token = ctx.request.headers["authorization"].partition(" ")[2].strip()
+    token = bearer_token(ctx.request)
+    assert token is not None
     sessions.end_session(ctx.rt, token)
+
+
+@registry.route(
+    "GET",
+    "/api/v1/auth/me",
+    tag="sessions",
+    roles=ANY_USER,
+    summary="Who this session is: the user, their role, permissions and MFA state.",
+)
+def me(ctx: Ctx) -> dict[str, Any]:
+    """Who this session is."""
+    return users.whoami(ctx.rt, ctx.user)
+
+
+@registry.route(
+    "POST",
+    "/api/v1/auth/password",
+    status=204,
+    rate="login",
+    tag="sessions",
+    roles=ANY_USER,
+    body={"current_password": _PASSWORD, "new_password": _PASSWORD},
+    responses={403: "wrong_password", 422: "password_policy"},
+    summary="Change your own password; every one of your sessions ends, this one included.",
+)
+def change_password(ctx: Ctx) -> None:
+    """Change your own password."""
+    users.change_password(ctx.rt, ctx.user, ctx.body["current_password"], ctx.body["new_password"])
+
+
+@registry.route(
+    "POST",
+    "/api/v1/auth/mfa/enroll",
+    tag="sessions",
+    roles=ANY_USER,
+    responses={409: "conflict"},
+    summary='Start MFA enrolment: {"secret", "otpauth_uri"} (TOTP, RFC 6238) for an '
+    "authenticator app; nothing changes until /mfa/confirm.",
+)
+def mfa_enroll(ctx: Ctx) -> dict[str, str]:
+    """Start MFA enrolment."""
+    return mfa.enroll(ctx.rt, ctx.user)
+
+
+@registry.route(
+    "POST",
+    "/api/v1/auth/mfa/confirm",
+    rate="login",
+    tag="sessions",
+    roles=ANY_USER,
+    body={"totp": field(str, required=True, max_length=16)},
+    responses={409: "conflict", 422: "invalid_totp"},
+    summary='Confirm MFA with a current code: {"recovery_codes": [...]} (shown once); from '
+    "then on log-in needs `totp`.",
+)
+def mfa_confirm(ctx: Ctx) -> dict[str, Any]:
+    """Confirm MFA enrolment."""
+    return mfa.confirm(ctx.rt, ctx.user, ctx.body["totp"])
 
 
 @registry.route(
@@ -64,55 +111,72 @@ def logout(ctx: Ctx) -> None:
     "/api/v1/users",
     status=201,
     tag="users",
+    roles=ADMIN,
     body={
         "username": field(str, required=True, max_length=150),
-        "password": field(str, required=True, max_length=1024),
+        "password": _PASSWORD,
         "role": field(str, required=True),
         "display_name": field(str, max_length=200),
         "profile_id": field(str, max_length=64),
     },
-    responses={409: "conflict", 422: "password_policy"},
+    responses={409: "conflict", 422: "password_policy or invalid_profile"},
 )
 def create_user(ctx: Ctx) -> dict[str, str]:
     """Create a user on the admin's site."""
-    admin = _admin(ctx)
     b = ctx.body
-    if b["role"] not in ROLES:
+    if b["role"] not in USER_ROLES:
         raise ApiError(
-            422, "invalid_body", "Unknown role.", fields={"role": f"One of {', '.join(ROLES)}."}
+            422,
+            "invalid_body",
+            "Unknown role.",
+            fields={"role": f"One of {', '.join(USER_ROLES)}."},
         )
     if not b["username"].strip():
         raise ApiError(422, "invalid_body", "Username is empty.", fields={"username": "Required."})
     user_id = users.create_user(
         ctx.rt,
-        admin.site_id,
+        ctx.user.site_id,
         b["username"],
         b["password"],
         b["role"],
         display_name=b.get("display_name"),
         profile_id=b.get("profile_id"),
+        by=ctx.user.user_id,
     )
     return {"id": user_id}
 
 
-@registry.route("GET", "/api/v1/users", tag="users")
+@registry.route("GET", "/api/v1/users", tag="users", roles=ADMIN)
 def list_users(ctx: Ctx) -> dict[str, Any]:
     """List the users of the admin's site."""
-    return {"users": users.list_users(ctx.rt, _admin(ctx))}
+    return {"users": users.list_users(ctx.rt, ctx.user)}
+
+
+@registry.route(
+    "GET", "/api/v1/users/{user_id}", tag="users", roles=ADMIN, responses={404: "not_found"}
+)
+def get_user(ctx: Ctx) -> dict[str, Any]:
+    """One user of the admin's site."""
+    return users.get_user(ctx.rt, ctx.user.site_id, ctx.path["user_id"])
 
 
 @registry.route(
     "PATCH",
     "/api/v1/users/{user_id}",
     tag="users",
+    roles=ADMIN,
     body={
         "enabled": field(bool),
         "profile_id": field(str, max_length=64),
         "display_name": field(str, max_length=200),
+        "password": field(str, max_length=1024),
+        "mfa_reset": field(bool),
     },
+    responses={404: "not_found", 409: "conflict", 422: "password_policy or invalid_profile"},
+    summary="Enable (after a lock-out) or disable a user, assign a profile, rename, reset the "
+    "password or MFA. Disabling and resets end the user's sessions at once.",
 )
 def update_user(ctx: Ctx) -> dict[str, Any]:
-    """Enable, disable or rename a user."""
-    admin = _admin(ctx)
+    """Change a user."""
     changes = {k: v for k, v in ctx.body.items() if v is not None}
-    return users.update_user(ctx.rt, admin, ctx.path["user_id"], changes)
+    return users.update_user(ctx.rt, ctx.user, ctx.path["user_id"], changes)

@@ -1,0 +1,120 @@
+"""Real stores for the identity and audit tests: a Runtime on an app DB migrated with the real
+Alembic scripts (a SQLite file, or a fresh PostgreSQL database) and a Redis database of its
+own. Each test makes a site of its own, so nothing needs cleaning between tests."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from configs import load_settings
+from core.actors import Actor
+from core.policies import update_policies
+from core.runtime import Runtime, migrate
+from core.sites import create_site
+
+PG_ADMIN_URL = os.environ.get(
+    "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+# The lock files tests/support/stack.py and tests/vault use, so no two runs share a database.
+_REDIS_DBS = [13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 14, 15]
+ADMIN_PASSWORD = "admin-password-1"
+
+
+@pytest.fixture(scope="session")
+def redis_db() -> Iterator[int]:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        for db in _REDIS_DBS:
+            lock = open(f"/tmp/secureforms-test-redis-db-{db}.lock", "w")  # noqa: SIM115
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            try:
+                yield db
+            finally:
+                lock.close()
+            return
+        time.sleep(1)
+    raise RuntimeError("no free Redis database within 300 s")
+
+
+def _runtime(data_dir: Path, app_url: str, redis_db: int) -> Runtime:
+    settings = load_settings(
+        {
+            "SECUREFORMS_ENV": "test",
+            "SECUREFORMS_DATA_DIR": str(data_dir),
+            "SECUREFORMS_APP_DATABASE_URL": app_url,
+            "SECUREFORMS_VAULT_DATABASE_URL": f"sqlite:///{data_dir}/vault.sqlite3",
+            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+        }
+    )
+    migrate(settings)
+    rt = Runtime.from_settings(settings)
+    rt.redis.flushdb()
+    return rt
+
+
+@pytest.fixture(scope="session")
+def sqlite_rt(tmp_path_factory: pytest.TempPathFactory, redis_db: int) -> Iterator[Runtime]:
+    data_dir = tmp_path_factory.mktemp("identity-sqlite")
+    rt = _runtime(data_dir, f"sqlite:///{data_dir}/app.sqlite3", redis_db)
+    yield rt
+    rt.redis.flushdb()
+    rt.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_rt(tmp_path_factory: pytest.TempPathFactory, redis_db: int) -> Iterator[Runtime]:
+    name = f"sf_identity_test_{secrets.token_hex(6)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    rt = None
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        rt = _runtime(tmp_path_factory.mktemp("identity-postgres"), url, redis_db)
+        yield rt
+    finally:
+        if rt is not None:
+            rt.close()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def rt(sqlite_rt: Runtime) -> Runtime:
+    return sqlite_rt
+
+
+@pytest.fixture(params=["sqlite_rt", "postgres_rt"], ids=["sqlite", "postgresql"])
+def any_rt(request: pytest.FixtureRequest) -> Runtime:
+    """For the tests that must hold on both databases (the audit chain, its guards)."""
+    rt: Runtime = request.getfixturevalue(request.param)
+    return rt
+
+
+def _new_site(rt: Runtime, **policies: Any) -> Actor:
+    made = create_site(rt, f"site-{secrets.token_hex(4)}", "admin", ADMIN_PASSWORD)
+    admin = Actor(site_id=made["site_id"], role="admin", user_id=made["admin_id"])
+    if policies:
+        update_policies(rt, admin, policies)
+    return admin
+
+
+@pytest.fixture
+def new_site() -> Callable[..., Actor]:
+    """Makes a fresh site and answers its admin: new_site(rt, **policies)."""
+    return _new_site

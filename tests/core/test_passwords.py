@@ -1,0 +1,66 @@
+"""The password rules every site enforces, and the shipped list of common passwords."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import PasswordPolicy
+from core.passwords import (
+    HISTORY_DEPTH,
+    check_password_policy,
+    common_passwords,
+    hash_password,
+    is_common,
+    verify_password,
+)
+
+
+def test_the_shipped_list_has_ten_thousand_common_passwords() -> None:
+    listed = common_passwords()
+    assert len(listed) == 10_000
+    for famous in ("123456", "password", "qwerty123", "iloveyou", "p@ssw0rd", "password1234"):
+        assert famous in listed, famous
+    assert all(p == p.casefold() and p.strip() == p and not p.startswith("#") for p in listed)
+    # Long enough to matter: most entries could pass a 7-character minimum on length alone.
+    assert sum(len(p) >= 7 for p in listed) > 8000
+
+
+@pytest.mark.parametrize("password", ["Password1234", "QWERTYUIOP123", "Summer2024!"])
+def test_common_passwords_match_whatever_the_case(password: str) -> None:
+    assert is_common(password)
+
+
+def _refused(password: str, **kwargs: object) -> str:
+    options: dict[str, object] = {"username": "ada", "min_length": 12} | kwargs
+    with pytest.raises(PasswordPolicy) as refused:
+        check_password_policy(password, **options)  # type: ignore[arg-type]
+    assert refused.value.status == 422 and refused.value.code == "password_policy"
+    assert refused.value.fields is not None and set(refused.value.fields) == {"password"}
+    assert password not in refused.value.message
+    return refused.value.message
+
+
+def test_length_username_and_commonness_are_refused_with_the_rule_named() -> None:
+    assert "at least 12" in _refused("short-pw-1")
+    assert "at least 7" in _refused("sh-pw1", min_length=7)
+    assert "username" in _refused("Ada.Lovelace.1815", username="ada.lovelace.1815")
+    assert "commonly used" in _refused("password1234")
+    check_password_policy("plinth-marmot-94", username="ada", min_length=12)
+
+
+def test_a_new_password_differs_from_the_last_four() -> None:
+    previous = [hash_password(f"old-password-{i}") for i in range(HISTORY_DEPTH + 1)]
+    for i in range(HISTORY_DEPTH):
+        assert "last 4" in _refused(f"old-password-{i}", previous_hashes=previous)
+    # The fifth one back is old enough to use again.
+    check_password_policy(
+        f"old-password-{HISTORY_DEPTH}", username="ada", min_length=12, previous_hashes=previous
+    )
+
+
+def test_an_unknown_hash_costs_a_verify_and_never_matches() -> None:
+    stored = hash_password("plinth-marmot-94")
+    assert verify_password(stored, "plinth-marmot-94")
+    assert not verify_password(stored, "plinth-marmot-95")
+    assert not verify_password(None, "this password is never right, it only costs time")
+    assert not verify_password("not-a-hash", "x")

@@ -1,0 +1,124 @@
+"""Site policies: the safe bounds of every field, and what a change does to live sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from core import audit, sessions, users
+from core.actors import Actor
+from core.policies import (
+    BOUNDS,
+    PolicyOutOfBounds,
+    SitePolicies,
+    site_policies,
+    update_policies,
+    validated,
+)
+from core.runtime import Runtime
+
+
+def test_the_defaults_are_the_contract() -> None:
+    assert SitePolicies().to_json() == {
+        "password_min_length": 12,
+        "failed_login_limit": 3,
+        "idle_timeout_s": 900,
+        "idle_action": "logout",
+        "retention_days": 395,
+        "off_record_ttl_s": 300,
+        "mfa_required_roles": [],
+        "frame_ancestors": [],
+    }
+
+
+def _refused(changes: dict[str, Any], *, test_env: bool = False) -> dict[str, str]:
+    with pytest.raises(PolicyOutOfBounds) as refused:
+        validated(SitePolicies(), changes, test_env=test_env)
+    assert (refused.value.status, refused.value.code) == (422, "policy_out_of_bounds")
+    assert refused.value.fields is not None
+    return refused.value.fields
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_whole_number_policies_keep_to_their_bounds(name: str) -> None:
+    low, high = BOUNDS[name]
+    assert validated(SitePolicies(), {name: low}).to_json()[name] == low
+    assert validated(SitePolicies(), {name: high}).to_json()[name] == high
+    for bad in (low - 1, high + 1, str(low), True, 1.5, None):
+        assert set(_refused({name: bad})) == {name}, bad
+
+
+def test_the_safe_limits_of_pci_dss() -> None:
+    assert "between 7 and" in _refused({"password_min_length": 6})["password_min_length"]
+    assert "and 900" in _refused({"idle_timeout_s": 901})["idle_timeout_s"]
+    assert "and 10" in _refused({"failed_login_limit": 11})["failed_login_limit"]
+
+
+def test_only_the_test_environment_allows_seconds_short_timeouts() -> None:
+    _refused({"idle_timeout_s": 2, "off_record_ttl_s": 2})
+    short = validated(SitePolicies(), {"idle_timeout_s": 2, "off_record_ttl_s": 2}, test_env=True)
+    assert (short.idle_timeout_s, short.off_record_ttl_s) == (2, 2)
+    _refused({"idle_timeout_s": 0}, test_env=True)
+    _refused({"idle_timeout_s": 901}, test_env=True)
+    _refused({"password_min_length": 6}, test_env=True)
+
+
+def test_roles_actions_and_origins() -> None:
+    assert validated(SitePolicies(), {"mfa_required_roles": ["admin", "agent"]}).to_json()[
+        "mfa_required_roles"
+    ] == ["agent", "admin"]
+    assert set(_refused({"mfa_required_roles": ["agent", "root"]})) == {"mfa_required_roles"}
+    assert set(_refused({"mfa_required_roles": "agent"})) == {"mfa_required_roles"}
+    assert set(_refused({"idle_action": "lock"})) == {"idle_action"}
+    good = validated(
+        SitePolicies(),
+        {"frame_ancestors": ["https://Chat.Example.com/", "https://*.example.org:8443"]},
+    )
+    assert good.frame_ancestors == ("https://chat.example.com", "https://*.example.org:8443")
+    for bad in (
+        ["http://chat.example.com"],
+        ["https://chat.example.com/path"],
+        ["https://chat.example.com; script-src *"],
+        ["https://user@chat.example.com"],
+        ["https://chat.example.com:99999"],
+        ["*"],
+        "https://chat.example.com",
+        ["https://a.example.com"] * 0 + [f"https://s{i}.example.com" for i in range(21)],
+    ):
+        assert set(_refused({"frame_ancestors": bad})) == {"frame_ancestors"}, bad
+
+
+def test_every_bad_field_is_named_at_once_and_nothing_changes(
+    rt: Runtime, new_site: Callable[..., Actor]
+) -> None:
+    admin = new_site(rt)
+    with pytest.raises(PolicyOutOfBounds) as refused:
+        update_policies(
+            rt,
+            admin,
+            {"password_min_length": 3, "retention_days": 0, "idle_timeout_s": 600, "nope": 1},
+        )
+    assert set(refused.value.fields or {}) == {"password_min_length", "retention_days", "nope"}
+    assert site_policies(rt, admin.site_id) == SitePolicies()
+
+
+def test_a_change_is_kept_audited_and_re_times_live_sessions(
+    rt: Runtime, new_site: Callable[..., Actor]
+) -> None:
+    admin = new_site(rt)
+    users.create_user(rt, admin.site_id, "ada", "correct-horse-9", "agent")
+    token = users.log_in(rt, admin.site_id, "ada", "correct-horse-9")["token"]
+    session = sessions._key(token)
+    assert rt.redis.hget(session, "idle") == b"900"
+    after = update_policies(rt, admin, {"idle_timeout_s": 300, "retention_days": 30})
+    assert site_policies(rt, admin.site_id) == after
+    assert (after.idle_timeout_s, after.retention_days) == (300, 30)
+    assert rt.redis.hget(session, "idle") == b"300"
+    (entry,) = audit.list_events(rt, admin.site_id, type="policy.changed")
+    assert entry["user_id"] == admin.user_id
+    assert entry["resource"] == "policies:idle_timeout_s=300;retention_days=30"
+    # The same values again change nothing and say nothing.
+    update_policies(rt, admin, {"idle_timeout_s": 300})
+    assert len(audit.list_events(rt, admin.site_id, type="policy.changed")) == 1

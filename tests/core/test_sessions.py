@@ -1,0 +1,94 @@
+"""Sessions in a real Redis: idle and absolute expiry (time injected), what they carry, and
+ending or rewriting every session of a user at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import sessions
+from core.actors import USE_SECURE_FORMS, VIEW_HISTORY, Actor
+from core.errors import SessionExpired, Unauthenticated
+from core.runtime import Runtime
+
+T0 = 1_900_000_000
+AGENT = Actor(
+    site_id="site-1",
+    role="agent",
+    user_id="user-1",
+    display_name="Ada",
+    permissions=frozenset({USE_SECURE_FORMS}),
+)
+
+
+def test_a_session_carries_the_actor_and_only_a_hash_of_its_token(rt: Runtime) -> None:
+    token = sessions.start_session(rt, AGENT, 900, now=T0)
+    actor = sessions.resolve_session(rt, token, now=T0 + 1)
+    assert (actor.site_id, actor.role, actor.user_id, actor.display_name) == (
+        "site-1",
+        "agent",
+        "user-1",
+        "Ada",
+    )
+    assert actor.permissions == frozenset({USE_SECURE_FORMS})
+    assert not actor.mfa_enabled
+    assert all(token.encode() not in key for key in rt.redis.keys("sf:*"))
+    sessions.end_session(rt, token)
+    with pytest.raises(Unauthenticated):
+        sessions.resolve_session(rt, token, now=T0 + 2)
+
+
+def test_idle_sessions_expire_and_use_keeps_them_alive(rt: Runtime) -> None:
+    token = sessions.start_session(rt, AGENT, 60, now=T0)
+    sessions.resolve_session(rt, token, now=T0 + 60)  # exactly the limit: still fine
+    sessions.resolve_session(rt, token, now=T0 + 120)  # 60 s after the last use
+    with pytest.raises(SessionExpired):
+        sessions.resolve_session(rt, token, now=T0 + 181)
+    # Expired means gone: it doesn't come back by being asked again.
+    with pytest.raises(Unauthenticated):
+        sessions.resolve_session(rt, token, now=T0 + 182)
+
+
+def test_no_session_outlives_twelve_hours_however_busy(rt: Runtime) -> None:
+    token = sessions.start_session(rt, AGENT, 900, now=T0)
+    moment = T0
+    while moment + 600 <= T0 + sessions.ABSOLUTE_LIFETIME_S:
+        moment += 600
+        sessions.resolve_session(rt, token, now=moment)
+    with pytest.raises(SessionExpired):
+        sessions.resolve_session(rt, token, now=T0 + sessions.ABSOLUTE_LIFETIME_S + 1)
+
+
+def test_ending_a_user_ends_every_one_of_their_sessions_only(rt: Runtime) -> None:
+    mine = [sessions.start_session(rt, AGENT, 900, now=T0) for _ in range(3)]
+    other = Actor(site_id="site-1", role="agent", user_id="user-2")
+    theirs = sessions.start_session(rt, other, 900, now=T0)
+    sessions.end_user_sessions(rt, "user-1")
+    for token in mine:
+        with pytest.raises(Unauthenticated):
+            sessions.resolve_session(rt, token, now=T0 + 1)
+    assert sessions.resolve_session(rt, theirs, now=T0 + 1).user_id == "user-2"
+
+
+def test_rewriting_live_sessions_reaches_all_and_revives_none(rt: Runtime) -> None:
+    user = Actor(site_id="site-1", role="manager", user_id="user-3")
+    live = [sessions.start_session(rt, user, 900, now=T0) for _ in range(2)]
+    ended = sessions.start_session(rt, user, 900, now=T0)
+    sessions.end_session(rt, ended)
+    changed = sessions.update_user_sessions(
+        rt, "user-3", permissions=frozenset({VIEW_HISTORY}), mfa_enabled=True, idle=120
+    )
+    assert changed == 2
+    for token in live:
+        actor = sessions.resolve_session(rt, token, now=T0 + 1)
+        assert actor.permissions == frozenset({VIEW_HISTORY}) and actor.mfa_enabled
+    assert rt.redis.exists(sessions._key(ended)) == 0
+    with pytest.raises(SessionExpired):
+        sessions.resolve_session(rt, live[0], now=T0 + 1 + 121)  # the new idle limit holds
+
+
+def test_tokens_that_cannot_be_ours_are_refused_without_a_lookup(rt: Runtime) -> None:
+    for token in ("", "sfk_abc", "sfs_" + "x" * 200, "Bearer sfs_x"):
+        with pytest.raises(Unauthenticated):
+            sessions.resolve_session(rt, token)
+    with pytest.raises(ValueError):
+        sessions.start_session(rt, Actor(site_id="site-1", role="site_key"), 900)
