@@ -17,17 +17,8 @@ DEMO_USERS = {
     "alice": ("agent", "demo-alice-pass", "Alice (agent)"),
     "bob": ("agent", "demo-bob-pass-1", "Bob (agent)"),
 }
-PAYMENT_CARD_FORM: dict[str, Any] = {
-    "name": "payment_card",
-    "title": "Payment card",
-    "description": "Your card details go straight to the agent, never into the chat.",
-    "fields": [
-        {"name": "cardholder", "label": "Name on card", "type": "text", "required": True},
-        {"name": "card_number", "label": "Card number", "type": "card_number", "required": True},
-        {"name": "expiry", "label": "Expiry date (MM/YY)", "type": "card_expiry", "required": True},
-        {"name": "cvv", "label": "Security code (CVV)", "type": "cvv", "required": True},
-    ],
-}
+# The shipped template, so the demo shows what a new site is offered.
+PAYMENT_CARD_TEMPLATE = "payment_card"
 
 
 def seed(rt: Runtime) -> dict[str, Any]:
@@ -40,8 +31,8 @@ def seed(rt: Runtime) -> dict[str, Any]:
     for username, (role, password, display) in DEMO_USERS.items():
         if username not in existing:
             users.create_user(rt, site_id, username, password, role, display_name=display)
-    if not any(f["name"] == PAYMENT_CARD_FORM["name"] for f in catalogue.list_forms(rt, admin)):
-        catalogue.create_form(rt, admin, PAYMENT_CARD_FORM)
+    if not any(f["name"] == PAYMENT_CARD_TEMPLATE for f in catalogue.list_forms(rt, admin)):
+        catalogue.from_template(rt, admin, PAYMENT_CARD_TEMPLATE, {})
     return {
         "site_id": site_id,
         "logins": {u: p for u, (_r, p, _d) in DEMO_USERS.items()},

@@ -10,13 +10,27 @@ from sqlalchemy import insert, select
 
 from core.clock import utcnow
 from core.errors import NotFound
+from core.forms.catalogue import install_templates
 from core.policies import SitePolicies
+from core.profiles import seed_defaults as seed_default_profiles
 from core.runtime import Runtime
 from core.schema import site_api_keys, sites
 from core.users import create_user
 
 
-def create_site(rt: Runtime, name: str, admin_username: str, admin_password: str) -> dict[str, str]:
+def create_site(
+    rt: Runtime,
+    name: str,
+    admin_username: str,
+    admin_password: str,
+    *,
+    templates: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """A site, its first admin and, optionally, forms from the shipped templates.
+
+    `templates` names from core.forms.templates; all of it is one transaction, so an
+    unknown template leaves no half-made site behind.
+    """
     site_id = str(uuid.uuid4())
     with rt.app_engine.begin() as conn:
         conn.execute(
@@ -24,6 +38,7 @@ def create_site(rt: Runtime, name: str, admin_username: str, admin_password: str
                 id=site_id, name=name, policies=SitePolicies().dumps(), created_at=utcnow()
             )
         )
+        seed_default_profiles(site_id, conn=conn)
         admin_id = create_user(
             rt,
             site_id,
@@ -33,6 +48,7 @@ def create_site(rt: Runtime, name: str, admin_username: str, admin_password: str
             display_name="Administrator",
             conn=conn,
         )
+        install_templates(rt, site_id, templates, conn=conn)
     return {"site_id": site_id, "admin_id": admin_id}
 
 

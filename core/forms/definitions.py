@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .fields import ALWAYS_OFF_RECORD, FIELD_TYPES, OFF_RECORD_BY_DEFAULT, FieldSpec
+from .patterns import nested_repetition
 
 MAX_FIELDS = 50
 MAX_OPTIONS = 100
@@ -21,6 +23,8 @@ MAX_LENGTH_LIMIT = 10_000
 MAX_PATTERN = 200
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Line breaks make sense in help and descriptions, nowhere else.
+_LINE_BREAKS = frozenset("\n\r\t")
 _TOP_KEYS = ("name", "title", "description", "fields")
 _FIELD_KEYS = (
     "name",
@@ -81,7 +85,7 @@ def parse_definition(payload: object) -> FormDefinition:
     reader.reject_unknown(_TOP_KEYS)
     name = reader.name("name")
     title = reader.text("title", limit=200, required=True)
-    description = reader.text("description", limit=2000)
+    description = reader.text("description", limit=2000, multiline=True)
     fields = _parse_fields(payload.get("fields"), "fields" in payload, reader.errors)
     if reader.errors or name is None or title is None:
         raise DefinitionInvalid(reader.errors)
@@ -108,7 +112,9 @@ class _Reader:
         # JSON null is how some editors write "not set"; treat it as absent.
         return self.data.get(key) is not None
 
-    def text(self, key: str, *, limit: int, required: bool = False) -> str | None:
+    def text(
+        self, key: str, *, limit: int, required: bool = False, multiline: bool = False
+    ) -> str | None:
         value = self.data.get(key)
         if value is None:
             if required:
@@ -120,6 +126,8 @@ class _Reader:
             self.fail(key, f"'{key}' must not be blank.")
         elif len(value) > limit:
             self.fail(key, f"'{key}' must be at most {limit} characters.")
+        elif (problem := _text_problem(value, multiline)) is not None:
+            self.fail(key, f"'{key}' {problem}")
         else:
             return value
         return None
@@ -176,6 +184,8 @@ class _Reader:
             self.fail(key, f"'{key}' must have 1 to {MAX_OPTIONS} entries.")
         elif not all(o.strip() and len(o) <= 200 for o in value):
             self.fail(key, f"Each of '{key}' must be 1 to 200 characters, not blank.")
+        elif any(_text_problem(o, multiline=False) for o in value):
+            self.fail(key, f"Each of '{key}' must be plain text on one line.")
         elif len(set(value)) != len(value):
             self.fail(key, f"'{key}' must not repeat an entry.")
         else:
@@ -207,7 +217,7 @@ def _parse_fields(raw: object, given: bool, errors: dict[str, str]) -> tuple[Fie
         if isinstance(name, str) and first_use.setdefault(name, index) != index:
             errors.setdefault(
                 path + "name",
-                f"Field name '{name}' is already used by fields[{first_use[name]}]; "
+                f"This name is already used by fields[{first_use[name]}]; "
                 "field names must be unique.",
             )
         elif spec is not None:
@@ -234,7 +244,7 @@ def _parse_field(reader: _Reader) -> FieldSpec | None:
         type=kind or "",
         required=bool(required),
         off_the_record=_effective_off_record(kind or "", off_the_record),
-        help=reader.text("help", limit=500),
+        help=reader.text("help", limit=500, multiline=True),
         options=reader.options("options"),
         min_length=reader.count("min_length", low=0, high=MAX_LENGTH_LIMIT),
         max_length=reader.count("max_length", low=1, high=MAX_LENGTH_LIMIT),
@@ -261,7 +271,28 @@ def _pattern(reader: _Reader) -> str | None:
     except re.error as exc:
         reader.fail("pattern", f"'pattern' is not a valid regular expression: {exc}.")
         return None
+    if nested_repetition(pattern):
+        reader.fail(
+            "pattern",
+            "'pattern' repeats a part that itself repeats, like (a+)+, which can take "
+            "very long to check; simplify it, for example to a+.",
+        )
+        return None
     return pattern
+
+
+def _text_problem(value: str, multiline: bool) -> str | None:
+    """Why a label-like string cannot be shown as it is, or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains characters that are not valid Unicode text."
+    allowed = _LINE_BREAKS if multiline else frozenset()
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
+        return "must not contain control characters" + (
+            " other than line breaks and tabs." if multiline else " or line breaks."
+        )
+    return None
 
 
 def _check_consistency(reader: _Reader, spec: FieldSpec) -> None:

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 ALWAYS_OFF_RECORD: frozenset[str] = frozenset({"cvv"})
 OFF_RECORD_BY_DEFAULT: frozenset[str] = frozenset({"cvv", "pin", "secret_answer"})
+UNKNOWN_FIELDS = "_unknown"  # the error key for names a form does not have
 
 # People type these with grouping spaces or dashes ("4242 4242 ...", "123-45-6789");
 # the grouping carries no meaning, so it is dropped before checking.
@@ -105,9 +106,15 @@ def validate_values(
     """
     ctx = _Context(today or date.today(), _has_amex_card(fields, values))
     declared = {spec.name for spec in fields}
-    errors = {
-        str(key): f"This form has no field named {key}." for key in values if key not in declared
-    }
+    errors = {}
+    unknown = sum(1 for key in values if key not in declared)
+    if unknown:
+        # Never repeat an unknown name: it is client input, perhaps a value pasted into
+        # the wrong place. Say what the form does take instead.
+        errors[UNKNOWN_FIELDS] = (
+            f"{unknown} of the answers sent name no field of this form; "
+            f"its fields are: {', '.join(spec.name for spec in fields)}."
+        )
     result: dict[str, str] = {}
     for spec in fields:
         try:
@@ -137,16 +144,10 @@ def card_brand(digits: str) -> str | None:
     return None if brand is None else brand[0]
 
 
-def mask(spec_type: str, value: str) -> str:
-    """Show an agent which answer this is without showing the answer."""
-    digits = "".join(_DIGITS.findall(value))
-    # The last four is what receipts print; a shorter "card" would be mostly shown.
-    if spec_type == "card_number" and len(digits) >= 12:
-        return f"•••• {digits[-4:]}"
-    if spec_type == "ssn" and len(digits) == 9:
-        return f"•••-••-{digits[-4:]}"
-    # Fixed width so that the mask does not leak a PIN's or an answer's length.
-    return "••••••••" if value else ""
+def card_brand_name(digits: str) -> str | None:
+    """The network's name as people know it ("American Express"), for messages and masks."""
+    brand = _brand_of(digits)
+    return None if brand is None else brand[1]
 
 
 def _brand_of(digits: str) -> tuple[str, str, str, str] | None:
@@ -168,6 +169,10 @@ def _has_amex_card(fields: Sequence[FieldSpec], values: Mapping[str, object]) ->
 
 def _check_field(spec: FieldSpec, raw: object, ctx: _Context) -> str | None:
     text = None if raw is None else _as_text(spec, raw).strip()
+    if text is not None and not _encodable(text):
+        # Lone surrogates survive JSON decoding but not UTF-8 encoding, which the vault
+        # and the reveal answer both need: refuse them here rather than fail later.
+        raise _Invalid("contains characters that are not text; type it again.")
     if text is not None and spec.type in _GROUPED:
         text = _SEPARATORS.sub("", text)
     if not text:
@@ -175,6 +180,14 @@ def _check_field(spec: FieldSpec, raw: object, ctx: _Context) -> str | None:
             raise _Invalid("is required.")
         return None
     return _CHECKERS[spec.type](spec, text, ctx)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _as_text(spec: FieldSpec, raw: object) -> str:
@@ -205,14 +218,21 @@ def _describe_spans(spans: str) -> str:
 
 
 def _check_card_number(spec: FieldSpec, text: str, ctx: _Context) -> str:
-    if not _DIGITS.fullmatch(text) or not 12 <= len(text) <= 19:
+    if not _DIGITS.fullmatch(text):
         raise _Invalid("must be the 12 to 19 digits printed on the card.")
+    # The count (never the digits) tells a visitor who skipped or doubled a digit what
+    # to look for; the brand is known from the first few digits alone.
     brand = _brand_of(text)
     if brand is not None and not any(
         int(low) <= len(text) <= int(high) for low, high in _spans(brand[3])
     ):
         raise _Invalid(
-            f"has {len(text)} digits; {brand[1]} numbers have {_describe_spans(brand[3])} digits."
+            f"has {_span(len(text), len(text), 'digit')}; "
+            f"{brand[1]} numbers have {_describe_spans(brand[3])} digits."
+        )
+    if not 12 <= len(text) <= 19:
+        raise _Invalid(
+            f"has {_span(len(text), len(text), 'digit')}; card numbers have 12 to 19 digits."
         )
     if not luhn_ok(text):
         raise _Invalid("is not valid; check the digits for typos.")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from core.forms.definitions import (
     parse_definition,
 )
 from core.forms.fields import FIELD_TYPES, FieldSpec, validate_values
+from core.forms.transfer import export_document, read_document
 
 
 def payload(*fields: dict[str, Any], **top: Any) -> dict[str, Any]:
@@ -255,9 +257,7 @@ def test_duplicate_field_names_are_reported_even_next_to_other_errors() -> None:
     errors = errors_of(payload(field(name="a", type="nope"), field(name="a")))
     assert errors == {
         "fields[0].type": UNKNOWN_TYPE,
-        "fields[1].name": (
-            "Field name 'a' is already used by fields[0]; field names must be unique."
-        ),
+        "fields[1].name": ("This name is already used by fields[0]; field names must be unique."),
     }
 
 
@@ -286,7 +286,9 @@ def test_parsing_does_not_change_the_payload() -> None:
 
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
-labels = st.text(min_size=1, max_size=40).filter(str.strip)
+# Labels are any printable text: control characters and lone surrogates are refused.
+label_chars = st.characters(blacklist_categories=("Cc", "Cs"))
+labels = st.text(label_chars, min_size=1, max_size=40).filter(str.strip)
 
 
 @st.composite
@@ -297,7 +299,7 @@ def field_payloads(draw: st.DrawFn, name: str) -> dict[str, Any]:
         if draw(st.booleans()):
             data[key] = draw(st.booleans())
     if draw(st.booleans()):
-        data["help"] = draw(st.text(max_size=50))
+        data["help"] = draw(st.text(label_chars, max_size=50))
     if kind in {"select", "checkbox"} and (kind == "select" or draw(st.booleans())):
         data["options"] = draw(st.lists(labels, min_size=1, max_size=5, unique=True))
     if kind in {"text", "textarea", "secret_answer", "pin"} and draw(st.booleans()):
@@ -316,9 +318,16 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
     field_names = draw(st.lists(names, min_size=1, max_size=8, unique=True))
     data: dict[str, Any] = {"name": draw(names), "title": draw(labels)}
     if draw(st.booleans()):
-        data["description"] = draw(st.text(max_size=100))
+        data["description"] = draw(st.text(label_chars, max_size=100))
     data["fields"] = [draw(field_payloads(name)) for name in field_names]
     return data
+
+
+@given(definitions())
+def test_any_definition_survives_export_json_and_import(data: dict[str, Any]) -> None:
+    definition = parse_definition(data)
+    doc = export_document(definition, form_id="x", version=1, exported_at="t")
+    assert read_document(json.loads(json.dumps(doc))) == definition
 
 
 @given(definitions())
@@ -332,3 +341,83 @@ def test_valid_definitions_round_trip_through_json(data: dict[str, Any]) -> None
     assert definition.off_record_names == {
         spec.name for spec in definition.fields if spec.off_the_record
     }
+
+
+NESTED = (
+    "'pattern' repeats a part that itself repeats, like (a+)+, which can take very long "
+    "to check; simplify it, for example to a+."
+)
+CONTROL = "must not contain control characters or line breaks."
+NOT_UNICODE = "contains characters that are not valid Unicode text."
+
+TEXT_ERRORS: list[tuple[dict[str, Any], str, str]] = [
+    (field(label="Card\nnumber"), "label", f"'label' {CONTROL}"),
+    (field(label="Card\x00"), "label", f"'label' {CONTROL}"),
+    (field(label="Card \ud800"), "label", f"'label' {NOT_UNICODE}"),
+    (
+        field(help="beep\x07"),
+        "help",
+        "'help' must not contain control characters other than line breaks and tabs.",
+    ),
+    (field(help="\udfff"), "help", f"'help' {NOT_UNICODE}"),
+    (
+        field(type="select", options=["a", "b\nc"]),
+        "options",
+        "Each of 'options' must be plain text on one line.",
+    ),
+    (
+        field(type="select", options=["a", "\ud800"]),
+        "options",
+        "Each of 'options' must be plain text on one line.",
+    ),
+    (field(pattern="(a+)+"), "pattern", NESTED),
+    (field(pattern=r"(\w+\s?)+"), "pattern", NESTED),
+    (field(pattern="(a{2,3})*b"), "pattern", NESTED),
+    (field(pattern="(?:x|(y+))+"), "pattern", NESTED),
+    (field(pattern="(?=(a*)*)a"), "pattern", NESTED),
+]
+
+
+@pytest.mark.parametrize(("data", "key", "message"), TEXT_ERRORS)
+def test_text_and_pattern_errors(data: dict[str, Any], key: str, message: str) -> None:
+    assert errors_of(payload(field(name="ok"), data)) == {f"fields[1].{key}": message}
+
+
+def test_title_with_a_line_break_and_description_with_one() -> None:
+    assert errors_of(payload(title="Pay\nnow")) == {"title": f"'title' {CONTROL}"}
+    definition = parse_definition(payload(description="Line one.\nLine two.\tTabbed."))
+    assert definition.description == "Line one.\nLine two.\tTabbed."
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[A-Z]{3}-[0-9]{4}",
+        r"\d+(\.\d+)?",
+        "([0-9]{3}-)+[0-9]{4}",
+        "(?:yes|no)+",
+        "(a++)+",
+        "[+*]+x*",
+        "(ab?)+",
+    ],
+)
+def test_safe_patterns_are_kept(pattern: str) -> None:
+    definition = parse_definition(payload(field(pattern=pattern)))
+    assert definition.fields[0].pattern == pattern
+
+
+def test_markup_in_labels_and_help_is_stored_as_text_unchanged() -> None:
+    label = '<script>alert("x")</script> & <b>Card</b>'
+    definition = parse_definition(payload(field(label=label, help="<img src=x onerror=y>")))
+    assert definition.fields[0].label == label
+    assert definition.fields[0].help == "<img src=x onerror=y>"
+    assert definition.to_json()["fields"] == [
+        {
+            "name": "f",
+            "label": label,
+            "type": "text",
+            "required": False,
+            "off_the_record": False,
+            "help": "<img src=x onerror=y>",
+        }
+    ]

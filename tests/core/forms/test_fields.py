@@ -16,7 +16,6 @@ from core.forms.fields import (
     SubmissionInvalid,
     card_brand,
     luhn_ok,
-    mask,
     validate_values,
 )
 
@@ -186,7 +185,8 @@ ERROR_CASES: list[tuple[FieldSpec, object, str]] = [
     (CARD, "6011 1111 1111 111", DISCOVER_15),
     (CARD, "4242424242424241", "Card number is not valid; check the digits for typos."),
     (CARD, "4242-abcd-4242-4242", CARD_DIGITS),
-    (CARD, "98765432109", CARD_DIGITS),
+    (CARD, "98765432109", "Card number has 11 digits; card numbers have 12 to 19 digits."),
+    (CARD, "9" * 20, "Card number has 20 digits; card numbers have 12 to 19 digits."),
     (EXPIRY, "05/25", EXPIRED),
     (EXPIRY, "12/2024", EXPIRED),
     (EXPIRY, "07/45", "Expiry date is more than 20 years ahead; check the year."),
@@ -282,7 +282,9 @@ def test_all_errors_are_reported_at_once() -> None:
         "cvv": "Security code must be the 3 digits printed on the back of the card.",
         "ssn": "SSN is not a valid Social Security number; check it for typos.",
         "agree": "Terms is required.",
-        "bogus": "This form has no field named bogus.",
+        "_unknown": "1 of the answers sent name no field of this form; its fields are: "
+        + ", ".join(spec.name for spec in ALL)
+        + ".",
     }
 
 
@@ -417,8 +419,19 @@ def test_no_message_ever_contains_the_submitted_value(spec: FieldSpec, value: st
     try:
         validate_values([spec], {spec.name: value}, today=TODAY)
     except SubmissionInvalid as exc:
-        assert value.strip() not in exc.errors[spec.name]
+        message = exc.errors[spec.name]
         assert exc.__context__ is None
+        if value.strip() in message:
+            # Only allowed when the message is fixed text that merely happens to contain
+            # it ("countr" in "country"): the same message must come for another value.
+            alt = "".join("q" if c.isalpha() else "3" if c.isdigit() else c for c in value)
+            assume(alt != value)
+            try:
+                validate_values([spec], {spec.name: alt}, today=TODAY)
+            except SubmissionInvalid as other:
+                assert other.errors[spec.name] == message
+            else:
+                raise AssertionError("the message quoted the value") from None
 
 
 def test_field_types_and_off_record_sets() -> None:
@@ -440,17 +453,78 @@ def test_field_spec_to_json_keeps_only_set_keys() -> None:
     assert AMOUNT.to_json()["min"] == 0.5
 
 
+# Brand-specific lengths: the count and the brand's lengths, never the digits. Length is
+# checked before Luhn, so a skipped digit is reported as such rather than as a typo.
+BRAND_LENGTH_CASES = [
+    ("4242 4242 424", "Card number has 11 digits; Visa numbers have 13, 16 or 19 digits."),
+    ("4" + "2" * 16 + "4", "Card number has 18 digits; Visa numbers have 13, 16 or 19 digits."),
+    ("5105 1051 0510 510", "Card number has 15 digits; Mastercard numbers have 16 digits."),
+    ("2221 0000 0000 000", "Card number has 15 digits; Mastercard numbers have 16 digits."),
+    ("3782 8224 6310 0051", "Card number has 16 digits; American Express numbers have 15 digits."),
+    ("3000 0000 0000 0", "Card number has 13 digits; Diners Club numbers have 14 to 19 digits."),
+    ("3530 1113 3330 000", "Card number has 15 digits; JCB numbers have 16 to 19 digits."),
+    ("6200 0000 0000 000", "Card number has 15 digits; UnionPay numbers have 16 to 19 digits."),
+    ("6011 0000 0000 000", "Card number has 15 digits; Discover numbers have 16 to 19 digits."),
+    ("6759" + "0" * 16, "Card number has 20 digits; Maestro numbers have 12 to 19 digits."),
+    ("4", "Card number has 1 digit; Visa numbers have 13, 16 or 19 digits."),
+]
+
+
+@pytest.mark.parametrize(("typed", "message"), BRAND_LENGTH_CASES)
+def test_wrong_length_names_the_brand_and_its_lengths(typed: str, message: str) -> None:
+    assert_refused((CARD,), {"card": typed}, "card", message)
+
+
+CVV4 = "Security code must be the 4 digits printed on the front of the American Express card."
+
+
 @pytest.mark.parametrize(
-    ("kind", "value", "shown"),
+    ("card", "cvv", "error"),
     [
-        ("card_number", "4242 4242 4242 4242", "•••• 4242"),
-        ("card_number", "4242", "••••••••"),
-        ("ssn", "123-45-6789", "•••-••-6789"),
-        ("cvv", "123", "••••••••"),
-        ("pin", "123456789012", "••••••••"),
-        ("text", "hello", "••••••••"),
-        ("text", "", ""),
+        (AMEX, "1234", None),
+        (AMEX, "123", CVV4),
+        (AMEX, "12345", CVV4),
+        ("4242424242424242", "123", None),
+        ("4242424242424242", "1234", CVV3),
+        ("5555555555554444", "1234", CVV3),
+        # No card on the form, or none typed yet: the common case of 3 digits.
+        (None, "123", None),
+        (None, "1234", CVV3),
+        # A mistyped Amex number is still recognised by its prefix, so the visitor who
+        # has the Amex card in hand is asked for its 4 digits.
+        ("378282246310006", "1234", None),
     ],
 )
-def test_mask(kind: str, value: str, shown: str) -> None:
-    assert mask(kind, value) == shown
+def test_cvv_length_follows_the_card_on_the_same_form(
+    card: str | None, cvv: str, error: str | None
+) -> None:
+    values = {"cvv": cvv} if card is None else {"card": card, "cvv": cvv}
+    fields = (FieldSpec("card", "Card number", "card_number"), CVV)
+    try:
+        clean = validate_values(fields, values, today=TODAY)
+    except SubmissionInvalid as exc:
+        assert exc.errors.get("cvv") == error
+        return
+    assert error is None
+    assert clean["cvv"] == cvv
+
+
+def test_an_amex_number_typed_into_a_text_field_does_not_change_the_cvv_rule() -> None:
+    note = FieldSpec("note", "Note", "text")
+    errors = errors_for((note, CVV), {"note": AMEX, "cvv": "1234"})
+    assert errors == {"cvv": CVV3}
+
+
+@pytest.mark.parametrize("spec", ALL)
+def test_text_that_cannot_be_encoded_is_refused_for_every_type(spec: FieldSpec) -> None:
+    message = f"{spec.label} contains characters that are not text; type it again."
+    assert errors_for((spec,), {spec.name: "12\ud800 34"})[spec.name] == message
+
+
+def test_unknown_keys_are_counted_never_echoed() -> None:
+    """An unknown key is client input, perhaps a value pasted into the wrong place."""
+    errors = errors_for((NEWS,), {"x\udcff": "1", "k4111111111111111": "2"})
+    assert list(errors) == ["_unknown"]
+    assert errors["_unknown"].startswith("2 of the answers sent name no field of this form")
+    assert "4111111111111111" not in errors["_unknown"] and "x" not in errors["_unknown"][:40]
+    errors["_unknown"].encode("utf-8")
