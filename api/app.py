@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from api.errors import domain_error_handler, http_error_handler, unexpected_error_handler
 from api.middleware import AccessLog, Metrics, SecurityHeaders
 from api.routes import load_all
+from api.routes.pages import page_routes
 from api.services import Services
 from configs import Settings, load_settings
 from core.errors import DomainError
@@ -28,7 +29,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         await services.aclose()
 
     app = Starlette(
-        routes=load_all().routes(),
+        routes=[*load_all().routes(), *page_routes()],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(AccessLog, metrics=metrics),

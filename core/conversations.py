@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
+from core import lifecycle, notifications
 from core.actors import Actor
 from core.clock import rfc3339, utcnow
 from core.errors import ConversationClosed, Forbidden, NotFound
@@ -180,6 +181,7 @@ def transfer(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> 
                     conversation_id=conversation_id, agent_id=agent_id, joined_at=utcnow()
                 )
             )
+    lifecycle.on_transferred(rt, conversation_id)
     return _public(get_conversation(rt, actor.site_id, conversation_id))
 
 
@@ -196,6 +198,8 @@ def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
             )
             .values(status=CLOSED, closed_at=utcnow())
         )
+    lifecycle.on_closed(rt, actor.site_id, conversation_id)
+    publish_to_visitor(rt, actor.site_id, conversation_id, "chat.closed", {})
     return _public(get_conversation(rt, actor.site_id, conversation_id))
 
 
@@ -213,6 +217,9 @@ def post_message(
     masked, found = mask_card_numbers(text)
     at = utcnow()
     add_system_message(rt, conversation_id, author or actor.label, masked, at=at)
+    notify_chat_message(
+        rt, conversation, author or actor.label, masked, at, found, skip=actor.user_id
+    )
     return {
         "at": rfc3339(at),
         "author": author or actor.label,
@@ -229,13 +236,16 @@ def add_system_message(
     *,
     at: Any = None,
     conn: Connection | None = None,
+    sender: str | None = None,
 ) -> None:
     values = dict(conversation_id=conversation_id, at=at or utcnow(), author=author, text=text)
     if conn is not None:
         conn.execute(insert(messages).values(**values))
+        _show_to_visitor(rt, conn, values, sender)
         return
     with rt.app_engine.begin() as own:
         own.execute(insert(messages).values(**values))
+        _show_to_visitor(rt, own, values, sender)
 
 
 def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str, str]]:
@@ -249,3 +259,79 @@ def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str
             .order_by(messages.c.id)
         ).all()
     return [{"at": rfc3339(r.at), "author": r.author, "text": r.text} for r in rows]
+
+
+# -- real-time chat ----------------------------------------------------------------------
+# The visitor's side of a conversation is a notification stream of its own, addressed to
+# a pseudo-recipient next to the agents' streams, so one reader serves both. Everything
+# written to the transcript goes there too (already masked); nothing else does, except
+# the secure form cards of core.chat.
+
+VISITOR, AGENT, SYSTEM = "visitor", "agent", "system"
+
+
+def visitor_recipient(conversation_id: str) -> str:
+    return f"visitor:{conversation_id}"
+
+
+def publish_to_visitor(
+    rt: Runtime, site_id: str, conversation_id: str, event_type: str, data: dict[str, Any]
+) -> str:
+    return notifications.publish(rt, site_id, visitor_recipient(conversation_id), event_type, data)
+
+
+def _show_to_visitor(
+    rt: Runtime, conn: Connection, values: dict[str, Any], sender: str | None
+) -> None:
+    site_id = conn.execute(
+        select(conversations.c.site_id).where(conversations.c.id == values["conversation_id"])
+    ).scalar()
+    if site_id is None:
+        return
+    author = str(values["author"])
+    publish_to_visitor(
+        rt,
+        site_id,
+        values["conversation_id"],
+        "chat.message",
+        {
+            "at": rfc3339(values["at"]),
+            "author": author,
+            "from": sender or (SYSTEM if author == "system" else AGENT),
+            "text": values["text"],
+        },
+    )
+
+
+def notify_chat_message(
+    rt: Runtime,
+    conversation: Any,
+    author: str,
+    masked_text: str,
+    at: Any,
+    card_number_found: bool,
+    *,
+    skip: str | None = None,
+) -> None:
+    """Tell the agents on the conversation, now, what was said (masked, never a form value).
+
+    A card number typed into the plain chat also prompts the assigned agent to send a
+    secure form instead.
+    """
+    data = {
+        "conversation_id": conversation.id,
+        "at": rfc3339(at),
+        "author": author,
+        "text": masked_text,
+    }
+    for agent_id in list_participants(rt, conversation.id):
+        if agent_id != skip:
+            notifications.publish(rt, conversation.site_id, agent_id, "chat.message", data)
+    if card_number_found and conversation.agent_id and conversation.agent_id != skip:
+        notifications.publish(
+            rt,
+            conversation.site_id,
+            conversation.agent_id,
+            "chat.card_number_detected",
+            {"conversation_id": conversation.id, "at": rfc3339(at)},
+        )

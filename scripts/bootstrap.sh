@@ -260,3 +260,27 @@ ensure_chromium() {
         { _bs_fail "apt-get installed chromium but /usr/bin/chromium is missing"; return 1; }
     _bs_say "chromium: installed at /usr/bin/chromium"
 }
+
+# --- axe-core (accessibility checks in the browser tests) -------------------------------
+
+ensure_axe() {
+    local dir="$SECUREFORMS_ROOT/tests/browser"
+    local axe="$dir/node_modules/axe-core/axe.min.js"
+    local stamp="$dir/node_modules/.installed-stamp"
+    if [[ -f "$axe" && -f "$stamp" && ! "$dir/package.json" -nt "$stamp" ]]; then
+        _bs_say "axe-core: present in tests/browser/node_modules"
+        return 0
+    fi
+    if ! _bs_have npm; then
+        _bs_apt_install nodejs npm || return 1
+    fi
+    local cmd=install
+    [[ -f "$dir/package-lock.json" ]] && cmd=ci
+    if ! (cd "$dir" && npm "$cmd" --no-audit --no-fund --loglevel=error >/dev/null); then
+        _bs_fail "npm $cmd in tests/browser failed (axe-core for the browser tests)"
+        return 1
+    fi
+    [[ -f "$axe" ]] || { _bs_fail "npm installed, but $axe is missing"; return 1; }
+    touch "$stamp"
+    _bs_say "axe-core: installed into tests/browser/node_modules"
+}

@@ -13,6 +13,7 @@ ensure_redis
 ensure_postgres
 ensure_rabbitmq
 ensure_chromium
+ensure_axe
 
 step() {
     local name="$1" rc=0

@@ -1,0 +1,158 @@
+"""How each field type looks on the visitor's form: control, keyboard, autofill, hints.
+
+Which answers may be put back after a failed submit: only those a visitor would not mind
+seeing on screen again and that are not kept off the record (names, emails, dates,
+choices...). Card data, security codes, PINs, secret answers, SSNs and bank details are
+never echoed into the page: the visitor types them again, and no copy of them ever sits
+in an HTML response, a browser's back/forward cache or a proxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from core.forms.fields import FieldSpec
+
+INPUT_PREFIX = "v_"
+REFILLABLE = frozenset({"text", "textarea", "number", "email", "phone", "date", "select"})
+REFILLABLE_CHOICE = frozenset({"checkbox"})
+
+# type -> (input type, inputmode, autocomplete, hint)
+_CONTROLS: dict[str, tuple[str, str | None, str, str | None]] = {
+    "text": ("text", None, "off", None),
+    "number": ("text", "decimal", "off", "A number, like 42 or 3.5."),
+    "email": ("email", "email", "email", "Like name@example.com."),
+    "phone": ("tel", "tel", "tel", "Start with + and the country code, like +44 20 7946 0958."),
+    "date": ("text", "numeric", "off", "Year, month and day, like 2024-07-31."),
+    "card_number": (
+        "text",
+        "numeric",
+        "cc-number",
+        "The 12 to 19 digits on the front of your card.",
+    ),
+    "card_expiry": ("text", "numeric", "cc-exp", "Month and year, like 08/27."),
+    "cvv": (
+        "text",
+        "numeric",
+        "cc-csc",
+        "The 3 digits on the back of your card (4 on the front for American Express).",
+    ),
+    "ssn": ("text", "numeric", "off", "9 digits, like 123-45-6789."),
+    "pin": ("password", "numeric", "off", None),
+    "secret_answer": ("text", None, "off", None),
+    "iban": ("text", None, "off", "Starts with the 2-letter country code."),
+    "bank_account": (
+        "text",
+        "numeric",
+        "off",
+        "The 9-digit routing number, then the account number.",
+    ),
+}
+_SENSITIVE = frozenset(
+    {"card_number", "card_expiry", "cvv", "ssn", "pin", "secret_answer", "iban", "bank_account"}
+)
+_NAME_ON_CARD = ("name", "holder")
+
+
+@dataclass(frozen=True)
+class FieldView:
+    name: str
+    id: str
+    input_name: str
+    label: str
+    kind: str  # input | textarea | select | checkbox | radios
+    required: bool
+    input_type: str = "text"
+    inputmode: str | None = None
+    autocomplete: str = "off"
+    hint: str | None = None
+    error: str | None = None
+    value: str = ""
+    options: tuple[str, ...] = ()
+    sensitive: bool = False
+
+    @property
+    def hint_id(self) -> str:
+        return f"{self.id}-hint"
+
+    @property
+    def error_id(self) -> str:
+        return f"{self.id}-error"
+
+    @property
+    def describedby(self) -> str:
+        ids = [self.hint_id] if self.hint else []
+        if self.error:
+            ids.append(self.error_id)
+        return " ".join(ids)
+
+    @property
+    def focus_id(self) -> str:
+        """Where an error summary link takes the visitor (the first radio of a group)."""
+        return f"{self.id}-1" if self.kind == "radios" else self.id
+
+
+def may_refill(spec: FieldSpec) -> bool:
+    if spec.off_the_record:
+        return False
+    return spec.type in REFILLABLE or spec.type in REFILLABLE_CHOICE
+
+
+def _autocomplete(spec: FieldSpec, fields: Sequence[FieldSpec]) -> str:
+    # The name on a card form is the one text field browsers can fill from a saved card.
+    on_card_form = any(f.type == "card_number" for f in fields)
+    if spec.type == "text" and on_card_form and any(w in spec.name for w in _NAME_ON_CARD):
+        return "cc-name"
+    return _CONTROLS.get(spec.type, ("text", None, "off", None))[2]
+
+
+def field_views(
+    fields: Sequence[FieldSpec],
+    errors: Mapping[str, str] | None = None,
+    values: Mapping[str, str] | None = None,
+) -> list[FieldView]:
+    errors = errors or {}
+    values = values or {}
+    views = []
+    for spec in fields:
+        input_type, inputmode, _auto, type_hint = _CONTROLS.get(
+            spec.type, ("text", None, "off", None)
+        )
+        if spec.type == "textarea":
+            kind = "textarea"
+        elif spec.type == "select":
+            kind = "select"
+        elif spec.type == "checkbox":
+            kind = "radios" if spec.options else "checkbox"
+        else:
+            kind = "input"
+        hint = " ".join(part for part in (spec.help, type_hint) if part) or None
+        views.append(
+            FieldView(
+                name=spec.name,
+                id=f"f-{spec.name}",
+                input_name=INPUT_PREFIX + spec.name,
+                label=spec.label or spec.name,
+                kind=kind,
+                required=spec.required,
+                input_type=input_type,
+                inputmode=inputmode,
+                autocomplete=_autocomplete(spec, fields),
+                hint=hint,
+                error=errors.get(spec.name),
+                value=values.get(spec.name, "") if may_refill(spec) else "",
+                options=tuple(spec.options or ()),
+                sensitive=spec.type in _SENSITIVE or spec.off_the_record,
+            )
+        )
+    return views
+
+
+def answers(form: Mapping[str, str]) -> dict[str, str]:
+    """The visitor's answers from a posted form, keyed by field name."""
+    return {
+        key[len(INPUT_PREFIX) :]: value
+        for key, value in form.items()
+        if key.startswith(INPUT_PREFIX)
+    }

@@ -1,0 +1,227 @@
+"""The visitor's secure form, behind the `visitor_url` an agent's form request answers.
+
+    GET  /f/{otk}       the form's title and an "Open secure form" button; spends nothing,
+                        so a chat app's link previewer cannot burn the link
+    POST /f/{otk}       spends the open key and shows the form, its submit key hidden in it
+    POST /form/submit   plain form post (works without JavaScript): errors re-render the
+                        form; success redirects to a confirmation that carries no secret,
+                        so refresh and back cannot send the answers twice
+    GET  /form/done     that confirmation
+
+The submission takes exactly the path of POST /api/v1/visitor/submit: validate and spend
+(core), publish the sealed event, and give the key back if the queue refused it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from api.pages import csrf
+from api.pages.fields import answers, field_views
+from api.pages.render import error_page, render
+from api.pages.web import forbidden_page, page, rate_limit, read_form, services
+from core import chat, form_requests
+from core.clock import rfc3339, utcnow
+from core.errors import InvalidOrExpired, NotFound, ValidationFailed
+from core.policies import site_policies
+from core.runtime import Runtime
+from producers import PublishFailed, SubmissionEvent
+
+OPEN, FORM = "visitor-open", "visitor-form"
+
+
+def _key_hash(otk: str) -> str:
+    return hashlib.sha256(otk.encode()).hexdigest()
+
+
+def frame_ancestors(rt: Runtime, site_id: object) -> tuple[str, ...]:
+    """The origins a site lets embed its visitor form; none for an unknown site."""
+    if not isinstance(site_id, str) or not 0 < len(site_id) <= 64:
+        return ()
+    try:
+        return site_policies(rt, site_id).frame_ancestors
+    except NotFound:
+        return ()
+
+
+def _time_left_text(seconds: int) -> str:
+    if seconds < 60:
+        return "less than a minute"
+    minutes = math.ceil(seconds / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def expired_page(request: Request, ancestors: Sequence[str] = ()) -> Response:
+    return error_page(
+        request,
+        410,
+        "This link has expired",
+        "This secure form link has already been used, or it has expired.",
+        advice="If you have sent your answers already, there is nothing more to do. "
+        "Otherwise go back to your chat and ask the agent to send the form again.",
+        frame_ancestors=ancestors,
+    )
+
+
+@page
+async def link(request: Request) -> Response:
+    await rate_limit(request)
+    rt = services(request).rt
+    otk = request.path_params["otk"]
+    try:
+        found = await run_in_threadpool(chat.form_link, rt, otk)
+    except InvalidOrExpired:
+        return expired_page(request)
+    ancestors = await run_in_threadpool(frame_ancestors, rt, found.site_id)
+    return render(
+        request,
+        "visitor_preview.html",
+        frame_ancestors=ancestors,
+        title=found.title,
+        action=f"/f/{otk}",
+        csrf=await run_in_threadpool(csrf.issue, rt, OPEN, _key_hash(otk)),
+        time_to_fill=_time_left_text(services(request).settings.otk_ttl_submit_s),
+    )
+
+
+@page
+async def open_link(request: Request) -> Response:
+    await rate_limit(request)
+    rt = services(request).rt
+    otk = request.path_params["otk"]
+    posted = await read_form(request)
+
+    def work() -> Response:
+        if not csrf.verify(rt, OPEN, _key_hash(otk), posted.get("csrf")):
+            return forbidden_page(request)
+        try:
+            opened = form_requests.open_request(rt, otk)
+            view = chat.open_form(rt, opened["submit_otk"])
+        except InvalidOrExpired:
+            return expired_page(request)
+        return _form_page(request, rt, view, opened["submit_otk"])
+
+    return await run_in_threadpool(work)
+
+
+@page
+async def submit(request: Request) -> Response:
+    await rate_limit(request)
+    svc = services(request)
+    rt = svc.rt
+    posted = await read_form(request)
+    otk = posted.get("otk", "")
+    values = answers(posted)
+
+    def work() -> Response:
+        try:
+            view = chat.open_form(rt, otk)
+        except InvalidOrExpired:
+            return expired_page(request, frame_ancestors(rt, posted.get("site")))
+        if not csrf.verify(rt, FORM, view.request_id, posted.get("csrf")):
+            return forbidden_page(request)
+        if posted.get("action") == "extend":
+            return _extend(request, rt, otk, values)
+        try:
+            draft, claims = form_requests.prepare_submission(rt, otk, values)
+        except ValidationFailed as exc:
+            return _form_page(request, rt, view, otk, values=values, errors=exc.fields or {})
+        except InvalidOrExpired:
+            return expired_page(request, frame_ancestors(rt, view.site_id))
+        try:
+            svc.publisher.publish_submission(SubmissionEvent.from_draft(draft))
+        except PublishFailed:
+            form_requests.restore_submission(rt, otk, claims)
+            return _form_page(
+                request,
+                rt,
+                view,
+                otk,
+                values=values,
+                status_code=503,
+                problem="We could not send your answers just now. Nothing was saved. "
+                "Please try again.",
+            )
+        return RedirectResponse(f"/form/done?site={view.site_id}", status_code=303)
+
+    return await run_in_threadpool(work)
+
+
+def _extend(request: Request, rt: Runtime, otk: str, values: Mapping[str, str]) -> Response:
+    try:
+        extended = form_requests.extend(rt, otk)
+        view = chat.open_form(rt, extended["submit_otk"])
+    except InvalidOrExpired:
+        return expired_page(request)
+    granted = _time_left_text(rt.settings.otk_ttl_submit_s)
+    return _form_page(
+        request,
+        rt,
+        view,
+        extended["submit_otk"],
+        values=values,
+        notice=f"You have {granted} more. Answers that are kept secret were cleared: "
+        "please type them again.",
+    )
+
+
+@page
+async def done(request: Request) -> Response:
+    rt = services(request).rt
+    ancestors = await run_in_threadpool(frame_ancestors, rt, request.query_params.get("site"))
+    return render(request, "visitor_done.html", frame_ancestors=ancestors)
+
+
+def _summary(view: chat.OpenForm, errors: Mapping[str, str]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    declared = {spec.name for spec in view.definition.fields}
+    for spec in view.definition.fields:
+        if spec.name in errors:
+            kind_radios = spec.type == "checkbox" and spec.options
+            target = f"f-{spec.name}-1" if kind_radios else f"f-{spec.name}"
+            items.append({"message": errors[spec.name], "href": f"#{target}"})
+    for name, message in errors.items():
+        if name not in declared:
+            items.append({"message": message, "href": None})
+    return items
+
+
+def _form_page(
+    request: Request,
+    rt: Runtime,
+    view: chat.OpenForm,
+    otk: str,
+    *,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+    notice: str | None = None,
+    problem: str | None = None,
+) -> Response:
+    seconds_left = max(0, int((view.expires_at - utcnow()).total_seconds()))
+    errors = errors or {}
+    return render(
+        request,
+        "visitor_form.html",
+        status_code=422 if errors else status_code,
+        frame_ancestors=frame_ancestors(rt, view.site_id),
+        form=view.definition,
+        fields=field_views(view.definition.fields, errors, values),
+        summary=_summary(view, errors),
+        otk=otk,
+        site_id=view.site_id,
+        csrf=csrf.issue(rt, FORM, view.request_id),
+        expires_at=rfc3339(view.expires_at),
+        seconds_left=seconds_left,
+        time_left=_time_left_text(seconds_left),
+        extensions_left=view.extensions_left,
+        notice=notice,
+        problem=problem,
+    )

@@ -1,0 +1,144 @@
+// The demo chat window: messages arrive over SSE and are sent without reloading.
+// Without this script the page still works: the form posts and the page reloads.
+import { $, postJSON } from "./common.js";
+
+const list = $("#messages");
+const form = $("#chat-form");
+const input = $("#chat-text");
+const statusEl = $("#chat-status");
+const log = $("#transcript");
+const csrf = form.querySelector("input[name=csrf]").value;
+const seen = new Set([...list.querySelectorAll("[data-id]")].map((li) => li.dataset.id));
+
+function item(className, id) {
+  const li = document.createElement("li");
+  li.className = `msg ${className}`;
+  li.dataset.id = id;
+  return li;
+}
+
+const CARD_STATES = {
+  opened: "You opened this form. If you closed it without sending, ask the agent to send it again.",
+  submitted: "You sent this form. Thank you!",
+  viewed: "You sent this form. Thank you!",
+  expired: "This form has expired. Ask the agent to send it again if you still need to.",
+};
+
+/** Cards say where their form stands; a used or dead link is taken away. */
+async function refreshCards() {
+  const response = await fetch("/api/v1/chat", { credentials: "same-origin" });
+  if (!response.ok) return;
+  const { forms } = await response.json();
+  list.querySelectorAll("[data-request]").forEach((li) => {
+    const text = CARD_STATES[forms[li.dataset.request]];
+    const card = li.querySelector(".form-card");
+    if (!text || card.querySelector(".form-card-state")) return;
+    card.querySelectorAll("p, a").forEach((el) => el.remove());
+    const state = document.createElement("p");
+    state.className = "form-card-state";
+    state.textContent = text;
+    card.append(state);
+  });
+}
+
+function render(type, id, data) {
+  if (type === "chat.secure_form") {
+    const li = item("msg-card", id);
+    li.dataset.request = data.request_id;
+    const card = document.createElement("div");
+    card.className = "form-card";
+    const title = document.createElement("h2");
+    title.className = "form-card-title";
+    title.textContent = `Secure form: ${data.title}`;
+    const text = document.createElement("p");
+    text.textContent =
+      "Your agent asks you to fill in this form. What you type there never appears in this chat.";
+    const link = document.createElement("a");
+    link.className = "button button-primary";
+    link.href = data.url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    const hidden = document.createElement("span");
+    hidden.className = "visually-hidden";
+    hidden.textContent = ` “${data.title}” (opens in a new tab)`;
+    link.append("Open secure form", hidden);
+    card.append(title, text, link);
+    li.append(card);
+    return li;
+  }
+  if (type === "chat.closed") {
+    const li = item("msg-system", id);
+    li.textContent = "The chat has ended.";
+    return li;
+  }
+  if (data.from === "system") {
+    const li = item("msg-system", id);
+    li.textContent = data.text;
+    return li;
+  }
+  const li = item(data.from === "visitor" ? "msg-mine" : "msg-theirs", id);
+  const author = document.createElement("span");
+  author.className = "msg-author";
+  author.textContent = data.from === "visitor" ? "You" : data.author;
+  const text = document.createElement("span");
+  text.className = "msg-text";
+  text.textContent = data.text;
+  li.append(author, text);
+  return li;
+}
+
+function add(type, id, data) {
+  if (seen.has(id)) return;
+  seen.add(id);
+  $("#no-messages")?.remove();
+  list.append(render(type, id, data));
+  log.scrollTop = log.scrollHeight;
+  if (type === "chat.closed") closeChat();
+  if (type === "chat.closed" || (data.from === "system" && data.text.startsWith("Secure form"))) {
+    refreshCards();
+  }
+}
+
+function closeChat() {
+  input.disabled = true;
+  form.querySelector("button").disabled = true;
+  statusEl.textContent = "This chat has ended.";
+}
+
+function say(message) {
+  statusEl.textContent = message;
+}
+
+const source = new EventSource(`/api/v1/chat/events?after=${encodeURIComponent(list.dataset.after)}`);
+for (const type of ["chat.message", "chat.secure_form", "chat.closed"]) {
+  source.addEventListener(type, (event) => add(type, event.lastEventId, JSON.parse(event.data)));
+}
+source.addEventListener("error", () => {
+  if (source.readyState === EventSource.CLOSED) say("Live updates stopped. Reload the page to see new messages.");
+});
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = input.value.trim();
+  if (!text) {
+    say("Type a message first.");
+    input.focus();
+    return;
+  }
+  const { status, body } = await postJSON("/api/v1/chat/messages", { text }, { "X-CSRF-Token": csrf });
+  if (status === 201) {
+    input.value = "";
+    say(
+      body && body.card_number_masked
+        ? "We hid the card number you typed. Never type card details in the chat: your agent can send you a secure form for them."
+        : "",
+    );
+  } else if (status === 409) {
+    closeChat();
+  } else {
+    say("Your message was not sent. Please try again.");
+  }
+  input.focus();
+});
+
+log.scrollTop = log.scrollHeight;
