@@ -129,18 +129,10 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_list(args: argparse.Namespace) -> int:
+    from core.keys import describe
+
     rt = runtime_or_exit(settings_or_exit())
-    for key in rt.keyring.keys():
-        print(
-            json.dumps(
-                {
-                    "id": key.id,
-                    "purpose": key.purpose,
-                    "state": key.state,
-                    "created_at": key.created_at,
-                }
-            )
-        )
+    print(json.dumps(describe(rt), indent=2))
     return 0
 
 

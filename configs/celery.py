@@ -9,6 +9,9 @@ from configs.settings import Settings
 QUEUE = "secureforms"
 TOKENIZE_TASK = "secureforms.tokenize_submission"
 NOOP_TASK = "secureforms.noop"
+SWEEP_TASK = "secureforms.sweep_expired_requests"
+PURGE_TASK = "secureforms.retention_purge"
+REWRAP_TASK = "secureforms.rewrap_data_keys"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -18,6 +21,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # Unacked messages of a worker that died come back after this long; tasks are
             # idempotent and take milliseconds, so it can be short.
             "visibility_timeout": settings.broker_visibility_timeout_s,
+            # kombu looks for a dead worker's unacked messages only every interval x
+            # throttle seconds (100 s by default): keep that within the timeout.
+            "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout_s // 2)),
+            "unacked_restore_throttle": 1,
             "socket_connect_timeout": settings.publish_timeout_s,
             "socket_timeout": max(settings.publish_timeout_s, 5.0),
         }
@@ -40,6 +47,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": QUEUE,
         "task_create_missing_queues": True,
         "worker_prefetch_multiplier": settings.worker_prefetch,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_concurrency": settings.worker_concurrency,
         "worker_hijack_root_logger": False,
         "worker_redirect_stdouts": False,
@@ -52,8 +60,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # visibility timeouts would duplicate them).
         "beat_schedule": {
             "sweep-expired-requests": {
-                "task": "secureforms.sweep_expired_requests",
-                "schedule": 60.0,
+                "task": SWEEP_TASK,
+                "schedule": float(settings.sweep_interval_s),
+            },
+            "retention-purge": {
+                "task": PURGE_TASK,
+                "schedule": float(settings.purge_interval_s),
+            },
+            "rewrap-data-keys": {
+                "task": REWRAP_TASK,
+                "schedule": float(settings.rewrap_interval_s),
             },
         },
     }

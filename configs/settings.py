@@ -51,6 +51,9 @@ class Settings:
     worker_prefetch: int
     publish_timeout_s: float
     broker_visibility_timeout_s: int
+    purge_interval_s: int
+    rewrap_interval_s: int
+    sweep_interval_s: int
     login_rate_per_minute: int
     otk_rate_per_minute: int
 
@@ -83,6 +86,9 @@ _INT_SETTINGS = {
     "login_rate_per_minute": (1, 100000),
     "otk_rate_per_minute": (1, 1000000),
     "broker_visibility_timeout_s": (2, 24 * 3600),
+    "purge_interval_s": (1, 7 * 24 * 3600),
+    "rewrap_interval_s": (1, 7 * 24 * 3600),
+    "sweep_interval_s": (1, 24 * 3600),
 }
 
 

@@ -13,13 +13,14 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from core import notifications
+from core import audit, notifications
 from core.actors import USE_SECURE_FORMS, Actor
 from core.clock import aware, rfc3339, utcnow
 from core.conversations import ACTIVE, add_system_message, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound, ValidationFailed
 from core.forms.catalogue import current, load_version
 from core.forms.fields import SubmissionInvalid, validate_values
+from core.lifecycle import otk_groups
 from core.policies import site_policies
 from core.runtime import Runtime
 from core.schema import conversations, form_requests
@@ -68,7 +69,9 @@ def send_form(rt: Runtime, actor: Actor, conversation_id: str, form_id: str) -> 
     if form.archived:
         raise NotFound("This form is archived.")
     request_id = str(uuid.uuid4())
-    issued = rt.otks.issue("open", actor.site_id, request_id)
+    issued = rt.otks.issue(
+        "open", actor.site_id, request_id, groups=otk_groups(conversation_id, "open")
+    )
     now = utcnow()
     with rt.app_engine.begin() as conn:
         conn.execute(
@@ -87,6 +90,14 @@ def send_form(rt: Runtime, actor: Actor, conversation_id: str, form_id: str) -> 
         )
         add_system_message(
             rt, conversation_id, "system", f"Secure form '{definition.title}' sent", conn=conn
+        )
+        audit.record(
+            rt,
+            site_id=actor.site_id,
+            type="form.sent",
+            user_id=actor.user_id,
+            resource=f"request:{request_id};conversation:{conversation_id};form:{form_id}",
+            conn=conn,
         )
     return {
         "request_id": request_id,
@@ -172,7 +183,11 @@ def _peek(rt: Runtime, otk: object, action: str) -> OtkClaims:
 
 def _issue_submit(rt: Runtime, row: Any, submission_id: str, extensions: int) -> dict[str, Any]:
     issued = rt.otks.issue(
-        "submit", row.site_id, row.id, data={"submission_id": submission_id, "ext": extensions}
+        "submit",
+        row.site_id,
+        row.id,
+        data={"submission_id": submission_id, "ext": extensions},
+        groups=otk_groups(row.conversation_id, "submit"),
     )
     with rt.app_engine.begin() as conn:
         conn.execute(
@@ -199,6 +214,12 @@ def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
     if not _set_status(rt, row, OPENED):
         raise InvalidOrExpired()
+    audit.record(
+        rt,
+        site_id=row.site_id,
+        type="form.opened",
+        resource=f"request:{row.id};conversation:{row.conversation_id}",
+    )
     submit = _issue_submit(rt, row, str(uuid.uuid4()), 0)
     notifications.publish(
         rt,
@@ -274,6 +295,15 @@ def mark_submitted(rt: Runtime, site_id: str, request_id: str, submission_id: st
             )
             .values(status=SUBMITTED, submission_id=submission_id, updated_at=utcnow())
         ).rowcount
+        if changed:  # in the same transaction: a retried task neither loses nor repeats it
+            audit.record(
+                rt,
+                site_id=site_id,
+                type="form.submitted",
+                resource=f"request:{request_id};submission:{submission_id}",
+                origin="worker",
+                conn=conn,
+            )
     return bool(changed)
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from core import notifications
+from core import audit, notifications
 from core.actors import USE_SECURE_FORMS, Actor
 from core.clock import rfc3339
 from core.conversations import ACTIVE, add_system_message, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.form_requests import mark_submitted, mark_viewed, retention_deadline
 from core.forms.catalogue import load_version
+from core.forms.masking import masked_values
+from core.lifecycle import otk_groups
 from core.runtime import Runtime
 from vault import SubmissionRecord, VaultError
 
@@ -66,7 +68,13 @@ def accept_submission(
     )
     if mark_submitted(rt, site_id, request_id, submission_id):
         add_system_message(rt, conversation_id, "system", f"Secure form '{form_title}' submitted")
-    retrieve = rt.otks.issue("retrieve", site_id, submission_id, data={"agent_id": agent_id})
+    retrieve = rt.otks.issue(
+        "retrieve",
+        site_id,
+        submission_id,
+        data={"agent_id": agent_id},
+        groups=otk_groups(conversation_id, "retrieve"),
+    )
     return notifications.publish_once(
         rt,
         site_id,
@@ -101,9 +109,13 @@ def _accessible(rt: Runtime, actor: Actor, submission_id: str) -> SubmissionReco
 
 
 def issue_retrieve_otk(rt: Runtime, actor: Actor, submission_id: str) -> dict[str, str]:
-    _accessible(rt, actor, submission_id)
+    record = _accessible(rt, actor, submission_id)
     issued = rt.otks.issue(
-        "retrieve", actor.site_id, submission_id, data={"agent_id": actor.user_id}
+        "retrieve",
+        actor.site_id,
+        submission_id,
+        data={"agent_id": actor.user_id},
+        groups=otk_groups(record.conversation_id, "retrieve"),
     )
     return {"otk": issued.token, "expires_at": rfc3339(issued.expires_at)}
 
@@ -126,6 +138,14 @@ def reveal(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> dict[s
         status, off_record = "available", {}
     definition = load_version(rt, actor.site_id, record.form_id, record.form_version)
     mark_viewed(rt, actor.site_id, record.request_id)
+    audit.record(
+        rt,
+        site_id=actor.site_id,
+        type="form.revealed",
+        user_id=actor.user_id,
+        resource=f"submission:{submission_id};conversation:{record.conversation_id};"
+        f"off_record={status}",
+    )
     notifications.publish(
         rt,
         actor.site_id,
@@ -140,4 +160,6 @@ def reveal(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> dict[s
         "off_the_record": off_record,
         "off_record_status": status,
         "submitted_at": rfc3339(record.created_at),
+        # Beside the full values so the agent UI can show these first (brand and last 4).
+        "masked": masked_values(definition.fields, {**values, **off_record}),
     }

@@ -56,6 +56,10 @@ class Publisher:
         """A task that does nothing: the benchmark's floor for the broker round trip."""
         self._send(NOOP_TASK, [marker])
 
+    def publish_task(self, name: str) -> None:
+        """A maintenance task that takes no arguments (re-wrap keys now, say)."""
+        self._send(name, [])
+
     def ping(self) -> bool:
         try:
             with self._celery.connection_for_write() as conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
 
@@ -82,7 +82,11 @@ def purge_expired(
 def _shreddable(
     store: VaultStore, as_of: datetime, *, ignore_expired: bool
 ) -> list[tuple[str, str, str]]:
-    """Data keys of months before `as_of` that no (remaining) submission needs."""
+    """Data keys of months before `as_of` that no (remaining) submission needs.
+
+    Never the current month's or later, even for an `as_of` in the future: writers are
+    still sealing with those keys.
+    """
     query = select(submissions.c.data_key_id).where(submissions.c.data_key_id.is_not(None))
     if ignore_expired:  # a dry run: rows past retention count as gone
         query = query.where(submissions.c.expires_at > as_of)
@@ -90,6 +94,8 @@ def _shreddable(
         needed = {r[0] for r in conn.execute(query.distinct())}
     return [
         (key_id, site_id, period)
-        for key_id, site_id, period in store.data_keys.active(before_period=period_of(as_of))
+        for key_id, site_id, period in store.data_keys.active(
+            before_period=min(period_of(as_of), period_of(datetime.now(UTC)))
+        )
         if key_id not in needed
     ]

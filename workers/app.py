@@ -7,6 +7,7 @@ from celery import Celery
 
 from configs import Settings, load_settings
 from configs.celery import QUEUE, celery_config
+from core.audit import set_process_origin
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -17,6 +18,7 @@ def create_celery(settings: Settings) -> Celery:
 
 
 settings = load_settings()
+set_process_origin("worker")  # audit entries written by tasks say where they came from
 app = create_celery(settings)
 
 # Importing registers the tasks on `app`.

@@ -8,15 +8,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
 
 from celery import Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
 
-from configs.celery import NOOP_TASK, TOKENIZE_TASK
+from configs.celery import NOOP_TASK, PURGE_TASK, REWRAP_TASK, SWEEP_TASK, TOKENIZE_TASK
 from core import form_requests
+from core.keys import rewrap_and_retire
+from core.locks import HeldLock, claim_slot
+from core.retention import PurgeBusy, run_purge
 from core.runtime import Runtime
 from core.submissions import accept_submission
 from producers import open_event
@@ -25,6 +27,10 @@ from workers.app import app, settings
 
 log = logging.getLogger(__name__)
 _TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError)
+
+
+class TokenizeFailed(Exception):
+    """A submission could not be stored; the message names the cause's class only."""
 
 
 class RuntimeTask(Task):  # type: ignore[misc]
@@ -60,7 +66,14 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
         # Retrying cannot help a message that does not open; say so without its content.
         log.error("submission %s: event does not open (tampered or foreign key)", submission_id)
         return
-    delivered = accept_submission(self.rt, **event.as_kwargs())
+    try:
+        delivered = accept_submission(self.rt, **event.as_kwargs())
+    except _TRANSIENT:
+        raise  # retried with backoff; these carry no value
+    except Exception as exc:
+        # Celery logs an exception's repr, and some (UnicodeEncodeError, say) quote their
+        # input: only the class name leaves this task.
+        raise TokenizeFailed(exc.__class__.__name__) from None
     log.info("submission %s %s", submission_id, "stored" if delivered else "already done")
 
 
@@ -69,10 +82,38 @@ def noop(self: RuntimeTask, marker: str) -> None:
     self.rt.redis.incr(f"sf:bench:{marker}")
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    name="secureforms.sweep_expired_requests", base=RuntimeTask, bind=True
-)
-def sweep_expired_requests(self: RuntimeTask) -> Any:
+@app.task(name=SWEEP_TASK, base=RuntimeTask, bind=True)  # type: ignore[untyped-decorator]
+def sweep_expired_requests(self: RuntimeTask) -> None:
+    if not claim_slot(self.rt, "sweep", settings.sweep_interval_s):
+        return
     count = form_requests.sweep_expired(self.rt)
     if count:
         log.info("marked %d form requests expired", count)
+
+
+@app.task(name=PURGE_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+def retention_purge(self: RuntimeTask) -> None:
+    # One purge per interval however many beats sent it; a purge still running from the
+    # last interval makes this one a no-op too (its batches resume next time).
+    if not claim_slot(self.rt, "retention-purge", settings.purge_interval_s):
+        return
+    try:
+        report = run_purge(self.rt)
+    except PurgeBusy:
+        log.info("retention purge already running elsewhere")
+        return
+    log.info(
+        "retention purge: %d submissions deleted, %d month keys shredded",
+        report["deleted"],
+        len(report["data_keys_destroyed"]),
+    )
+
+
+@app.task(name=REWRAP_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+def rewrap_data_keys(self: RuntimeTask) -> None:
+    with HeldLock(self.rt, "rewrap", 3600) as lock:
+        if not lock.acquired:
+            return
+        report = rewrap_and_retire(self.rt)
+    if report["rewrapped"] or report["retired"]:
+        log.info("re-wrapped %d data keys; retired %s", report["rewrapped"], report["retired"])

@@ -16,6 +16,7 @@ def load_all() -> Registry:
         forms,
         history,
         identity,
+        lifecycle,
         ops,
         pages,
         secure_forms,
