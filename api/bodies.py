@@ -49,6 +49,27 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _clean_text(data: object) -> bool:
+    """No NUL and nothing UTF-8 cannot encode, in any key or string: databases and the
+    vault would refuse them later, as a 500 or a lost submission."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 def parse_json(raw: bytes, schema: Mapping[str, F] | None) -> dict[str, Any]:
     """Decode and check a body. With `schema=None` any object is accepted (checked later)."""
     if not raw.strip():
@@ -57,16 +78,23 @@ def parse_json(raw: bytes, schema: Mapping[str, F] | None) -> dict[str, Any]:
         raise ApiError(400, "malformed_json", "The body must be a JSON object.")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_body", "The body must be a JSON object.")
+    if not _clean_text(data):
+        raise ApiError(
+            422, "invalid_body", "The body holds text with a NUL or a broken (unpaired) character."
+        )
     if schema is None:
         return data
     problems: dict[str, str] = {}
-    for name in data:
-        if name not in schema:
-            problems[str(name)[:64]] = "Unknown field."
+    unknown = sum(1 for name in data if name not in schema)
+    if unknown:
+        # Unknown names are not repeated (they are client input); the allowed ones are.
+        problems["_unknown"] = (
+            f"{unknown} field(s) this endpoint does not take; it takes: {', '.join(schema)}."
+        )
     for name, spec in schema.items():
         if name not in data or data[name] is None:
             if spec.required:

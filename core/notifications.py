@@ -16,8 +16,10 @@ from redis.asyncio import Redis as AsyncRedis
 from core.runtime import Runtime
 
 MAX_EVENTS_PER_AGENT = 1000
+READ_TIMEOUT_S = 60.0
 _STREAM_TTL_S = 24 * 3600
-_EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+_EVENT_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
+_UINT64_MAX = 2**64 - 1
 
 # Marks the submission as notified and appends the event in one step, so a redelivered
 # task can neither notify twice nor lose the notification between the two.
@@ -74,7 +76,10 @@ def publish_once(
 
 
 def valid_event_id(value: str) -> bool:
-    return value == "0" or bool(_EVENT_ID.match(value))
+    if value == "0":
+        return True
+    match = _EVENT_ID.fullmatch(value)  # fullmatch: "$" would let a trailing newline by
+    return match is not None and all(int(part) <= _UINT64_MAX for part in match.groups())
 
 
 def _decode(entries: Any) -> list[dict[str, Any]]:
@@ -95,7 +100,8 @@ class EventReader:
     """Reads an agent's stream without holding a worker thread while it waits."""
 
     def __init__(self, redis_url: str) -> None:
-        self._redis = AsyncRedis.from_url(redis_url)
+        # Reads block for up to the long-poll wait: the socket must outlast them.
+        self._redis = AsyncRedis.from_url(redis_url, socket_timeout=READ_TIMEOUT_S)
 
     async def read(
         self, site_id: str, agent_id: str, after: str, wait_s: float, count: int = 100

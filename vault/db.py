@@ -37,7 +37,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 10)
+    # The api runs core in a 40-thread pool: a smaller pool would open and close a
+    # PostgreSQL connection (~4 ms of server CPU) for many requests under load.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 30)
     return create_engine(url, **kwargs)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +25,8 @@ from vault.errors import VaultError
 ACTIONS = ("open", "submit", "retrieve")
 _PREFIX = "sf:otk:"
 _GROUP = "sf:otk-group:"
+# what token_urlsafe makes; anything else (a lone surrogate, say) is refused before hashing
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,128}")
 _GROUP_TTL_S = 7 * 24 * 3600
 
 _REDEEM = """
@@ -142,7 +145,7 @@ class OneTimeKeys:
     def _run(
         self, token: object, action: str, site_id: str, subject: str, *, spend: bool
     ) -> OtkClaims:
-        if not isinstance(token, str) or not 20 <= len(token) <= 128 or action not in ACTIONS:
+        if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token) or action not in ACTIONS:
             raise VaultError()
         raw = self._redeem(
             keys=[_PREFIX + _hash(token)], args=[action, site_id, subject, "1" if spend else "0"]

@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from api.bodies import field
-from api.endpoints import USER_OR_KEY, Ctx
+from api.endpoints import ANY_USER, USER_OR_KEY, Ctx
 from api.errors import ApiError
 from api.routes import registry
 from core import conversations as conv
 
 _ID = field(str, required=True, max_length=64)
+# Agents (their own conversations), admins and chat platforms' back ends manage
+# conversations; managers only read transcripts. Core checks which conversation.
+_MANAGERS_OF_CHATS = ("agent", "admin", "site_key")
+_READERS = (*ANY_USER, "site_key")
 
 
 @registry.route(
     "POST",
     "/api/v1/conversations",
     auth=USER_OR_KEY,
+    roles=_MANAGERS_OF_CHATS,
     status=201,
     tag="conversations",
     body={"visitor": field(dict), "agent_id": field(str, max_length=64)},
@@ -40,6 +45,7 @@ def create(ctx: Ctx) -> dict[str, Any]:
     "POST",
     "/api/v1/conversations/{conversation_id}/participants",
     auth=USER_OR_KEY,
+    roles=_MANAGERS_OF_CHATS,
     body={"agent_id": _ID},
     tag="conversations",
 )
@@ -52,6 +58,7 @@ def add_participant(ctx: Ctx) -> dict[str, Any]:
     "POST",
     "/api/v1/conversations/{conversation_id}/transfer",
     auth=USER_OR_KEY,
+    roles=_MANAGERS_OF_CHATS,
     body={"agent_id": _ID},
     tag="conversations",
 )
@@ -61,7 +68,11 @@ def transfer(ctx: Ctx) -> dict[str, Any]:
 
 
 @registry.route(
-    "POST", "/api/v1/conversations/{conversation_id}/close", auth=USER_OR_KEY, tag="conversations"
+    "POST",
+    "/api/v1/conversations/{conversation_id}/close",
+    auth=USER_OR_KEY,
+    roles=_MANAGERS_OF_CHATS,
+    tag="conversations",
 )
 def close(ctx: Ctx) -> dict[str, Any]:
     """End the conversation; its secure form answers can no longer be revealed."""
@@ -72,6 +83,7 @@ def close(ctx: Ctx) -> dict[str, Any]:
     "POST",
     "/api/v1/conversations/{conversation_id}/messages",
     auth=USER_OR_KEY,
+    roles=_MANAGERS_OF_CHATS,
     status=201,
     body={"text": field(str, required=True, max_length=5000)},
     tag="conversations",
@@ -85,6 +97,7 @@ def post_message(ctx: Ctx) -> dict[str, Any]:
     "GET",
     "/api/v1/conversations/{conversation_id}/transcript",
     auth=USER_OR_KEY,
+    roles=_READERS,
     tag="conversations",
 )
 def transcript(ctx: Ctx) -> dict[str, Any]:

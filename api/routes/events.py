@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from api.endpoints import Ctx
+from api.endpoints import ANY_USER, Ctx
 from api.errors import NO_STORE, ApiError
 from api.routes import registry
 from core.notifications import valid_event_id
@@ -48,12 +48,11 @@ def _wait(raw: str | None) -> float:
     return wait
 
 
-@registry.route("GET", "/api/v1/agent/events", tag="agent events")
+@registry.route("GET", "/api/v1/agent/events", tag="agent events", roles=ANY_USER)
 async def agent_events(ctx: Ctx) -> Response:
     """This agent's events, after an id; long-polls up to `wait` seconds (or SSE)."""
     actor = ctx.user
-    if actor.role not in ("agent", "manager", "admin") or actor.user_id is None:
-        raise ApiError(403, "forbidden", "Only users have events.")
+    assert actor.user_id is not None  # roles=ANY_USER: a user, never a site key
     reader = ctx.services.events
     if "text/event-stream" in ctx.request.headers.get("accept", ""):
         cursor = _cursor(ctx.request.headers.get("last-event-id") or ctx.query("after"))

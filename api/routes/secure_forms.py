@@ -8,6 +8,7 @@ from api.bodies import field
 from api.endpoints import Ctx
 from api.routes import registry
 from core import form_requests, submissions
+from core.actors import USE_SECURE_FORMS
 
 _OTK = field(str, required=True, max_length=128)
 
@@ -19,6 +20,7 @@ _OTK = field(str, required=True, max_length=128)
     tag="secure forms",
     body={"form_id": field(str, required=True, max_length=64)},
     responses={403: "forbidden", 409: "conversation_closed"},
+    permission=USE_SECURE_FORMS,
 )
 def send(ctx: Ctx) -> dict[str, Any]:
     """Send a secure form into a conversation; answers the visitor's link."""
@@ -27,7 +29,9 @@ def send(ctx: Ctx) -> dict[str, Any]:
     )
 
 
-@registry.route("GET", "/api/v1/secure-forms/{request_id}", tag="secure forms")
+@registry.route(
+    "GET", "/api/v1/secure-forms/{request_id}", tag="secure forms", permission=USE_SECURE_FORMS
+)
 def status(ctx: Ctx) -> dict[str, Any]:
     """Where a sent form is: sent, opened, submitted, viewed or expired."""
     return form_requests.request_status(ctx.rt, ctx.user, ctx.path["request_id"])
@@ -39,6 +43,7 @@ def status(ctx: Ctx) -> dict[str, Any]:
     rate="otk",
     tag="secure forms",
     responses={403: "forbidden", 409: "conversation_closed"},
+    permission=USE_SECURE_FORMS,
 )
 def retrieve_otk(ctx: Ctx) -> dict[str, str]:
     """A fresh one-time key to reveal a submission (for a second look)."""
@@ -52,6 +57,9 @@ def retrieve_otk(ctx: Ctx) -> dict[str, str]:
     body={"otk": _OTK},
     tag="secure forms",
     responses={403: "forbidden", 409: "conversation_closed", 410: "invalid_or_expired"},
+    permission=USE_SECURE_FORMS,
+    mfa=True,
+    audit="form.revealed",
 )
 def reveal(ctx: Ctx) -> dict[str, Any]:
     """Reveal the answers, once per key; off-the-record answers only once at all."""

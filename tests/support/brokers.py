@@ -1,0 +1,94 @@
+"""A private `redis-server` on a port of its own, for tests that take the broker away.
+
+The shared Redis on 6379 holds every other stack's keys, so a test that takes its broker
+away runs one of its own: no persistence, bound to 127.0.0.1, killed and started again on
+the same port while the api and the worker keep their URLs.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from support.stack import free_port
+
+
+class PrivateRedis:
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 15) -> None:
+        if self.alive():
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.workdir / f"redis-{self.port}-{self._starts}.log"
+        self._starts += 1
+        with log.open("wb") as fh:
+            self._proc = subprocess.Popen(
+                [
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.workdir),
+                    "--daemonize",
+                    "no",
+                ],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.alive():
+                raise AssertionError(f"redis-server died:\n{log.read_text()[-2000:]}")
+            client = self.client()
+            try:
+                if client.ping():
+                    return
+            except redis.RedisError:
+                pass
+            finally:
+                client.close()
+            time.sleep(0.05)
+        raise AssertionError(f"redis-server on port {self.port} did not answer in {timeout} s")
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections are still accepted by the kernel, but nothing answers."""
+        assert self._proc is not None and self.alive()
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._proc is not None and self.alive():
+            self._proc.send_signal(signal.SIGCONT)
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGKILL, as in a crash: whatever the broker held in memory is gone."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout)
