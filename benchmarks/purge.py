@@ -39,7 +39,14 @@ MONTHS = 14
 BATCH = 10_000
 
 
-def fill(vault_url: str, keystore_url: str, keyring: KeyringFile, n: int, now: datetime) -> None:
+def fill(
+    vault_url: str,
+    keystore_url: str,
+    keyring: KeyringFile,
+    n: int,
+    now: datetime,
+    site_ids: list[str],
+) -> None:
     engine = make_engine(vault_url)
     data_keys = DataKeys(make_engine(keystore_url), keyring)
     # One real sealed blob per site and month, reused for speed: the purge never opens
@@ -48,11 +55,11 @@ def fill(vault_url: str, keystore_url: str, keyring: KeyringFile, n: int, now: d
     for site in range(SITES):
         for month in range(MONTHS):
             created = now - timedelta(days=30 * month + 15)
-            key = data_keys.for_writing(f"site-{site}", created.strftime("%Y-%m"))
+            key = data_keys.for_writing(site_ids[site], created.strftime("%Y-%m"))
             blob = seal_fields(
                 key,
                 "data",
-                f"site-{site}",
+                site_ids[site],
                 "x",
                 {"card_number": "4111111111111111", "cardholder": "Bench Mark", "expiry": "12/30"},
             )
@@ -65,7 +72,7 @@ def fill(vault_url: str, keystore_url: str, keyring: KeyringFile, n: int, now: d
         rows.append(
             {
                 "id": str(uuid.uuid4()),
-                "site_id": f"site-{site}",
+                "site_id": site_ids[site],
                 "conversation_id": str(uuid.uuid4()),
                 "agent_id": "agent",
                 "request_id": "request",
@@ -131,7 +138,31 @@ def main() -> int:
         keyring = KeyringFile(data_dir / "keyring.json", allow_generate=True)
         now = datetime.now(UTC)
         fill_started = time.monotonic()
-        fill(vault_url, app_url, keyring, args.n, now)
+        # real sites: the purge writes an audit entry per site it touches
+        site_ids = [
+            json.loads(
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "cli.main",
+                        "site",
+                        "create",
+                        f"Bench {i}",
+                        "--admin-username",
+                        "admin",
+                        "--admin-password",
+                        "bench-admin-password",
+                    ],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+            )["site_id"]
+            for i in range(SITES)
+        ]
+        fill(vault_url, app_url, keyring, args.n, now, site_ids)
         fill_s = time.monotonic() - fill_started
 
         as_of = now + timedelta(days=400)  # everything is past retention
@@ -154,6 +185,9 @@ def main() -> int:
             check=True,
         )
         elapsed = time.monotonic() - started
+        if purge.returncode != 0:
+            print(purge.stderr[-3000:], file=sys.stderr)
+            return purge.returncode
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         report = json.loads(purge.stdout.strip().splitlines()[-1])
         print(f"machine        {os.cpu_count()} cores, db={args.db}, batch={args.batch}")
