@@ -21,13 +21,12 @@ from api.errors import NO_STORE, ApiError
 from api.pages import csrf
 from api.pages.visitor_chat import CHAT, chat_token
 from api.routes import registry
+from api.routes.events import parse_cursor, parse_wait
 from core import chat
 from core.actors import USE_SECURE_FORMS
 from core.conversations import visitor_recipient
 from core.errors import NotFound, Unauthenticated
-from core.notifications import valid_event_id
 
-MAX_WAIT_S = 30.0
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SSE_BLOCK_S = 15.0
 
@@ -45,33 +44,6 @@ def _visitor(ctx: Ctx, *, writing: bool = False) -> chat.Visitor:
     ):
         raise ApiError(403, "forbidden", "Reload the chat page and try again.")
     return visitor
-
-
-def _cursor(raw: str | None) -> str:
-    cursor = raw or "0"
-    if not valid_event_id(cursor):
-        raise ApiError(
-            422,
-            "invalid_query",
-            "after / Last-Event-ID must be an event id.",
-            fields={"after": "An event id such as 1700000000000-0."},
-        )
-    return cursor
-
-
-def _wait(raw: str | None) -> float:
-    try:
-        wait = float(raw) if raw else 0.0
-    except ValueError:
-        wait = -1.0
-    if not 0 <= wait <= MAX_WAIT_S:
-        raise ApiError(
-            422,
-            "invalid_query",
-            "wait must be a number of seconds.",
-            fields={"wait": f"0 to {MAX_WAIT_S:g} seconds."},
-        )
-    return wait
 
 
 @registry.route(
@@ -135,10 +107,13 @@ async def events(ctx: Ctx) -> Response:
     recipient = visitor_recipient(visitor.conversation_id)
     if "text/event-stream" not in ctx.request.headers.get("accept", ""):
         found = await reader.read(
-            visitor.site_id, recipient, _cursor(ctx.query("after")), _wait(ctx.query("wait"))
+            visitor.site_id,
+            recipient,
+            parse_cursor(ctx.query("after")),
+            parse_wait(ctx.query("wait")),
         )
         return JSONResponse({"events": found}, headers=NO_STORE)
-    cursor = _cursor(ctx.request.headers.get("last-event-id") or ctx.query("after"))
+    cursor = parse_cursor(ctx.request.headers.get("last-event-id") or ctx.query("after"))
 
     async def stream() -> AsyncIterator[str]:
         position = cursor

@@ -16,7 +16,7 @@ MAX_WAIT_S = 30.0
 _SSE_BLOCK_S = 15.0
 
 
-def _cursor(raw: str | None) -> str:
+def parse_cursor(raw: str | None) -> str:
     cursor = raw or "0"
     if not valid_event_id(cursor):
         raise ApiError(
@@ -28,7 +28,7 @@ def _cursor(raw: str | None) -> str:
     return cursor
 
 
-def _wait(raw: str | None) -> float:
+def parse_wait(raw: str | None) -> float:
     try:
         wait = float(raw) if raw else 0.0
     except ValueError:
@@ -55,7 +55,7 @@ async def agent_events(ctx: Ctx) -> Response:
     assert actor.user_id is not None  # roles=ANY_USER: a user, never a site key
     reader = ctx.services.events
     if "text/event-stream" in ctx.request.headers.get("accept", ""):
-        cursor = _cursor(ctx.request.headers.get("last-event-id") or ctx.query("after"))
+        cursor = parse_cursor(ctx.request.headers.get("last-event-id") or ctx.query("after"))
 
         async def stream() -> AsyncIterator[str]:
             position = cursor
@@ -77,6 +77,9 @@ async def agent_events(ctx: Ctx) -> Response:
             headers={**NO_STORE, "X-Accel-Buffering": "no"},
         )
     events = await reader.read(
-        actor.site_id, actor.user_id, _cursor(ctx.query("after")), _wait(ctx.query("wait"))
+        actor.site_id,
+        actor.user_id,
+        parse_cursor(ctx.query("after")),
+        parse_wait(ctx.query("wait")),
     )
     return JSONResponse({"events": events}, headers=NO_STORE)
