@@ -112,7 +112,16 @@ def _row(rt: Runtime, site_id: str, form_id: str) -> Any:
     return row
 
 
+# A form version never changes once written (PUT makes a new one), so the visitor's open
+# and submit, which both need it, can skip two SELECTs once it has been read.
+_VERSIONS: dict[tuple[str, str, int], FormDefinition] = {}
+_VERSIONS_MAX = 1024
+
+
 def load_version(rt: Runtime, site_id: str, form_id: str, version: int) -> FormDefinition:
+    cached = _VERSIONS.get((site_id, form_id, version))
+    if cached is not None:
+        return cached
     _row(rt, site_id, form_id)  # the site scope check
     with rt.app_engine.connect() as conn:
         raw = conn.execute(
@@ -122,7 +131,11 @@ def load_version(rt: Runtime, site_id: str, form_id: str, version: int) -> FormD
         ).scalar()
     if raw is None:
         raise NotFound("No such form version.")
-    return parse_definition(json.loads(raw))
+    definition = parse_definition(json.loads(raw))
+    if len(_VERSIONS) >= _VERSIONS_MAX:
+        _VERSIONS.clear()
+    _VERSIONS[(site_id, form_id, version)] = definition
+    return definition
 
 
 def current(rt: Runtime, site_id: str, form_id: str) -> tuple[Any, FormDefinition]:
