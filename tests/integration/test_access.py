@@ -103,18 +103,7 @@ def login_on(stack: Stack, site_id: str, username: str, password: str) -> dict[s
 def other_site(stack: Stack) -> OtherSite:
     """A second tenant on the same service, with its own admin, form and agent."""
     admin_password = f"admin-pw-{uuid.uuid4().hex}"
-    created = json.loads(
-        stack.cli(
-            "site",
-            "create",
-            f"Other site {uuid.uuid4().hex[:6]}",
-            "--admin-username",
-            "admin",
-            "--admin-password",
-            admin_password,
-        ).stdout
-    )
-    site_id = created["site_id"]
+    site_id = stack.create_site("admin", admin_password)["site_id"]
     assert site_id != stack.site_id
     admin = login_on(stack, site_id, "admin", admin_password)
     form_id = stack.create_form(admin, PAYMENT_FORM)

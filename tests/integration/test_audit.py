@@ -37,17 +37,7 @@ class Site:
 
     @classmethod
     def make(cls, stack: Stack) -> Site:
-        made = json.loads(
-            stack.cli(
-                "site",
-                "create",
-                f"site-{uuid.uuid4().hex[:8]}",
-                "--admin-username",
-                "admin",
-                "--admin-password",
-                ADMIN_PASSWORD,
-            ).stdout
-        )
+        made = stack.create_site("admin", ADMIN_PASSWORD)
         site = cls(stack, made["site_id"], made["admin_id"], {})
         site.admin = site.login("admin", ADMIN_PASSWORD)
         return site

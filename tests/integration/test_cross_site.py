@@ -37,17 +37,7 @@ class Tenant:
 
     @classmethod
     def make(cls, stack: Stack) -> Tenant:
-        made = json.loads(
-            stack.cli(
-                "site",
-                "create",
-                f"site-{uuid.uuid4().hex[:8]}",
-                "--admin-username",
-                "admin",
-                "--admin-password",
-                ADMIN_PASSWORD,
-            ).stdout
-        )
+        made = stack.create_site("admin", ADMIN_PASSWORD)
         tenant = cls(stack, made["site_id"], {})
         tenant.admin = tenant.login("admin", ADMIN_PASSWORD)
         return tenant
