@@ -283,8 +283,20 @@ def restore_submission(rt: Runtime, otk: str, claims: OtkClaims) -> None:
     rt.otks.restore(otk, claims)
 
 
-def mark_submitted(rt: Runtime, site_id: str, request_id: str, submission_id: str) -> bool:
-    """Idempotent: True only for the call that moved the request to `submitted`."""
+def mark_submitted(
+    rt: Runtime,
+    site_id: str,
+    request_id: str,
+    submission_id: str,
+    *,
+    conversation_id: str,
+    form_title: str,
+) -> bool:
+    """Idempotent: True only for the call that moved the request to `submitted`.
+
+    The audit entry and the transcript line are written in the same transaction, so a
+    worker that dies after the commit leaves neither missing for the retry to skip.
+    """
     with rt.app_engine.begin() as conn:
         changed = conn.execute(
             update(form_requests)
@@ -303,6 +315,9 @@ def mark_submitted(rt: Runtime, site_id: str, request_id: str, submission_id: st
                 resource=f"request:{request_id};submission:{submission_id}",
                 origin="worker",
                 conn=conn,
+            )
+            add_system_message(
+                rt, conversation_id, "system", f"Secure form '{form_title}' submitted", conn=conn
             )
     return bool(changed)
 

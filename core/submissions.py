@@ -14,7 +14,7 @@ from typing import Any
 from core import audit, notifications
 from core.actors import USE_SECURE_FORMS, Actor
 from core.clock import rfc3339
-from core.conversations import ACTIVE, add_system_message, get_conversation
+from core.conversations import ACTIVE, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.form_requests import mark_submitted, mark_viewed, retention_deadline
 from core.forms.catalogue import load_version
@@ -66,8 +66,14 @@ def accept_submission(
         off_record_ttl_ms,
         expires_at_ms=int(off_record_deadline.timestamp() * 1000),
     )
-    if mark_submitted(rt, site_id, request_id, submission_id):
-        add_system_message(rt, conversation_id, "system", f"Secure form '{form_title}' submitted")
+    mark_submitted(
+        rt,
+        site_id,
+        request_id,
+        submission_id,
+        conversation_id=conversation_id,
+        form_title=form_title,
+    )
     retrieve = rt.otks.issue(
         "retrieve",
         site_id,
