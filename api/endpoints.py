@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from api.bodies import F, parse_json, read_body
 from api.errors import NO_STORE, ApiError, unexpected_error_handler
+from api.pages import session as page_session
 from api.ratelimit import client_address
 from api.services import Services
 from core import audit
@@ -157,6 +158,24 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+def session_token(request: Request, services: Services) -> tuple[str | None, bool]:
+    """The caller's token, and whether it came from the pages' session cookie (whose
+    writes must then carry the page's CSRF token)."""
+    token = bearer_token(request)
+    if token is not None:
+        return token, False
+    token = page_session.cookie_token(request, services.settings)
+    return token, token is not None
+
+
+def check_page_csrf(services: Services, request: Request, actor: Actor | None) -> None:
+    """A write made with the session cookie must prove it came from one of our pages."""
+    if actor is None or request.method in page_session.SAFE_METHODS:
+        return
+    if not page_session.csrf_ok(services.rt, actor, request.headers.get("x-csrf-token")):
+        raise ApiError(403, "forbidden", "Reload the page and try again.")
+
+
 def authenticate(services: Services, token: str | None, auth: str) -> Actor | None:
     if auth == PUBLIC:
         return None
@@ -250,7 +269,7 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
         takes_body = spec.method in ("POST", "PUT", "PATCH")
         if takes_body:
             raw = await read_body(request, services.settings.max_body_bytes)
-        token = bearer_token(request)
+        token, from_cookie = session_token(request, services)
         path = dict(request.path_params)
         if any(_names_nothing(str(v)) for v in path.values()):
             raise ApiError(404, "not_found", "No such resource on this site.")
@@ -259,6 +278,8 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
             # Who is calling, then what they sent, then whether they may: a stranger learns
             # nothing from a body's errors, a user's malformed request still hears why.
             actor = authenticate(services, token, spec.auth)
+            if from_cookie:
+                check_page_csrf(services, request, actor)
             body: dict[str, Any] = {}
             if takes_body:
                 body = parse_json(raw, None if spec.body is ANY_BODY else (spec.body or {}))

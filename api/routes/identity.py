@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.bodies import field
-from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx, bearer_token
+from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx, session_token
 from api.errors import ApiError
 from api.routes import registry
 from core import mfa, sessions, users
@@ -43,7 +43,7 @@ def login(ctx: Ctx) -> dict[str, Any]:
 @registry.route("POST", "/api/v1/auth/logout", status=204, tag="sessions", roles=ANY_USER)
 def logout(ctx: Ctx) -> None:
     """End this session."""
-    token = bearer_token(ctx.request)
+    token, _ = session_token(ctx.request, ctx.services)
     assert token is not None
     sessions.end_session(ctx.rt, token)
 

@@ -303,10 +303,11 @@ class Stack:
     def admin_headers(self) -> dict[str, str]:
         return self.login(*self.admin)
 
-    def new_agent(
-        self, admin: dict[str, str], name: str | None = None
-    ) -> tuple[str, dict[str, str]]:
-        username = name or f"agent-{uuid.uuid4().hex[:8]}"
+    def new_user(
+        self, admin: dict[str, str], role: str = "agent", name: str | None = None
+    ) -> tuple[str, str, str]:
+        """A new user of the stack's site: (id, username, password)."""
+        username = name or f"{role}-{uuid.uuid4().hex[:8]}"
         password = f"pw-{uuid.uuid4().hex}"
         with self.client() as c:
             r = c.post(
@@ -315,12 +316,18 @@ class Stack:
                 json={
                     "username": username,
                     "password": password,
-                    "role": "agent",
+                    "role": role,
                     "display_name": username,
                 },
             )
         assert r.status_code == 201, r.text
-        return r.json()["id"], self.login(username, password)
+        return str(r.json()["id"]), username, password
+
+    def new_agent(
+        self, admin: dict[str, str], name: str | None = None
+    ) -> tuple[str, dict[str, str]]:
+        user_id, username, password = self.new_user(admin, "agent", name)
+        return user_id, self.login(username, password)
 
     def create_form(self, admin: dict[str, str], definition: dict[str, Any]) -> str:
         with self.client() as c:

@@ -1,0 +1,161 @@
+"""Signing in and out of the workspace and the console.
+
+    GET  /login    site, username, password and (for accounts that use one) the
+                   authenticator code; `next` says where to go afterwards
+    POST /login    checks them exactly as POST /api/v1/auth/login does, then keeps the
+                   session in an HttpOnly cookie and goes on to the user's home page
+    POST /logout   ends the session (the page's idle timer posts here too)
+
+Errors re-render the form with an error summary; the password is never put back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from api.pages import csrf
+from api.pages import session as page_session
+from api.pages.render import render
+from api.pages.web import forbidden_page, page, rate_limit, read_form, services
+from core import chat, sessions, users
+from core.errors import AccountDisabled, InvalidCredentials
+from core.mfa import MfaRequired
+
+LOGIN = "login"
+_REASONS = {
+    "ended": "Your session has ended. Please sign in again.",
+    "idle": "You were signed out because the page was left idle.",
+    "signed_out": "You have signed out.",
+}
+_TEXT_MAX = 150
+
+
+def _clean(value: object, limit: int = _TEXT_MAX) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    return text if len(text) <= limit else ""
+
+
+def _login_page(
+    request: Request,
+    *,
+    site_id: str,
+    username: str = "",
+    next_path: str | None = None,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    rt = services(request).rt
+    errors = errors or {}
+    summary: list[dict[str, Any]] = [
+        {"message": message, "href": f"#login-{name}"} for name, message in errors.items()
+    ]
+    if problem:
+        summary.append({"message": problem, "href": None})
+    return render(
+        request,
+        "login.html",
+        status_code=status_code,
+        csrf=csrf.issue(rt, LOGIN, LOGIN),
+        site_id=site_id,
+        username=username,
+        next_path=next_path or "",
+        errors=errors,
+        summary=summary,
+        notice=_REASONS.get(request.query_params.get("reason", "")),
+    )
+
+
+@page
+async def login_page(request: Request) -> Response:
+    svc = services(request)
+
+    def work() -> Response:
+        actor = page_session.page_actor(request, svc.rt, svc.settings)
+        next_path = page_session.local_path(request.query_params.get("next"))
+        if actor is not None:
+            return RedirectResponse(next_path or page_session.home_of(actor), status_code=303)
+        site = _clean(request.query_params.get("site"), 64) or chat.default_demo_site(svc.rt)
+        return _login_page(request, site_id=site or "", next_path=next_path)
+
+    return await run_in_threadpool(work)
+
+
+@page
+async def login(request: Request) -> Response:
+    await rate_limit(request, "login")
+    svc = services(request)
+    posted = await read_form(request)
+
+    def work() -> Response:
+        if not csrf.verify(svc.rt, LOGIN, LOGIN, posted.get("csrf")):
+            return forbidden_page(request)
+        site_id = _clean(posted.get("site"), 64)
+        username = _clean(posted.get("username"))
+        password = posted.get("password", "")
+        code = _clean(posted.get("totp"), 16).replace(" ", "")
+        next_path = page_session.local_path(posted.get("next"))
+
+        def again(status_code: int, **shown: Any) -> Response:
+            return _login_page(
+                request,
+                site_id=site_id,
+                username=username,
+                next_path=next_path,
+                status_code=status_code,
+                **shown,
+            )
+
+        errors = {}
+        if not site_id:
+            errors["site"] = "Enter your site id."
+        if not username:
+            errors["username"] = "Enter your username."
+        if not password or len(password) > 1024:
+            errors["password"] = "Enter your password."  # noqa: S105 (a message)
+        if errors:
+            return again(422, errors=errors)
+        try:
+            result = users.log_in(svc.rt, site_id, username, password, code or None)
+        except MfaRequired:
+            return again(
+                401, errors={"totp": "Enter the 6-digit code from your authenticator app."}
+            )
+        except InvalidCredentials:
+            return again(401, problem="The site id, username, password or code is not right.")
+        except AccountDisabled:
+            return again(
+                423, problem="This account is locked. Ask an administrator to re-enable it."
+            )
+        role = result["user"]["role"]
+        home = next_path or ("/agent" if role == "agent" else "/admin")
+        response = RedirectResponse(home, status_code=303)
+        page_session.remember(response, svc.settings, result["token"])
+        return response
+
+    return await run_in_threadpool(work)
+
+
+@page
+async def logout(request: Request) -> Response:
+    svc = services(request)
+    posted = await read_form(request)
+
+    def work() -> Response:
+        actor = page_session.page_actor(request, svc.rt, svc.settings)
+        reason = "idle" if posted.get("reason") == "idle" else "signed_out"
+        if actor is not None:
+            if not page_session.csrf_ok(svc.rt, actor, posted.get("csrf")):
+                return forbidden_page(request)
+            token = page_session.cookie_token(request, svc.settings)
+            assert token is not None
+            sessions.end_session(svc.rt, token)
+        response = RedirectResponse(f"/login?reason={reason}", status_code=303)
+        page_session.forget(response, svc.settings)
+        return response
+
+    return await run_in_threadpool(work)

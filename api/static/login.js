@@ -1,0 +1,6 @@
+// The sign-in page: after a failed attempt, focus lands on the error summary and its links
+// move focus to their fields.
+import { focusMarked, linkSummaryToFields } from "./common.js";
+
+linkSummaryToFields();
+focusMarked();

@@ -1,0 +1,144 @@
+"""Signing in through /login over plain HTTP: errors that say what to fix, a session kept
+in an HttpOnly cookie, the JSON API taking that cookie (writes only with the page's CSRF
+token), and signing out."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import httpx
+from support.stack import Stack
+
+
+def hidden(page: str, name: str) -> str:
+    found = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', page)
+    assert found, f"no hidden {name} in the page"
+    return html.unescape(found.group(1))
+
+
+def meta_csrf(page: str) -> str:
+    found = re.search(r'<meta name="csrf-token" content="([^"]*)"', page)
+    assert found, "no csrf meta tag in the page"
+    return html.unescape(found.group(1))
+
+
+def sign_in(
+    c: httpx.Client, stack: Stack, username: str, password: str, **extra: str
+) -> httpx.Response:
+    form = c.get("/login")
+    assert form.status_code == 200, form.text
+    data = {
+        "csrf": hidden(form.text, "csrf"),
+        "site": stack.site_id,
+        "username": username,
+        "password": password,
+        "next": "",
+        **extra,
+    }
+    return c.post("/login", data=data)
+
+
+def test_wrong_password_says_so_without_echoing_it(stack: Stack) -> None:
+    _, username, _ = stack.new_user(stack.admin_headers())
+    with stack.client() as c:
+        r = sign_in(c, stack, username, "canary-Wr0ng-pass")
+        assert r.status_code == 401
+        assert "not right" in r.text
+        assert "canary-Wr0ng-pass" not in r.text
+        assert username in r.text  # the username is put back; the password never is
+        assert "set-cookie" not in r.headers
+        assert r.headers["cache-control"] == "no-store"
+
+
+def test_missing_fields_are_named(stack: Stack) -> None:
+    with stack.client() as c:
+        form = c.get("/login")
+        r = c.post("/login", data={"csrf": hidden(form.text, "csrf"), "site": stack.site_id})
+    assert r.status_code == 422
+    assert 'href="#login-username"' in r.text and 'href="#login-password"' in r.text
+    assert 'id="login-username" name="username"' in r.text
+
+
+def test_without_the_csrf_token_nothing_happens(stack: Stack) -> None:
+    _, username, password = stack.new_user(stack.admin_headers())
+    with stack.client() as c:
+        r = c.post(
+            "/login",
+            data={"site": stack.site_id, "username": username, "password": password},
+        )
+    assert r.status_code == 403
+    assert "set-cookie" not in r.headers
+
+
+def test_agent_session_lives_in_an_httponly_cookie_the_api_accepts(stack: Stack) -> None:
+    _, username, password = stack.new_user(stack.admin_headers())
+    with stack.client() as c:
+        r = sign_in(c, stack, username, password)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/agent"
+        cookie = r.headers["set-cookie"]
+        assert "sf_session=sfs_" in cookie
+        assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+
+        me = c.get("/api/v1/auth/me")
+        assert me.status_code == 200, me.text
+        assert me.json()["username"] == username
+
+        # A write with the cookie but without the page's token is refused and does nothing.
+        made = c.post("/api/v1/conversations", json={"visitor": {"name": "V"}})
+        assert made.status_code == 403, made.text
+        assert made.json()["error"] == "forbidden"
+
+        # The token a signed-in page carries makes it go through.
+        page = c.get("/login?next=/account", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/account"
+
+
+def test_the_page_token_lets_cookie_writes_through(stack: Stack) -> None:
+    _, username, password = stack.new_user(stack.admin_headers())
+    with stack.client() as c:
+        assert sign_in(c, stack, username, password).status_code == 303
+        token = _csrf_for_cookie_session(c)
+        made = c.post(
+            "/api/v1/conversations",
+            json={"visitor": {"name": "V"}},
+            headers={"X-CSRF-Token": token},
+        )
+        assert made.status_code == 201, made.text
+        forged = c.post(
+            "/api/v1/conversations",
+            json={"visitor": {"name": "V"}},
+            headers={"X-CSRF-Token": token[:-2] + "xx"},
+        )
+        assert forged.status_code == 403
+
+
+def _csrf_for_cookie_session(c: httpx.Client) -> str:
+    """The session's CSRF token, as the sign-out form of any signed-in page carries it."""
+    for path in ("/agent", "/admin", "/account"):
+        r = c.get(path)
+        if r.status_code == 200 and 'name="csrf-token"' in r.text:
+            return meta_csrf(r.text)
+    raise AssertionError("no signed-in page answered with a CSRF token")
+
+
+def test_sign_out_ends_the_session(stack: Stack) -> None:
+    _, username, password = stack.new_user(stack.admin_headers())
+    with stack.client() as c:
+        assert sign_in(c, stack, username, password).status_code == 303
+        token = _csrf_for_cookie_session(c)
+        out = c.post("/logout", data={"csrf": token})
+        assert out.status_code == 303
+        assert out.headers["location"] == "/login?reason=signed_out"
+        assert c.get("/api/v1/auth/me").status_code == 401
+        again = c.get("/login?reason=signed_out")
+        assert "You have signed out." in again.text
+
+
+def test_an_open_redirect_is_not_followed(stack: Stack) -> None:
+    _, username, password = stack.new_user(stack.admin_headers())
+    with stack.client() as c:
+        r = sign_in(c, stack, username, password, next="//evil.example/")
+        assert r.status_code == 303
+        assert r.headers["location"] == "/agent"
