@@ -10,7 +10,7 @@ from starlette.staticfiles import StaticFiles
 from api.bodies import field
 from api.endpoints import PUBLIC, Ctx
 from api.errors import ApiError
-from api.pages import signin, visitor_chat, visitor_form
+from api.pages import account, admin, agent, signin, visitor_chat, visitor_form
 from api.pages.render import STATIC
 from api.routes import registry
 from core import chat
@@ -27,6 +27,9 @@ def page_routes() -> list[BaseRoute]:
         Route("/login", signin.login_page, methods=["GET"]),
         Route("/login", signin.login, methods=["POST"]),
         Route("/logout", signin.logout, methods=["POST"]),
+        *agent.routes(),
+        *admin.routes(),
+        *account.routes(),
         Route("/chat", visitor_chat.window, methods=["GET"]),
         Route("/chat/start", visitor_chat.start, methods=["POST"]),
         Route("/chat/messages", visitor_chat.say, methods=["POST"]),

@@ -1,0 +1,9 @@
+"""The admin console (/admin)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+
+def routes() -> list[BaseRoute]:
+    return []
