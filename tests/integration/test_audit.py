@@ -15,65 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from support.flow import Desk, card_values
+from support.sites import OwnSite
 from support.stack import PAYMENT_FORM, Stack
 
-API = "/api/v1"
-ADMIN_PASSWORD = "admin-password-1"
 CARD = "4000056655665556"
 CVV = "739"
 HOLDER = "Grace Hopper"
-
-
-@dataclass
-class Site:
-    stack: Stack
-    site_id: str
-    admin_id: str
-    admin: dict[str, str]
-
-    @classmethod
-    def make(cls, stack: Stack) -> Site:
-        made = stack.create_site("admin", ADMIN_PASSWORD)
-        site = cls(stack, made["site_id"], made["admin_id"], {})
-        site.admin = site.login("admin", ADMIN_PASSWORD)
-        return site
-
-    def call(
-        self, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
-    ) -> httpx.Response:
-        with self.stack.client() as c:
-            return c.request(method, API + path, headers=headers or {}, json=body)
-
-    def login(self, username: str, password: str) -> dict[str, str]:
-        r = self.call(
-            "POST",
-            "/auth/login",
-            body={"site_id": self.site_id, "username": username, "password": password},
-        )
-        assert r.status_code == 200, r.text
-        return {"Authorization": f"Bearer {r.json()['token']}"}
-
-    def user(self, role: str) -> tuple[str, str, str]:
-        username, password = f"{role}-{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-        body = {"username": username, "password": password, "role": role}
-        r = self.call("POST", "/users", self.admin, body)
-        assert r.status_code == 201, r.text
-        return r.json()["id"], username, password
-
-    def trail(self, **filters: str) -> list[dict[str, Any]]:
-        r = self.call(
-            "GET", "/audit?" + "&".join(f"{k}={v}" for k, v in filters.items()), self.admin
-        )
-        assert r.status_code == 200, r.text
-        return list(r.json()["events"])
-
-    def verify(self, *scope: str) -> tuple[int, str, str]:
-        result = self.stack.cli("audit", "verify", *scope, check=False)
-        return result.returncode, result.stdout, result.stderr
 
 
 def one(trail: list[dict[str, Any]], type: str, **match: Any) -> dict[str, Any]:
@@ -84,14 +34,14 @@ def one(trail: list[dict[str, Any]], type: str, **match: Any) -> dict[str, Any]:
 
 @dataclass
 class Busy:
-    site: Site
+    site: OwnSite
     ids: dict[str, str]
 
 
 @pytest.fixture(scope="module")
 def busy(stack: Stack) -> Busy:
     """A site that has done one of everything that is audited."""
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     definition = {**PAYMENT_FORM, "name": f"payment_{uuid.uuid4().hex[:8]}"}
     form_id = stack.create_form(site.admin, definition)
     agent_id, username, password = site.user("agent")
@@ -238,7 +188,7 @@ def test_only_admins_read_the_trail_and_only_their_own_sites(stack: Stack, busy:
     _, username, password = site.user("manager")
     r = site.call("GET", "/audit", site.login(username, password))
     assert (r.status_code, r.json()["error"]) == (403, "forbidden")
-    other = Site.make(stack)
+    other = OwnSite.make(stack)
     theirs = other.trail(limit="1000")
     ours = {e["id"] for e in site.trail(limit="1000")}
     assert theirs and not ours & {e["id"] for e in theirs}
@@ -297,7 +247,7 @@ def _rows(stack: Stack, site_id: str) -> list[Any]:
 
 
 def test_audit_verify_names_a_deleted_altered_or_moved_entry(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     for _ in range(3):
         site.user("agent")
     code, out, _ = site.verify()
@@ -366,7 +316,7 @@ def test_audit_verify_names_a_deleted_altered_or_moved_entry(stack: Stack) -> No
 
 
 def test_the_last_entry_deleted_is_caught_by_the_head(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     site.user("agent")
     last = _rows(stack, site.site_id)[-1]
     try:

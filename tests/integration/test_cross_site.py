@@ -10,7 +10,6 @@ exactly as it was: the walk changed, spent and revealed nothing of it.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from support.flow import Desk, card_values
+from support.sites import API, OwnSite
 from support.stack import PAYMENT_FORM, Stack
 
-API = "/api/v1"
-ADMIN_PASSWORD = "admin-password-1"
 # Path parameters that name something global rather than a site's resource.
 GLOBAL_PARAMS = {"template"}
 # Body fields that name a site's resource: filled with site A's ids.
@@ -30,59 +28,10 @@ REFERENCES = {"form_id": "form_id", "agent_id": "agent_id", "profile_id": "profi
 
 
 @dataclass
-class Tenant:
-    stack: Stack
-    site_id: str
-    admin: dict[str, str]
-
-    @classmethod
-    def make(cls, stack: Stack) -> Tenant:
-        made = stack.create_site("admin", ADMIN_PASSWORD)
-        tenant = cls(stack, made["site_id"], {})
-        tenant.admin = tenant.login("admin", ADMIN_PASSWORD)
-        return tenant
-
-    def call(
-        self, method: str, path: str, headers: dict[str, str], body: Any = None
-    ) -> httpx.Response:
-        with self.stack.client() as c:
-            return c.request(method, path, headers=headers, json=body)
-
-    def login(self, username: str, password: str) -> dict[str, str]:
-        r = self.call(
-            "POST",
-            f"{API}/auth/login",
-            {},
-            {"site_id": self.site_id, "username": username, "password": password},
-        )
-        assert r.status_code == 200, r.text
-        return {"Authorization": f"Bearer {r.json()['token']}"}
-
-    def user(self, role: str, profile_id: str | None = None) -> tuple[str, dict[str, str]]:
-        username, password = f"{role}-{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-        body = {"username": username, "password": password, "role": role, "display_name": role}
-        if profile_id:
-            body["profile_id"] = profile_id
-        r = self.call("POST", f"{API}/users", self.admin, body)
-        assert r.status_code == 201, r.text
-        return r.json()["id"], self.login(username, password)
-
-    def profile(self, role: str, permissions: list[str]) -> str:
-        body = {"name": f"p-{uuid.uuid4().hex[:6]}", "role": role, "permissions": permissions}
-        r = self.call("POST", f"{API}/profiles", self.admin, body)
-        assert r.status_code == 201, r.text
-        return str(r.json()["id"])
-
-    def site_key(self) -> dict[str, str]:
-        key = json.loads(self.stack.cli("site", "api-key", self.site_id).stdout)["api_key"]
-        return {"Authorization": f"Bearer {key}"}
-
-
-@dataclass
 class Victim:
     """Site A and one of each of its resources."""
 
-    tenant: Tenant
+    tenant: OwnSite
     desk: Desk
     ids: dict[str, str]
     retrieve_otk: str
@@ -122,16 +71,16 @@ def _route_table(stack: Stack) -> list[Op]:
 
 @pytest.fixture(scope="module")
 def victim(stack: Stack) -> Victim:
-    tenant = Tenant.make(stack)
+    tenant = OwnSite.make(stack)
     definition = {**PAYMENT_FORM, "name": f"payment_{uuid.uuid4().hex[:8]}"}
     form_id = stack.create_form(tenant.admin, definition)
-    agent_id, agent = tenant.user("agent")
+    agent_id, agent = tenant.signed_in("agent")
     desk = Desk(stack, tenant.admin, form_id, agent_id, agent)
     sent = desk.send()
     assert desk.submit(desk.open(sent), card_values(cvv="731")).status_code == 202
     event = desk.wait_submitted(sent.request_id)
     history = tenant.profile("manager", ["secure_forms.view_history"])
-    _, manager = tenant.user("manager", history)
+    _, manager = tenant.signed_in("manager", history)
     return Victim(
         tenant,
         desk,
@@ -151,12 +100,12 @@ def victim(stack: Stack) -> Victim:
 
 @pytest.fixture(scope="module")
 def intruders(stack: Stack) -> Iterator[dict[str, dict[str, str]]]:
-    tenant = Tenant.make(stack)
+    tenant = OwnSite.make(stack)
     history = tenant.profile("manager", ["secure_forms.view_history"])
     yield {
         "admin": tenant.admin,
-        "agent": tenant.user("agent")[1],
-        "manager": tenant.user("manager", history)[1],
+        "agent": tenant.signed_in("agent")[1],
+        "manager": tenant.signed_in("manager", history)[1],
         "site_key": tenant.site_key(),
     }
 

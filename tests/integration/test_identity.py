@@ -17,16 +17,12 @@ import json
 import struct
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 from support.flow import Desk, card_values
-from support.stack import PAYMENT_FORM, Stack
-
-API = "/api/v1"
-ADMIN_PASSWORD = "admin-password-1"
+from support.sites import API, OwnSite
+from support.stack import Stack
 
 
 def totp(secret: str, at: float) -> str:
@@ -35,80 +31,6 @@ def totp(secret: str, at: float) -> str:
     mac = hmac.new(key, struct.pack(">Q", int(at // 30)), hashlib.sha1).digest()
     value = struct.unpack(">I", mac[mac[-1] & 15 : (mac[-1] & 15) + 4])[0] & 0x7FFFFFFF
     return str(value % 10**6).zfill(6)
-
-
-@dataclass
-class Site:
-    stack: Stack
-    site_id: str
-    admin: dict[str, str]
-
-    @classmethod
-    def make(cls, stack: Stack) -> Site:
-        made = stack.create_site("admin", ADMIN_PASSWORD)
-        site = cls(stack, made["site_id"], {})
-        site.admin = site.headers(site.login("admin", ADMIN_PASSWORD))
-        return site
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        headers: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> httpx.Response:
-        with self.stack.client() as c:
-            return c.request(method, API + path, headers=headers or {}, json=body)
-
-    def login_response(
-        self, username: str, password: str, code: str | None = None
-    ) -> httpx.Response:
-        body = {"site_id": self.site_id, "username": username, "password": password}
-        if code is not None:
-            body["totp"] = code
-        return self.call("POST", "/auth/login", body=body)
-
-    def login(self, username: str, password: str, code: str | None = None) -> str:
-        r = self.login_response(username, password, code)
-        assert r.status_code == 200, r.text
-        return str(r.json()["token"])
-
-    @staticmethod
-    def headers(token: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"}
-
-    def user(self, role: str = "agent", profile_id: str | None = None) -> tuple[str, str, str]:
-        username, password = f"{role}-{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex}"
-        body = {"username": username, "password": password, "role": role, "display_name": role}
-        if profile_id:
-            body["profile_id"] = profile_id
-        r = self.call("POST", "/users", self.admin, body)
-        assert r.status_code == 201, r.text
-        return r.json()["id"], username, password
-
-    def policies(self, **changes: Any) -> dict[str, Any]:
-        r = self.call("PUT", "/site/policies", self.admin, changes)
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
-    def profile(self, name: str, role: str, permissions: list[str]) -> str:
-        r = self.call(
-            "POST",
-            "/profiles",
-            self.admin,
-            {"name": name, "role": role, "permissions": permissions},
-        )
-        assert r.status_code == 201, r.text
-        return str(r.json()["id"])
-
-    def desk(self) -> Desk:
-        """The shared flow helpers, on this site: a form and an agent ready to send."""
-        definition = {**PAYMENT_FORM, "name": f"payment_{uuid.uuid4().hex[:8]}"}
-        form_id = self.stack.create_form(self.admin, definition)
-        agent_id, username, password = self.user("agent")
-        return Desk(
-            self.stack, self.admin, form_id, agent_id, self.headers(self.login(username, password))
-        )
 
 
 def error(r: httpx.Response) -> tuple[int, str]:
@@ -127,9 +49,9 @@ def submitted(desk: Desk) -> tuple[str, str, str]:
 
 
 def test_the_failed_login_limit_disables_until_an_admin_re_enables(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     user_id, username, password = site.user()
-    live = site.headers(site.login(username, password))
+    live = site.login(username, password)
     answers = [error(site.login_response(username, "wrong-password")) for _ in range(3)]
     assert answers == [(401, "invalid_credentials")] * 2 + [(423, "account_disabled")]
     assert error(site.login_response(username, password)) == (423, "account_disabled")
@@ -139,12 +61,12 @@ def test_the_failed_login_limit_disables_until_an_admin_re_enables(stack: Stack)
 
     r = site.call("PATCH", f"/users/{user_id}", site.admin, {"enabled": True})
     assert r.status_code == 200 and r.json()["enabled"] is True
-    token = site.login(username, password)
+    token = site.token(username, password)
     assert site.call("GET", "/auth/me", site.headers(token)).json()["id"] == user_id
 
 
 def test_an_unknown_user_answers_exactly_like_a_wrong_password(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     _, username, _ = site.user()
 
     def answers(who: str) -> list[tuple[int, bytes, dict[str, str]]]:
@@ -198,7 +120,7 @@ def test_log_in_attempts_are_rate_limited_per_address(
 
 
 def test_an_idle_session_is_logged_out_server_side(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     site.policies(idle_timeout_s=2)  # seconds are allowed only in the test environment
     _, username, password = site.user()
     r = site.login_response(username, password)
@@ -208,13 +130,13 @@ def test_an_idle_session_is_logged_out_server_side(stack: Stack) -> None:
     time.sleep(4)
     assert error(site.call("GET", "/auth/me", me)) == (401, "session_expired")
     assert error(site.call("GET", "/auth/me", me)) == (401, "unauthenticated")  # gone for good
-    assert site.login(username, password)
+    assert site.token(username, password)
 
 
 def test_disabling_or_a_new_password_ends_every_session_at_once(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     user_id, username, password = site.user()
-    tokens = [site.headers(site.login(username, password)) for _ in range(3)]
+    tokens = [site.login(username, password) for _ in range(3)]
     r = site.call(
         "POST",
         "/auth/password",
@@ -226,7 +148,7 @@ def test_disabling_or_a_new_password_ends_every_session_at_once(stack: Stack) ->
         assert error(site.call("GET", "/auth/me", token)) == (401, "unauthenticated")
     assert error(site.login_response(username, password)) == (401, "invalid_credentials")
 
-    tokens = [site.headers(site.login(username, "a-new-pass-phrase-1")) for _ in range(2)]
+    tokens = [site.login(username, "a-new-pass-phrase-1") for _ in range(2)]
     assert (
         site.call("PATCH", f"/users/{user_id}", site.admin, {"enabled": False}).status_code == 200
     )
@@ -236,7 +158,7 @@ def test_disabling_or_a_new_password_ends_every_session_at_once(stack: Stack) ->
 
 
 def test_passwords_keep_to_the_sites_policy(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     site.policies(password_min_length=14)
 
     def create(username: str, password: str) -> httpx.Response:
@@ -258,13 +180,13 @@ def test_passwords_keep_to_the_sites_policy(stack: Stack) -> None:
         assert password not in r.text
     r = create("ada", "first-pass-phrase")
     assert r.status_code == 201, r.text
-    me = site.headers(site.login("ada", "first-pass-phrase"))
+    me = site.login("ada", "first-pass-phrase")
     history = ["first-pass-phrase"] + [f"pass-phrase-no-{i}" for i in range(2, 6)]
     for old, new in itertools.pairwise(history):
-        me = site.headers(site.login("ada", old))
+        me = site.login("ada", old)
         r = site.call("POST", "/auth/password", me, {"current_password": old, "new_password": new})
         assert r.status_code == 204, r.text
-    me = site.headers(site.login("ada", history[-1]))
+    me = site.login("ada", history[-1])
     r = site.call(
         "POST", "/auth/password", me, {"current_password": history[-1], "new_password": history[2]}
     )
@@ -282,9 +204,9 @@ def test_passwords_keep_to_the_sites_policy(stack: Stack) -> None:
 
 
 def test_mfa_enrolment_log_in_with_and_without_a_code_and_recovery_codes(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     _, username, password = site.user()
-    me = site.headers(site.login(username, password))
+    me = site.login(username, password)
     enrolled = site.call("POST", "/auth/mfa/enroll", me)
     assert enrolled.status_code == 200, enrolled.text
     assert enrolled.headers["cache-control"] == "no-store"
@@ -292,7 +214,7 @@ def test_mfa_enrolment_log_in_with_and_without_a_code_and_recovery_codes(stack: 
     assert enrolled.json()["otpauth_uri"].startswith("otpauth://totp/")
     assert f"secret={secret}" in enrolled.json()["otpauth_uri"]
     # Not on until confirmed with a right code.
-    assert site.login(username, password)
+    assert site.token(username, password)
     wrong = str((int(totp(secret, time.time())) + 500_000) % 10**6).zfill(6)
     assert error(site.call("POST", "/auth/mfa/confirm", me, {"totp": wrong})) == (
         422,
@@ -306,19 +228,19 @@ def test_mfa_enrolment_log_in_with_and_without_a_code_and_recovery_codes(stack: 
     assert error(site.login_response(username, password)) == (401, "mfa_required")
     # The confirmation spent this step; the next is inside the accepted window.
     code = totp(secret, time.time() + 30)
-    assert site.login(username, password, code)
+    assert site.token(username, password, code)
     assert error(site.login_response(username, password, code)) == (401, "invalid_credentials")
 
-    assert site.login(username, password, codes[0])
+    assert site.token(username, password, codes[0])
     assert error(site.login_response(username, password, codes[0])) == (401, "invalid_credentials")
-    assert site.login(username, password, codes[1])
-    me = site.headers(site.login(username, password, codes[2]))
+    assert site.token(username, password, codes[1])
+    me = site.login(username, password, codes[2])
     assert site.call("GET", "/auth/me", me).json()["mfa_enabled"] is True
     assert error(site.call("POST", "/auth/mfa/enroll", me)) == (409, "conflict")
 
 
 def test_a_role_that_must_use_mfa_reveals_nothing_until_enrolled(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     site.policies(mfa_required_roles=["agent"])
     desk = site.desk()
     _, submission_id, retrieve_otk = submitted(desk)
@@ -338,11 +260,11 @@ def test_a_role_that_must_use_mfa_reveals_nothing_until_enrolled(stack: Stack) -
 
 
 def test_an_agent_without_secure_forms_use_cannot_send(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     desk = site.desk()
-    quiet = site.profile("Agents without secure forms", "agent", [])
+    quiet = site.profile("agent", [], name="Agents without secure forms")
     _, username, password = site.user("agent", profile_id=quiet)
-    headers = site.headers(site.login(username, password))
+    headers = site.login(username, password)
     assert site.call("GET", "/auth/me", headers).json()["permissions"] == []
     conversation_id = desk.conversation(headers)
     r = site.call(
@@ -370,7 +292,7 @@ def test_an_agent_without_secure_forms_use_cannot_send(stack: Stack) -> None:
 
 
 def test_a_manager_needs_view_history_and_then_sees_stored_values_only(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     desk = site.desk()
     conversation_id, submission_id, _ = submitted(desk)
     assert (
@@ -378,7 +300,7 @@ def test_a_manager_needs_view_history_and_then_sees_stored_values_only(stack: St
     )
 
     manager_id, username, password = site.user("manager")
-    manager = site.headers(site.login(username, password))
+    manager = site.login(username, password)
     assert error(site.call("GET", f"/conversations/{conversation_id}/secure-forms", manager)) == (
         403,
         "forbidden",
@@ -386,7 +308,7 @@ def test_a_manager_needs_view_history_and_then_sees_stored_values_only(stack: St
     r = site.call("POST", f"/submissions/{submission_id}/history-reveal", manager)
     assert error(r) == (403, "forbidden") and "4242" not in r.text
 
-    reviewers = site.profile("History reviewers", "manager", ["secure_forms.view_history"])
+    reviewers = site.profile("manager", ["secure_forms.view_history"], name="History reviewers")
     r = site.call("PATCH", f"/users/{manager_id}", site.admin, {"profile_id": reviewers})
     assert r.status_code == 200 and r.json()["permissions"] == ["secure_forms.view_history"]
     listed = site.call("GET", f"/conversations/{conversation_id}/secure-forms", manager)
@@ -410,7 +332,7 @@ def test_a_manager_needs_view_history_and_then_sees_stored_values_only(stack: St
 
 
 def test_profiles_keep_to_their_role(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     r = site.call(
         "POST",
         "/profiles",
@@ -418,14 +340,14 @@ def test_profiles_keep_to_their_role(stack: Stack) -> None:
         {"name": "Odd", "role": "agent", "permissions": ["secure_forms.view_history"]},
     )
     assert error(r) == (422, "invalid_profile") and set(r.json()["fields"]) == {"permissions"}
-    agents = site.profile("Quiet agents", "agent", [])
+    agents = site.profile("agent", [], name="Quiet agents")
     manager_id, _, _ = site.user("manager")
     r = site.call("PATCH", f"/users/{manager_id}", site.admin, {"profile_id": agents})
     assert error(r) == (422, "invalid_profile") and set(r.json()["fields"]) == {"profile_id"}
     r = site.call("PATCH", f"/profiles/{agents}", site.admin, {"role": "manager"})
     assert error(r) == (422, "invalid_profile")
     _, username, password = site.user("agent")
-    agent = site.headers(site.login(username, password))
+    agent = site.login(username, password)
     for method, path, body in (
         ("GET", "/profiles", None),
         ("POST", "/profiles", {"name": "Mine", "role": "agent", "permissions": []}),
@@ -442,7 +364,7 @@ def test_profiles_keep_to_their_role(stack: Stack) -> None:
 
 
 def test_site_policies_have_defaults_and_refuse_unsafe_values_by_name(stack: Stack) -> None:
-    site = Site.make(stack)
+    site = OwnSite.make(stack)
     r = site.call("GET", "/site/policies", site.admin)
     assert r.status_code == 200
     assert r.json() == {
