@@ -8,6 +8,7 @@ page hands its scripts in a `<meta name="csrf-token">`.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -106,7 +107,7 @@ def to_login(request: Request, reason: str | None = None) -> RedirectResponse:
     return RedirectResponse(f"/login{query}", status_code=303)
 
 
-def layout(rt: Runtime, actor: Actor, current: str) -> dict[str, object]:
+def layout(rt: Runtime, actor: Actor, current: str) -> dict[str, Any]:
     """What `app_base.html` needs: who is signed in, the nav, the session's CSRF token
     (for forms and, through a meta tag, the page's scripts) and the idle timeout."""
     nav = [("/agent", "Workspace")] if actor.role == "agent" else []

@@ -30,6 +30,8 @@ _REASONS = {
     "ended": "Your session has ended. Please sign in again.",
     "idle": "You were signed out because the page was left idle.",
     "signed_out": "You have signed out.",
+    "password_changed": "Your password has been changed and every session has ended. "
+    "Please sign in with the new password.",
 }
 _TEXT_MAX = 150
 
