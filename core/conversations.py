@@ -2,6 +2,10 @@
 
 The transcript is a place plaintext must never reach, so any card number typed into the
 plain chat is masked before it is stored.
+
+Agents hear about their conversations on their event streams: `conversation.assigned`
+when someone else gives them one (a visitor's chat, a transfer), `conversation.transferred`
+when one is taken from them, `conversation.closed` when one ends, and `chat.message`.
 """
 
 from __future__ import annotations
@@ -84,7 +88,21 @@ def create_conversation(
                     conversation_id=conversation_id, agent_id=agent_id, joined_at=now
                 )
             )
+    if agent_id is not None and agent_id != actor.user_id:
+        _tell_assigned(rt, actor.site_id, agent_id, conversation_id, visitor_name)
     return {"id": conversation_id, "status": ACTIVE, "agent_id": agent_id}
+
+
+def _tell_assigned(
+    rt: Runtime, site_id: str, agent_id: str, conversation_id: str, visitor_name: str | None
+) -> None:
+    notifications.publish(
+        rt,
+        site_id,
+        agent_id,
+        "conversation.assigned",
+        {"conversation_id": conversation_id, "visitor": {"name": visitor_name}},
+    )
 
 
 def get_conversation(rt: Runtime, site_id: str, conversation_id: str) -> Any:
@@ -182,6 +200,17 @@ def transfer(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> 
                 )
             )
     lifecycle.on_transferred(rt, conversation_id)
+    previous = conversation.agent_id
+    if previous is not None and previous != agent_id:
+        notifications.publish(
+            rt,
+            actor.site_id,
+            previous,
+            "conversation.transferred",
+            {"conversation_id": conversation_id, "agent_id": agent_id},
+        )
+    if agent_id not in (previous, actor.user_id):
+        _tell_assigned(rt, actor.site_id, agent_id, conversation_id, conversation.visitor_name)
     return _public(get_conversation(rt, actor.site_id, conversation_id))
 
 
@@ -189,7 +218,7 @@ def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
     conversation = get_conversation(rt, actor.site_id, conversation_id)
     _may_manage(rt, actor, conversation)
     with rt.app_engine.begin() as conn:
-        conn.execute(
+        ended = conn.execute(
             update(conversations)
             .where(
                 conversations.c.id == conversation_id,
@@ -197,9 +226,18 @@ def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
                 conversations.c.status == ACTIVE,
             )
             .values(status=CLOSED, closed_at=utcnow())
-        )
+        ).rowcount
     lifecycle.on_closed(rt, actor.site_id, conversation_id)
     publish_to_visitor(rt, actor.site_id, conversation_id, "chat.closed", {})
+    if ended:  # once: closing a closed conversation again tells nobody anything new
+        for agent_id in list_participants(rt, conversation_id):
+            notifications.publish(
+                rt,
+                actor.site_id,
+                agent_id,
+                "conversation.closed",
+                {"conversation_id": conversation_id},
+            )
     return _public(get_conversation(rt, actor.site_id, conversation_id))
 
 
@@ -218,7 +256,14 @@ def post_message(
     at = utcnow()
     add_system_message(rt, conversation_id, author or actor.label, masked, at=at)
     notify_chat_message(
-        rt, conversation, author or actor.label, masked, at, found, skip=actor.user_id
+        rt,
+        conversation,
+        author or actor.label,
+        masked,
+        at,
+        found,
+        skip=actor.user_id,
+        sender=AGENT if actor.is_user else BOT,
     )
     return {
         "at": rfc3339(at),
@@ -267,7 +312,7 @@ def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str
 # written to the transcript goes there too (already masked); nothing else does, except
 # the secure form cards of core.chat.
 
-VISITOR, AGENT, SYSTEM = "visitor", "agent", "system"
+VISITOR, AGENT, SYSTEM, BOT = "visitor", "agent", "system", "bot"
 
 
 def visitor_recipient(conversation_id: str) -> str:
@@ -312,17 +357,21 @@ def notify_chat_message(
     card_number_found: bool,
     *,
     skip: str | None = None,
+    sender: str = VISITOR,
 ) -> None:
     """Tell the agents on the conversation, now, what was said (masked, never a form value).
 
-    A card number typed into the plain chat also prompts the assigned agent to send a
-    secure form instead.
+    `sender` says who spoke (the visitor's chat calls this without one). A card number
+    typed into the plain chat is flagged on the message, and also prompts the assigned
+    agent to send a secure form instead.
     """
     data = {
         "conversation_id": conversation.id,
         "at": rfc3339(at),
         "author": author,
+        "from": sender,
         "text": masked_text,
+        "card_number_masked": card_number_found,
     }
     for agent_id in list_participants(rt, conversation.id):
         if agent_id != skip:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from api.bodies import field
@@ -9,12 +10,86 @@ from api.endpoints import ANY_USER, USER_OR_KEY, Ctx
 from api.errors import ApiError
 from api.routes import registry
 from core import conversations as conv
+from core import workspace
 
 _ID = field(str, required=True, max_length=64)
 # Agents (their own conversations), admins and chat platforms' back ends manage
 # conversations; managers only read transcripts. Core checks which conversation.
 _MANAGERS_OF_CHATS = ("agent", "admin", "site_key")
 _READERS = (*ANY_USER, "site_key")
+_LIST_QUERY = ("status", "agent_id", "limit")
+_AN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _bad_query(name: str, hint: str) -> ApiError:
+    return ApiError(422, "invalid_query", f"{name} is not valid.", fields={name: hint})
+
+
+def _list_query(ctx: Ctx) -> tuple[str, str | None, int]:
+    params = ctx.request.query_params
+    for name in params:
+        if name not in _LIST_QUERY:
+            raise ApiError(
+                422,
+                "invalid_query",
+                "Unknown query parameter.",
+                fields={"query": "Only status, agent_id and limit."},
+            )
+        if len(params.getlist(name)) > 1:
+            raise _bad_query(name, "Give it once.")
+    status = params.get("status", "active")
+    if status not in workspace.STATUSES:
+        raise _bad_query("status", "active, closed or all.")
+    raw_limit = params.get("limit", str(workspace.DEFAULT_LIMIT))
+    if not raw_limit.isascii() or not raw_limit.isdigit() or len(raw_limit) > 3:
+        raise _bad_query("limit", f"A whole number from 1 to {workspace.MAX_LIMIT}.")
+    limit = int(raw_limit)
+    if not 1 <= limit <= workspace.MAX_LIMIT:
+        raise _bad_query("limit", f"A whole number from 1 to {workspace.MAX_LIMIT}.")
+    agent_id = params.get("agent_id")
+    if agent_id is not None and not _AN_ID.fullmatch(agent_id):
+        # Not an id we ever hand out: no such agent here, as for any other unknown id.
+        raise ApiError(404, "not_found", "No such agent on this site.")
+    return status, agent_id, limit
+
+
+@registry.route(
+    "GET",
+    "/api/v1/conversations",
+    auth=USER_OR_KEY,
+    roles=_READERS,
+    tag="conversations",
+    responses={403: "forbidden", 404: "not_found", 422: "invalid_query"},
+    summary="List conversations, newest first: ?status=active|closed|all (default active), "
+    "?limit=1..200 (default 50), ?agent_id= (admins, managers, site keys). An agent gets "
+    'the ones they are assigned to or take part in. {"conversations": [{"id", "status", '
+    '"agent_id", "assigned", "visitor": {"name"}, "created_at", "closed_at", '
+    '"last_message": {"at", "author", "text"} | null}]}',
+)
+def list_conversations(ctx: Ctx) -> dict[str, Any]:
+    """List conversations (an agent: their own)."""
+    status, agent_id, limit = _list_query(ctx)
+    found = workspace.list_conversations(
+        ctx.rt, ctx.user, status=status, agent_id=agent_id, limit=limit
+    )
+    return {"conversations": found}
+
+
+@registry.route(
+    "GET",
+    "/api/v1/conversations/{conversation_id}",
+    auth=USER_OR_KEY,
+    roles=_READERS,
+    tag="conversations",
+    responses={403: "forbidden", 404: "not_found"},
+    summary='One conversation: {"id", "status", "agent_id", "assigned", "visitor", '
+    '"created_at", "closed_at", "participants": [agent ids], "secure_forms": [{"request_id", '
+    '"form_id", "title", "status", "submission_id"?, "sent_at", "expires_at", "fields": '
+    '[{"name", "label", "off_the_record"}]}]} (the forms the caller sent; never a value).',
+)
+def detail(ctx: Ctx) -> dict[str, Any]:
+    """One conversation, with the secure forms the caller sent into it."""
+    return workspace.conversation_detail(ctx.rt, ctx.user, ctx.path["conversation_id"])
 
 
 @registry.route(

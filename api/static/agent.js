@@ -1,0 +1,60 @@
+// The agent workspace, live. The agent's event stream (SSE, resumed from where the server
+// rendered the page) moves everything: messages, new and ended chats, the status of each
+// secure form, and the notice that answers arrived. Without this script the page still
+// works through plain form posts, except for viewing answers, which only happens here.
+import { $, focusMarked, linkSummaryToFields } from "./common.js";
+import { createChat } from "./agent-chat.js";
+import { createForms } from "./agent-forms.js";
+import { createReveal } from "./agent-reveal.js";
+
+const root = $("#workspace");
+const ws = {
+  conversationId: root.dataset.conversation || null,
+  assigned: root.dataset.assigned === "true",
+  active: root.dataset.active === "true",
+  visitor: root.dataset.visitor || "Visitor",
+};
+
+focusMarked();
+linkSummaryToFields();
+
+// The three parts call each other only through these hooks, set once all exist.
+const hooks = {};
+const forms = createForms(ws, hooks);
+const chat = createChat(ws, hooks);
+const reveal = createReveal(ws, forms);
+hooks.systemLine = chat.systemLine;
+hooks.chooseCardForm = forms.chooseCardForm;
+hooks.view = reveal.view;
+
+const handlers = {
+  "chat.message": chat.message,
+  "chat.card_number_detected": chat.cardNumber,
+  "conversation.assigned": chat.assigned,
+  "conversation.transferred": (data) => {
+    chat.transferred(data);
+    forms.transferred(data);
+  },
+  "conversation.closed": (data) => {
+    chat.closed(data);
+    forms.closed(data);
+  },
+  "secure_form.opened": (data) => forms.status(data.request_id, "opened"),
+  "secure_form.submitted": (data) => {
+    forms.status(data.request_id, "submitted", data.submission_id);
+    reveal.submitted(data);
+  },
+  "secure_form.viewed": (data) => forms.status(data.request_id, "viewed"),
+  "secure_form.expired": (data) => forms.status(data.request_id, "expired"),
+};
+
+const source = new EventSource(`/api/v1/agent/events?after=${encodeURIComponent(root.dataset.after)}`);
+for (const [type, handle] of Object.entries(handlers)) {
+  source.addEventListener(type, (event) => handle(JSON.parse(event.data)));
+}
+source.addEventListener("error", () => {
+  if (source.readyState === EventSource.CLOSED) {
+    chat.say("Live updates stopped. Reload the page to see new messages.");
+  }
+});
+document.addEventListener("sf:signing-out", () => source.close());
