@@ -1,0 +1,198 @@
+"""What every console page shares: who may see which section, the console's own nav,
+notices after a redirect, error summaries, and reading form posts.
+
+Core trusts its callers with roles (the JSON API checks them at the edge), so the console
+checks them here, before any core call, and audits a refusal as the API does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from api.bodies import read_body
+from api.pages.render import render
+from api.pages.session import csrf_ok, layout, signed_in
+from api.pages.web import BadForm, forbidden_page, services
+from api.ratelimit import client_address
+from core import audit
+from core.actors import VIEW_HISTORY, Actor
+from core.errors import NotFound
+from core.runtime import Runtime
+
+CONSOLE_ROLES = frozenset({"admin", "manager"})
+ADMIN = "admin"
+# The form editor posts about a dozen inputs per field, and a form may have 50 fields.
+MAX_POSTED_FIELDS = 1000
+_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+# (path, label, who may use it: the admin role, or a profile permission)
+SECTIONS = (
+    ("/admin/forms", "Forms", ADMIN),
+    ("/admin/users", "Users", ADMIN),
+    ("/admin/profiles", "Profiles", ADMIN),
+    ("/admin/policies", "Policies", ADMIN),
+    ("/admin/audit", "Audit trail", ADMIN),
+    ("/admin/history", "Engagement history", VIEW_HISTORY),
+)
+
+# What a redirect after a change says on the page it lands on: fixed texts only, so a
+# query string can never put words of its own on the page.
+NOTICES = {
+    "form_created": "The form was created.",
+    "form_saved": "Saved as a new version. Forms sent from now on use it; forms already "
+    "sent keep the version they were sent with.",
+    "form_archived": "The form was archived. Agents can no longer send it; links already "
+    "sent still work.",
+    "user_created": "The user was created.",
+    "user_saved": "The user's details were saved.",
+    "user_disabled": "The user was disabled and signed out everywhere.",
+    "user_enabled": "The user was re-enabled and can sign in again.",
+    "profile_created": "The profile was created.",
+    "profile_saved": "The profile was saved. Its users' sessions follow at once.",
+    "policies_saved": "The policies were saved.",
+}
+
+
+def may_use(actor: Actor, need: str) -> bool:
+    return actor.role == ADMIN if need == ADMIN else need in actor.permissions
+
+
+def console_nav(actor: Actor, current: str) -> list[dict[str, Any]]:
+    # A manager always sees the history section, if only to learn what it needs.
+    shown = [("/admin", "Overview")] + [
+        (href, label)
+        for href, label, need in SECTIONS
+        if may_use(actor, need) or (need == VIEW_HISTORY and actor.role == "manager")
+    ]
+    return [{"href": h, "label": label, "current": h == current} for h, label in shown]
+
+
+def valid_id(value: str) -> str:
+    """A path id as the stores may be asked for it; anything else names nothing."""
+    if not _ID.match(value):
+        raise NotFound()
+    return value
+
+
+def gate(request: Request, rt: Runtime, need: str) -> Actor | Response:
+    """The signed-in console user if they may use this section, else the page instead."""
+    found = signed_in(request, rt, services(request).settings, roles=CONSOLE_ROLES)
+    if isinstance(found, Response):
+        return found
+    if may_use(found, need):
+        return found
+    audit.record(
+        rt,
+        site_id=found.site_id,
+        type="access.denied",
+        outcome=audit.FAILURE,
+        user_id=found.user_id,
+        resource=f"{request.method} {request.url.path}"[:200],
+    )
+    return console_page(
+        request,
+        rt,
+        found,
+        "admin_denied.html",
+        status_code=403,
+        section="",
+        need=need,
+    )
+
+
+def posting_gate(
+    request: Request, rt: Runtime, need: str, posted: Mapping[str, str]
+) -> Actor | Response:
+    """`gate` for a form post, which must also carry the session's CSRF token."""
+    found = gate(request, rt, need)
+    if isinstance(found, Response):
+        return found
+    if not csrf_ok(rt, found, posted.get("csrf")):
+        return forbidden_page(request)
+    return found
+
+
+def console_page(
+    request: Request,
+    rt: Runtime,
+    actor: Actor,
+    template: str,
+    *,
+    section: str,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    notice = NOTICES.get(request.query_params.get("done", "")) if request.method == "GET" else None
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        **layout(rt, actor, "/admin"),
+        console_nav=console_nav(actor, section),
+        notice=notice,
+        **context,
+    )
+
+
+def done(path: str, notice: str) -> RedirectResponse:
+    """The redirect after a change (POST-redirect-GET), naming the notice to show."""
+    assert notice in NOTICES
+    joiner = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{joiner}done={notice}", status_code=303)
+
+
+def error_summary(
+    errors: Mapping[str, str], anchors: Callable[[str], str | None]
+) -> list[dict[str, str | None]]:
+    """The error summary's entries, each linking to its control when there is one."""
+    return [{"message": message, "href": anchors(key)} for key, message in errors.items()]
+
+
+async def read_posted(request: Request) -> dict[str, str]:
+    """An urlencoded form body, size-limited like every other body; the last of a repeated
+    name wins (every control of the console has a name of its own)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await read_body(request, services(request).settings.max_body_bytes)
+    if not raw:
+        return {}  # an empty form: its missing CSRF token is what gets reported
+    if kind != "application/x-www-form-urlencoded":
+        raise BadForm()
+    try:
+        pairs = parse_qsl(
+            raw.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_POSTED_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise BadForm() from None
+    return dict(pairs)
+
+
+async def in_thread(request: Request, work: Callable[[], Response]) -> Response:
+    """Run a handler's blocking part (stores, Argon2) off the event loop; whatever core
+    audits meanwhile names this client as the origin, as the JSON API's calls do."""
+    audit.current_origin.set(client_address(request))
+    return await run_in_threadpool(work)
+
+
+def text(posted: Mapping[str, str], name: str) -> str:
+    return posted.get(name, "").strip()
+
+
+def ticked(posted: Mapping[str, str], name: str) -> bool:
+    return name in posted
+
+
+def when(value: str | None, *, seconds: bool = False) -> str:
+    """An RFC 3339 time as people read it in a table: 2030-01-31 09:15 UTC."""
+    if not value:
+        return ""
+    return value.replace("T", " ")[: 19 if seconds else 16] + " UTC"

@@ -1,0 +1,198 @@
+"""The console's account and data policies, each with the bounds it must keep and why.
+
+GET  /admin/policies    every policy of the site, editable
+POST /admin/policies    saves them all or none: core refuses a value outside its safe
+                        bounds, and the page says which and why
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.pages.admin_kit import (
+    ADMIN,
+    console_page,
+    done,
+    error_summary,
+    gate,
+    in_thread,
+    posting_gate,
+    read_posted,
+    text,
+    ticked,
+)
+from api.pages.admin_users import ROLE_NAMES
+from api.pages.web import page, services
+from core import policies
+from core.actors import Actor
+from core.errors import DomainError
+from core.policies import BOUNDS, IDLE_ACTIONS, MAX_FRAME_ANCESTORS, ROLES, TEST_LOWEST
+from core.runtime import Runtime
+
+SECTION = "/admin/policies"
+_WHOLE = re.compile(r"-?[0-9]{1,9}")
+
+# name -> (label, unit, why the bounds are what they are)
+NUMBERS: dict[str, tuple[str, str, str]] = {
+    "password_min_length": (
+        "Shortest password",
+        "characters",
+        "PCI DSS asks for at least 12 characters (7 only where a system can’t take more).",
+    ),
+    "failed_login_limit": (
+        "Failed sign-ins before the account locks",
+        "attempts",
+        "PCI DSS allows at most 10. A locked account stays locked until an administrator "
+        "re-enables it.",
+    ),
+    "idle_timeout_s": (
+        "Sign out after this long idle",
+        "seconds",
+        "PCI DSS asks for a new sign-in after at most 15 minutes (900 seconds) idle.",
+    ),
+    "retention_days": (
+        "Keep stored answers for",
+        "days",
+        "After this, the vault deletes them. The default, 395 days, is about 13 months.",
+    ),
+    "off_record_ttl_s": (
+        "Off-the-record answers wait for the agent for",
+        "seconds",
+        "They are never stored: if the agent doesn’t look within this time, they are gone.",
+    ),
+}
+OTHER_LABELS = {
+    "idle_action": "When the time is up",
+    "mfa_required_roles": "Roles that must use two-step sign-in to reveal answers",
+    "frame_ancestors": "Sites allowed to embed the visitor’s form",
+}
+
+
+def _bounds(rt: Runtime) -> dict[str, tuple[int, int]]:
+    test = rt.settings.env == "test"
+    return {
+        name: (TEST_LOWEST.get(name, low) if test else low, high)
+        for name, (low, high) in BOUNDS.items()
+    }
+
+
+def _anchor(key: str) -> str | None:
+    if key == "mfa_required_roles":
+        return "#mfa-agent"
+    return f"#policy-{key}" if key in NUMBERS or key in OTHER_LABELS else None
+
+
+def _said(key: str, message: str) -> str:
+    label = NUMBERS[key][0] if key in NUMBERS else OTHER_LABELS.get(key)
+    return f"{label}: {message}" if label else message
+
+
+def _page(
+    request: Request,
+    rt: Runtime,
+    actor: Actor,
+    values: Mapping[str, Any],
+    *,
+    errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    errors = errors or {}
+    bounds = _bounds(rt)
+    numbers = [
+        {
+            "name": name,
+            "label": label,
+            "value": values[name],
+            "hint": f"From {bounds[name][0]} to {bounds[name][1]} {unit}. {why}",
+        }
+        for name, (label, unit, why) in NUMBERS.items()
+    ]
+    return console_page(
+        request,
+        rt,
+        actor,
+        "admin_policies.html",
+        section=SECTION,
+        status_code=status_code,
+        numbers=numbers,
+        values=values,
+        labels=OTHER_LABELS,
+        idle_actions=[(a, "Sign out" if a == "logout" else a) for a in IDLE_ACTIONS],
+        roles=[(r, ROLE_NAMES[r]) for r in ROLES],
+        max_origins=MAX_FRAME_ANCESTORS,
+        errors=errors,
+        summary=error_summary({k: _said(k, m) for k, m in errors.items()}, _anchor),
+    )
+
+
+@page
+async def policies_page(request: Request) -> Response:
+    rt = services(request).rt
+
+    def work() -> Response:
+        actor = gate(request, rt, ADMIN)
+        if isinstance(actor, Response):
+            return actor
+        current = policies.site_policies(rt, actor.site_id).to_json()
+        return _page(request, rt, actor, _shown(current))
+
+    return await in_thread(request, work)
+
+
+def _shown(current: Mapping[str, Any]) -> dict[str, Any]:
+    shown = dict(current)
+    for name in NUMBERS:
+        shown[name] = str(current[name])
+    shown["frame_ancestors"] = "\n".join(current["frame_ancestors"])
+    return shown
+
+
+def _changes(posted: Mapping[str, str]) -> dict[str, Any]:
+    """Every policy as posted; text that is no whole number goes to core as it is, and
+    core names the problem."""
+    changes: dict[str, Any] = {}
+    for name in NUMBERS:
+        raw = text(posted, name)
+        changes[name] = int(raw) if _WHOLE.fullmatch(raw) else raw
+    changes["idle_action"] = text(posted, "idle_action")
+    changes["mfa_required_roles"] = [r for r in ROLES if ticked(posted, f"mfa:{r}")]
+    changes["frame_ancestors"] = [
+        line.strip() for line in posted.get("frame_ancestors", "").splitlines() if line.strip()
+    ]
+    return changes
+
+
+@page
+async def save_policies(request: Request) -> Response:
+    rt = services(request).rt
+    posted = await read_posted(request)
+
+    def work() -> Response:
+        actor = posting_gate(request, rt, ADMIN, posted)
+        if isinstance(actor, Response):
+            return actor
+        changes = _changes(posted)
+        try:
+            policies.update_policies(rt, actor, changes)
+        except DomainError as exc:
+            entered = {
+                **changes,
+                **{name: text(posted, name) for name in NUMBERS},
+                "frame_ancestors": posted.get("frame_ancestors", ""),
+            }
+            return _page(
+                request,
+                rt,
+                actor,
+                entered,
+                errors=dict(exc.fields or {"policies": exc.message}),
+                status_code=exc.status,
+            )
+        return done(SECTION, "policies_saved")
+
+    return await in_thread(request, work)
