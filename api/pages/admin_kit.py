@@ -10,17 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.bodies import read_body
 from api.pages.render import render
 from api.pages.session import csrf_ok, layout, signed_in
-from api.pages.web import BadForm, forbidden_page, services
-from api.ratelimit import client_address
+from api.pages.web import forbidden_page, read_form, services
 from core import audit
 from core.actors import VIEW_HISTORY, Actor
 from core.errors import NotFound
@@ -156,30 +153,12 @@ def error_summary(
 
 
 async def read_posted(request: Request) -> dict[str, str]:
-    """An urlencoded form body, size-limited like every other body; the last of a repeated
-    name wins (every control of the console has a name of its own)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    raw = await read_body(request, services(request).settings.max_body_bytes)
-    if not raw:
-        return {}  # an empty form: its missing CSRF token is what gets reported
-    if kind != "application/x-www-form-urlencoded":
-        raise BadForm()
-    try:
-        pairs = parse_qsl(
-            raw.decode("utf-8"),
-            keep_blank_values=True,
-            strict_parsing=False,
-            max_num_fields=MAX_POSTED_FIELDS,
-        )
-    except (UnicodeDecodeError, ValueError):
-        raise BadForm() from None
-    return dict(pairs)
+    """A console form: the forms editor posts about a dozen controls a field."""
+    return await read_form(request, MAX_POSTED_FIELDS)
 
 
 async def in_thread(request: Request, work: Callable[[], Response]) -> Response:
-    """Run a handler's blocking part (stores, Argon2) off the event loop; whatever core
-    audits meanwhile names this client as the origin, as the JSON API's calls do."""
-    audit.current_origin.set(client_address(request))
+    """Run a handler's blocking part (stores, Argon2) off the event loop."""
     return await run_in_threadpool(work)
 
 

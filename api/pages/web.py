@@ -15,6 +15,7 @@ from api.errors import ApiError
 from api.pages.render import error_page
 from api.ratelimit import client_address
 from api.services import Services
+from core import audit
 from core.errors import DomainError
 
 log = logging.getLogger("api.pages")
@@ -32,8 +33,9 @@ def services(request: Request) -> Services:
     return svc
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form body, size-limited like every other body."""
+async def read_form(request: Request, max_fields: int = MAX_FORM_FIELDS) -> dict[str, str]:
+    """An urlencoded form body, size-limited like every other body; the last of a repeated
+    name wins (every control of our pages has a name of its own)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await read_body(request, services(request).settings.max_body_bytes)
     if not raw:
@@ -45,7 +47,7 @@ async def read_form(request: Request) -> dict[str, str]:
             raw.decode("utf-8"),
             keep_blank_values=True,
             strict_parsing=False,
-            max_num_fields=MAX_FORM_FIELDS,
+            max_num_fields=max_fields,
         )
     except (UnicodeDecodeError, ValueError):
         raise BadForm() from None
@@ -72,6 +74,9 @@ def page(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
+        # Whatever core audits while answering names this client as the origin, as the
+        # JSON API's calls do (run_in_threadpool copies the context).
+        audit.current_origin.set(client_address(request))
         try:
             return await handler(request)
         except BadForm:

@@ -142,3 +142,14 @@ def test_an_open_redirect_is_not_followed(stack: Stack) -> None:
         r = sign_in(c, stack, username, password, next="//evil.example/")
         assert r.status_code == 303
         assert r.headers["location"] == "/agent"
+
+
+def test_a_page_sign_in_is_audited_with_the_client_as_origin(stack: Stack) -> None:
+    admin = stack.admin_headers()
+    user_id, username, password = stack.new_user(admin)
+    with stack.client() as c:
+        assert sign_in(c, stack, username, password).status_code == 303
+        r = c.get(f"/api/v1/audit?type=auth.login&user_id={user_id}", headers=admin)
+    assert r.status_code == 200, r.text
+    [entry] = r.json()["events"]
+    assert entry["origin"] == "127.0.0.1"
