@@ -226,20 +226,26 @@ export function createReveal(ws, forms) {
     const storedNames = Object.keys(answer.values || {});
     const offNames = Object.keys(answer.off_the_record || {});
     const masked = answer.masked || {};
-    const deadline = Date.now() + SHOW_FOR_S * 1000;
+    let deadline = Date.now() + SHOW_FOR_S * 1000;
     const timer = el("p", "reveal-timer");
+    // WCAG 2.2.1: a time limit the user can extend with one simple action, as often as needed.
+    const keep = button("Keep for another minute", "button button-secondary button-small");
+    keep.addEventListener("click", () => {
+      deadline = Date.now() + SHOW_FOR_S * 1000;
+      update();
+      announce("The answers stay on the page for another minute.");
+    });
     panel.append(
       el("p", "reveal-from", `From ${info.visitor}. Only you can see these, and only here.`),
       timer,
+      keep,
       answerList(ordered(info, storedNames), info, masked),
     );
     const offLabels = (info.fields || []).filter((f) => f.off_the_record).map((f) => f.label);
     let offBlock = null;
-    let offUntil = null;
     if (offNames.length || offLabels.length) {
       panel.append(el("h3", "", "Off the record"));
       if (answer.off_record_status === "available" && offNames.length) {
-        offUntil = Math.min(deadline, offDeadline ?? deadline);
         offBlock = el("div", "off-record");
         const offTimer = el("p", "off-timer");
         offBlock.append(offTimer, answerList(ordered(info, offNames), info, masked));
@@ -262,7 +268,8 @@ export function createReveal(ws, forms) {
       }
       timer.textContent = `Cleared from this page in ${durationText(left)}. View again to see the stored answers after that.`;
       if (offBlock) {
-        const offLeft = secondsUntil(offUntil);
+        // Kept no longer than the store keeps them, however often the agent keeps the panel.
+        const offLeft = secondsUntil(Math.min(deadline, offDeadline ?? deadline));
         if (offLeft) {
           offBlock.querySelector(".off-timer").textContent =
             `Shown only this once and kept nowhere else. Cleared in ${durationText(offLeft)}.`;
