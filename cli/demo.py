@@ -44,7 +44,12 @@ def login_help(rt: Runtime, base_url: str) -> str:
     site_id = find_site_by_name(rt, DEMO_SITE)
     if site_id is None:
         return "No demo site yet: run `secureforms demo seed` (development only)."
-    lines = [f"Demo site id: {site_id}  (log in: POST {base_url}/api/v1/auth/login)"]
+    lines = [
+        f"Demo site id: {site_id}",
+        f"  sign in:      {base_url}/login  (agents go to /agent, the admin to /admin)",
+        f"  visitor chat: {base_url}/chat",
+        f"  API log-in:   POST {base_url}/api/v1/auth/login",
+    ]
     for username, (role, password, _display) in DEMO_USERS.items():
         lines.append(f"  {role:<6} {username:<6} password {password}")
     return "\n".join(lines)
