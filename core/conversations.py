@@ -227,6 +227,16 @@ def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
             )
             .values(status=CLOSED, closed_at=utcnow())
         ).rowcount
+        if ended:
+            # In the transcript only: the visitor hears `chat.closed` below instead.
+            conn.execute(
+                insert(messages).values(
+                    conversation_id=conversation_id,
+                    at=utcnow(),
+                    author="system",
+                    text="Chat ended" + (f" by {actor.label}" if actor.is_user else ""),
+                )
+            )
     lifecycle.on_closed(rt, actor.site_id, conversation_id)
     publish_to_visitor(rt, actor.site_id, conversation_id, "chat.closed", {})
     if ended:  # once: closing a closed conversation again tells nobody anything new

@@ -184,7 +184,13 @@ def test_plain_posts_send_messages_and_forms_and_end_the_chat(stack: Stack) -> N
                 "messages"
             ]
         ]
-    assert texts == ["Hi!", "•••• 4242", "Secure form 'Payment card' sent"]
+        name = api.get(f"{API}/auth/me", headers=agent).json()["display_name"]
+    assert texts == [
+        "Hi!",
+        "•••• 4242",
+        "Secure form 'Payment card' sent",
+        f"Chat ended by {name}",
+    ]
 
 
 def test_another_agents_chat_is_not_shown(stack: Stack) -> None:

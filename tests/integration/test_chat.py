@@ -227,6 +227,12 @@ def test_a_closed_chat_takes_no_more_messages_and_says_so(stack: Stack) -> None:
         assert c.post(f"/api/v1/conversations/{cid}/close", headers=desk.agent).status_code == 200
         r = c.post("/api/v1/chat/messages", json={"text": "hello?"}, headers=bearer(token))
         assert r.status_code == 409
+        # Closing twice ends it once: one line in the transcript, naming who ended it.
+        assert c.post(f"/api/v1/conversations/{cid}/close", headers=desk.agent).status_code == 200
+        lines = c.get(f"/api/v1/conversations/{cid}/transcript", headers=desk.agent).json()
+        name = c.get("/api/v1/auth/me", headers=desk.agent).json()["display_name"]
+    ended = [m for m in lines["messages"] if m["text"].startswith("Chat ended")]
+    assert [(m["author"], m["text"]) for m in ended] == [("system", f"Chat ended by {name}")]
     assert visitor_events(desk, token, "chat.closed")
 
 
