@@ -114,9 +114,14 @@ def layout(rt: Runtime, actor: Actor, current: str) -> dict[str, Any]:
     if actor.role in ("admin", "manager"):
         nav.append(("/admin", "Admin"))
     nav.append(("/account", "Account"))
+    policies = site_policies(rt, actor.site_id)
     return {
         "me": actor,
         "nav": [{"href": h, "label": label, "current": h == current} for h, label in nav],
         "csrf": csrf_for(rt, actor),
-        "idle_timeout_s": site_policies(rt, actor.site_id).idle_timeout_s,
+        "idle_timeout_s": policies.idle_timeout_s,
+        # The account page explains this itself, at length.
+        "mfa_setup_needed": current != "/account"
+        and actor.role in policies.mfa_required_roles
+        and not actor.mfa_enabled,
     }

@@ -96,8 +96,11 @@ def test_a_site_that_requires_mfa_shows_the_banner_until_enrolled(stack: Stack) 
     with stack.client() as c:
         sign_in(c, site, manager, manager_password)
         assert "Set up two-step sign-in to continue" not in account(c).text
+        assert 'href="/account?required=1"' not in c.get("/admin").text
     with stack.client() as c:
         sign_in(c, site, username, password)
+        # Every other signed-in page points the way.
+        assert 'href="/account?required=1"' in c.get("/agent").text
         r = c.get("/account?required=1")
         assert "Set up two-step sign-in to continue" in r.text
         assert 'id="mfa-required" tabindex="-1" aria-labelledby="mfa-required-title" ' in r.text
@@ -115,6 +118,7 @@ def test_a_site_that_requires_mfa_shows_the_banner_until_enrolled(stack: Stack) 
         after = c.get("/account?required=1")
         assert "Set up two-step sign-in to continue" not in after.text
         assert "<strong>On.</strong>" in after.text
+        assert 'href="/account?required=1"' not in c.get("/agent").text
 
 
 def test_posts_without_the_csrf_token_change_nothing(stack: Stack) -> None:
