@@ -160,6 +160,7 @@ def _origins(value: object) -> tuple[str, ...] | None:
 
 def update_policies(rt: Runtime, actor: Actor, changes: Mapping[str, Any]) -> SitePolicies:
     """Apply an admin's changes (all or nothing), audit them, and re-time live sessions."""
+    actor.require_role("admin")
     with rt.app_engine.begin() as conn:
         before = _locked(conn, actor.site_id)
         after = validated(before, changes, test_env=rt.settings.env == "test")

@@ -131,6 +131,7 @@ def _public(row: Any) -> dict[str, Any]:
 
 
 def list_profiles(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
+    actor.require_role("admin")
     with rt.app_engine.connect() as conn:
         rows = conn.execute(
             select(profiles)
@@ -141,6 +142,7 @@ def list_profiles(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
 
 
 def get_profile(rt: Runtime, actor: Actor, profile_id: str) -> dict[str, Any]:
+    actor.require_role("admin")
     with rt.app_engine.connect() as conn:
         row = _row(conn, actor.site_id, profile_id)
     return _public(row)
@@ -180,6 +182,7 @@ def _checked_name(name: object) -> str:
 def create_profile(
     rt: Runtime, actor: Actor, name: object, role: object, permissions: object
 ) -> dict[str, Any]:
+    actor.require_role("admin")
     if role not in USER_ROLES:
         raise InvalidProfile(fields={"role": f"One of {', '.join(USER_ROLES)}."})
     assert isinstance(role, str)
@@ -232,6 +235,7 @@ def update_profile(
     rt: Runtime, actor: Actor, profile_id: str, changes: dict[str, Any]
 ) -> dict[str, Any]:
     """Rename a profile or change what it grants; its users' sessions follow at once."""
+    actor.require_role("admin")
     with rt.app_engine.begin() as conn:
         row = _row(conn, actor.site_id, profile_id)
         if "role" in changes and changes["role"] != row.role:

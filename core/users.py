@@ -348,6 +348,7 @@ def get_user(rt: Runtime, site_id: str, user_id: str) -> dict[str, Any]:
 
 
 def list_users(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
+    actor.require_role("admin")
     with rt.app_engine.connect() as conn:
         rows = conn.execute(
             select(users).where(users.c.site_id == actor.site_id).order_by(users.c.username)
@@ -374,6 +375,7 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
     Disabling, a password reset or an MFA reset ends the user's sessions at once; a new
     profile's permissions reach their live sessions at once.
     """
+    actor.require_role("admin")
     ended = False
     permissions: frozenset[str] | None = None
     with rt.app_engine.begin() as conn:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from core import audit, profiles, users
+from core import audit, policies, profiles, users
 from core.actors import USE_SECURE_FORMS, VIEW_HISTORY, Actor
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 from core.runtime import Runtime
 
 
@@ -110,3 +110,29 @@ def test_a_default_profile_change_reaches_its_users(
     assert users.get_user(rt, admin.site_id, user_id)["permissions"] == [VIEW_HISTORY]
     listed = {u["id"]: u for u in users.list_users(rt, admin)}
     assert listed[user_id]["permissions"] == [VIEW_HISTORY]
+
+
+@pytest.mark.parametrize("role", ["agent", "manager"])
+def test_only_an_admin_manages_users_profiles_and_policies_whoever_calls_core(
+    rt: Runtime, new_site: Callable[..., Actor], role: str
+) -> None:
+    """The API checks roles at its edge; core checks again, so the console, a script or a
+    future endpoint that forgets cannot let an agent or a manager through."""
+    admin = new_site(rt)
+    profile_id = profiles.list_profiles(rt, admin)[0]["id"]
+    user_id = users.list_users(rt, admin)[0]["id"]
+    someone = Actor(site_id=admin.site_id, role=role, user_id=f"{role}-1")
+    attempts: list[Callable[[Actor], object]] = [
+        lambda a: users.list_users(rt, a),
+        lambda a: users.update_user(rt, a, user_id, {"enabled": False}),
+        lambda a: profiles.list_profiles(rt, a),
+        lambda a: profiles.get_profile(rt, a, profile_id),
+        lambda a: profiles.create_profile(rt, a, "Mine", "agent", []),
+        lambda a: profiles.update_profile(rt, a, profile_id, {"name": "Mine"}),
+        lambda a: policies.update_policies(rt, a, {"idle_timeout_s": 600}),
+    ]
+    for attempt in attempts:
+        with pytest.raises(Forbidden):
+            attempt(someone)
+    assert users.list_users(rt, admin)[0]["enabled"] is True
+    assert "Mine" not in {p["name"] for p in profiles.list_profiles(rt, admin)}
