@@ -16,6 +16,11 @@ REWRAP_TASK = "secureforms.rewrap_data_keys"
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     transport_options: dict[str, Any] = {}
+    transport: str | None = None
+    if settings.broker_url.startswith("redis://"):
+        # kombu's, sending the same commands without a new client object for each one
+        # (rediss:// keeps kombu's own: its TLS set-up is not something to re-verify here)
+        transport = "producers.redis_transport:Transport"
     if settings.broker_url.startswith(("redis://", "rediss://")):
         transport_options = {
             # Unacked messages of a worker that died come back after this long; tasks are
@@ -33,6 +38,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         transport_options = {"confirm_publish": True}
     return {
         "broker_url": settings.broker_url,
+        "broker_transport": transport,
         "broker_transport_options": transport_options,
         "broker_connection_timeout": settings.publish_timeout_s,
         "broker_connection_retry_on_startup": True,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redis.asyncio import Redis as AsyncRedis
+from redis.client import Pipeline
 
 from core.runtime import Runtime
 
@@ -42,7 +43,9 @@ def publish(
     rt: Runtime, site_id: str, agent_id: str, event_type: str, data: Mapping[str, Any]
 ) -> str:
     key = stream_key(site_id, agent_id)
-    pipe = rt.redis.pipeline()
+    # No MULTI/EXEC: the two go in one round trip anyway, and an EXPIRE that missed its
+    # XADD would only let the stream live on until the next publish renews it.
+    pipe = rt.redis.pipeline(transaction=False)
     pipe.xadd(
         key,
         {"type": event_type, "data": json.dumps(dict(data))},
@@ -62,7 +65,22 @@ def publish_once(
     data: Mapping[str, Any],
     once_key: str,
 ) -> bool:
-    result = rt.redis.eval(
+    pipe = rt.redis.pipeline(transaction=False)
+    queue_once(pipe, site_id, agent_id, event_type, data, once_key)
+    return bool(pipe.execute()[-1])
+
+
+def queue_once(
+    pipe: Pipeline,
+    site_id: str,
+    agent_id: str,
+    event_type: str,
+    data: Mapping[str, Any],
+    once_key: str,
+) -> None:
+    """publish_once as the next command of `pipe`: its result (the event id, or None
+    when `once_key` was already notified) is that command's."""
+    pipe.eval(
         _ONCE,
         2,
         stream_key(site_id, agent_id),
@@ -72,7 +90,6 @@ def publish_once(
         MAX_EVENTS_PER_AGENT,
         _STREAM_TTL_S,
     )
-    return bool(result)
 
 
 def valid_event_id(value: str) -> bool:

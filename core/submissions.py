@@ -74,15 +74,18 @@ def accept_submission(
         conversation_id=conversation_id,
         form_title=form_title,
     )
+    # The retrieve key and the notification carrying it: one round trip to Redis.
+    pipe = rt.redis.pipeline(transaction=False)
     retrieve = rt.otks.issue(
         "retrieve",
         site_id,
         submission_id,
         data={"agent_id": agent_id},
         groups=otk_groups(conversation_id, "retrieve"),
+        pipe=pipe,
     )
-    return notifications.publish_once(
-        rt,
+    notifications.queue_once(
+        pipe,
         site_id,
         agent_id,
         "secure_form.submitted",
@@ -96,6 +99,7 @@ def accept_submission(
         },
         once_key=submission_id,
     )
+    return bool(pipe.execute()[-1])
 
 
 def _accessible(rt: Runtime, actor: Actor, submission_id: str) -> SubmissionRecord:

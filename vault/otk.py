@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 
 from vault.errors import VaultError
 
@@ -85,9 +86,14 @@ class OneTimeKeys:
         data: Mapping[str, Any] | None = None,
         ttl_s: float | None = None,
         groups: tuple[str, ...] = (),
+        pipe: Pipeline | None = None,
     ) -> IssuedOtk:
         """A new key. `groups` name sets it joins so that it can be revoked with them
-        (all keys of a conversation when it closes, say)."""
+        (all keys of a conversation when it closes, say).
+
+        With `pipe` (a pipeline of this store's Redis) the writes are only queued: the key
+        exists once the caller executes the pipeline, in the same round trip as its other
+        commands."""
         if action not in ACTIONS or not site_id or not subject:
             raise ValueError("an OTK needs a known action, a site and a subject")
         ttl_ms = max(1, int((ttl_s if ttl_s is not None else self._ttls[action]) * 1000))
@@ -95,13 +101,14 @@ class OneTimeKeys:
         expires_ms = int(self._clock() * 1000) + ttl_ms
         claims = {"a": action, "s": site_id, "u": subject, "x": expires_ms, "d": dict(data or {})}
         name = _PREFIX + _hash(token)
-        if groups:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.set(name, json.dumps(claims), px=ttl_ms)
+        if groups or pipe is not None:
+            batch = pipe if pipe is not None else self._redis.pipeline(transaction=False)
+            batch.set(name, json.dumps(claims), px=ttl_ms)
             for group in groups:
-                pipe.sadd(_GROUP + group, name)
-                pipe.expire(_GROUP + group, _GROUP_TTL_S)
-            pipe.execute()
+                batch.sadd(_GROUP + group, name)
+                batch.expire(_GROUP + group, _GROUP_TTL_S)
+            if pipe is None:
+                batch.execute()
         else:
             self._redis.set(name, json.dumps(claims), px=ttl_ms)
         return IssuedOtk(token, datetime.fromtimestamp(expires_ms / 1000, UTC))

@@ -20,6 +20,8 @@ from vault.schema import submissions
 from vault.sealed_fields import open_fields, seal_fields
 
 _PURPOSE = "data"
+# Built once: the parameters go with each execute, the statement's cache key is kept.
+_INSERT = insert(submissions)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class VaultStore:
         }
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(submissions).values(**row))
+                conn.execute(_INSERT, row)
         except IntegrityError:
             if self.exists(record.site_id, record.id):
                 return False
