@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from core.clock import aware, rfc3339, utcnow
@@ -101,12 +101,7 @@ def _append(
     origin: str,
 ) -> None:
     # The write comes first: it takes the site's lock before anything is read.
-    head = conn.execute(
-        update(audit_heads)
-        .where(audit_heads.c.site_id == site_id)
-        .values(seq=audit_heads.c.seq + 1)
-        .returning(audit_heads.c.seq, audit_heads.c.hash)
-    ).first()
+    head = conn.execute(_BUMP_HEAD, {"b_site": site_id}).first()
     if head is None:
         # The site's first entry (made in the site's own creating transaction, or the first
         # after migration a0002 made heads for older sites): nobody else can race for it.
@@ -126,12 +121,24 @@ def _append(
         "resource": resource,
     }
     digest = entry_hash(entry, prev_hash)
-    conn.execute(insert(audit_events).values(**entry, prev_hash=prev_hash, hash=digest))
-    conn.execute(
-        update(audit_heads)
-        .where(audit_heads.c.site_id == site_id, audit_heads.c.seq == seq)
-        .values(hash=digest)
-    )
+    conn.execute(_INSERT_EVENT, {**entry, "prev_hash": prev_hash, "hash": digest})
+    conn.execute(_SET_HEAD_HASH, {"b_site": site_id, "b_seq": seq, "b_hash": digest})
+
+
+# Built once: an audit entry rides along with nearly every write, and building these
+# statements costs more CPU than SQLite spends running them.
+_BUMP_HEAD = (
+    update(audit_heads)
+    .where(audit_heads.c.site_id == bindparam("b_site"))
+    .values(seq=audit_heads.c.seq + 1)
+    .returning(audit_heads.c.seq, audit_heads.c.hash)
+)
+_INSERT_EVENT = insert(audit_events)
+_SET_HEAD_HASH = (
+    update(audit_heads)
+    .where(audit_heads.c.site_id == bindparam("b_site"), audit_heads.c.seq == bindparam("b_seq"))
+    .values(hash=bindparam("b_hash"))
+)
 
 
 def _at_text(moment: datetime) -> str:

@@ -14,7 +14,7 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from core import lifecycle, notifications
@@ -295,11 +295,11 @@ def add_system_message(
 ) -> None:
     values = dict(conversation_id=conversation_id, at=at or utcnow(), author=author, text=text)
     if conn is not None:
-        conn.execute(insert(messages).values(**values))
+        conn.execute(_INSERT_MESSAGE, values)
         _show_to_visitor(rt, conn, values, sender)
         return
     with rt.app_engine.begin() as own:
-        own.execute(insert(messages).values(**values))
+        own.execute(_INSERT_MESSAGE, values)
         _show_to_visitor(rt, own, values, sender)
 
 
@@ -335,12 +335,14 @@ def publish_to_visitor(
     return notifications.publish(rt, site_id, visitor_recipient(conversation_id), event_type, data)
 
 
+_INSERT_MESSAGE = insert(messages)
+_SITE_OF = select(conversations.c.site_id).where(conversations.c.id == bindparam("b_cid"))
+
+
 def _show_to_visitor(
     rt: Runtime, conn: Connection, values: dict[str, Any], sender: str | None
 ) -> None:
-    site_id = conn.execute(
-        select(conversations.c.site_id).where(conversations.c.id == values["conversation_id"])
-    ).scalar()
+    site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
     if site_id is None:
         return
     author = str(values["author"])
