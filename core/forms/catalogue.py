@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from core import audit
 from core.actors import Actor
 from core.clock import rfc3339, utcnow
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -36,16 +37,21 @@ def _parse(payload: object) -> FormDefinition:
 
 
 def create_form(rt: Runtime, actor: Actor, payload: object) -> dict[str, Any]:
-    return add_definition(rt, actor.site_id, _parse(payload))
+    return add_definition(rt, actor.site_id, _parse(payload), user_id=actor.user_id)
 
 
 def add_definition(
-    rt: Runtime, site_id: str, definition: FormDefinition, *, conn: Connection | None = None
+    rt: Runtime,
+    site_id: str,
+    definition: FormDefinition,
+    *,
+    conn: Connection | None = None,
+    user_id: str | None = None,
 ) -> dict[str, Any]:
     """Store an already checked definition as a new form (version 1) of the site."""
     if conn is None:
         with rt.app_engine.begin() as own:
-            return add_definition(rt, site_id, definition, conn=own)
+            return add_definition(rt, site_id, definition, conn=own, user_id=user_id)
     form_id = str(uuid.uuid4())
     now = utcnow()
     _lock_site(conn, site_id)
@@ -62,7 +68,22 @@ def add_definition(
     )
     _insert_version(conn, form_id, 1, definition)
     _check_name_free(conn, site_id, definition.name, form_id)
+    _audit(rt, conn, site_id, user_id, "form.created", form_id, 1)
     return {"id": form_id, "version": 1}
+
+
+def _audit(
+    rt: Runtime,
+    conn: Connection,
+    site_id: str,
+    user_id: str | None,
+    type: str,
+    form_id: str,
+    version: int | None = None,
+) -> None:
+    # What a form asks of visitors is part of the site's security: who changed it, when.
+    resource = f"form:{form_id}" + (f";version:{version}" if version is not None else "")
+    audit.record(rt, site_id=site_id, type=type, user_id=user_id, resource=resource, conn=conn)
 
 
 def _lock_site(conn: Connection, site_id: str) -> None:
@@ -201,6 +222,7 @@ def update_form(rt: Runtime, actor: Actor, form_id: str, payload: object) -> dic
             raise Conflict("The form was changed or archived meanwhile; reload it and try again.")
         _insert_version(conn, form_id, new_version, definition)
         _check_name_free(conn, actor.site_id, definition.name, form_id)
+        _audit(rt, conn, actor.site_id, actor.user_id, "form.updated", form_id, new_version)
     return {"id": form_id, "version": new_version}
 
 
@@ -212,6 +234,7 @@ def archive_form(rt: Runtime, actor: Actor, form_id: str) -> dict[str, Any]:
             .where(forms.c.id == form_id, forms.c.site_id == actor.site_id)
             .values(archived=True, updated_at=utcnow())
         )
+        _audit(rt, conn, actor.site_id, actor.user_id, "form.archived", form_id)
     return {"id": form_id, "archived": True}
 
 
@@ -228,7 +251,7 @@ def import_form(rt: Runtime, actor: Actor, payload: object) -> dict[str, Any]:
         definition = read_document(payload)
     except DefinitionInvalid as exc:
         raise ValidationFailed("The export document needs fixing.", fields=exc.errors) from None
-    return add_definition(rt, actor.site_id, definition)
+    return add_definition(rt, actor.site_id, definition, user_id=actor.user_id)
 
 
 def from_template(
@@ -242,7 +265,7 @@ def from_template(
     if found is None:
         raise NotFound("No such template; GET /api/v1/form-templates lists them.")
     payload = {**found.to_json(), **{k: v for k, v in overrides.items() if v is not None}}
-    return add_definition(rt, actor.site_id, _parse(payload))
+    return add_definition(rt, actor.site_id, _parse(payload), user_id=actor.user_id)
 
 
 def install_templates(

@@ -83,6 +83,12 @@ def busy(stack: Stack) -> Busy:
     assert (
         site.call("PUT", "/site/policies", site.admin, {"retention_days": 200}).status_code == 200
     )
+    # A form's life: edited (a new version) and archived, by the admin.
+    current = site.call("GET", f"/forms/{form_id}", site.admin).json()
+    edited = {k: current[k] for k in ("name", "title", "fields")} | {"title": "Pay by card"}
+    assert site.call("PUT", f"/forms/{form_id}", site.admin, edited).status_code == 200
+    spare = stack.create_form(site.admin, {**PAYMENT_FORM, "name": f"spare_{uuid.uuid4().hex[:6]}"})
+    assert site.call("DELETE", f"/forms/{spare}", site.admin).status_code in (200, 204)
     # Refusals are audited too: an agent at the admin's door, a reveal by the wrong agent.
     assert site.call("GET", "/users", desk.agent).status_code == 403
     _, o_user, o_password = site.user("agent")
@@ -93,6 +99,8 @@ def busy(stack: Stack) -> Busy:
         site,
         {
             "agent_id": agent_id,
+            "form_id": form_id,
+            "spare_form_id": spare,
             "manager_id": manager_id,
             "profile_id": profile_id,
             "conversation_id": sent.conversation_id,
@@ -121,6 +129,14 @@ def test_every_audited_event_says_who_what_when_outcome_origin_and_resource(
     assert enabled["user_id"] == site.admin_id
     logins = [e for e in trail if e["type"] == "auth.login" and e["outcome"] == "success"]
     assert {e["origin"] for e in logins} == {"127.0.0.1"}
+    admin = site.admin_id
+    assert (
+        one(trail, "form.created", resource=f"form:{ids['form_id']};version:1")["user_id"] == admin
+    )
+    assert (
+        one(trail, "form.updated", resource=f"form:{ids['form_id']};version:2")["user_id"] == admin
+    )
+    assert one(trail, "form.archived", resource=f"form:{ids['spare_form_id']}")["user_id"] == admin
     sent = one(trail, "form.sent")
     assert sent["user_id"] == agent and f"request:{request}" in sent["resource"]
     assert one(trail, "form.opened")["user_id"] is None  # the visitor: no account
