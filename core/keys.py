@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import audit
+from core import audit, mfa
 from core.runtime import Runtime
 from core.schema import sites
 from vault import PURPOSES
@@ -25,26 +25,29 @@ def rotate(rt: Runtime, purposes: tuple[str, ...] = PURPOSES) -> list[dict[str, 
 
 
 def rewrap_and_retire(rt: Runtime) -> dict[str, Any]:
-    """Re-wrap data keys under the primary; retire older keys nothing depends on."""
+    """Re-wrap data keys and re-seal TOTP secrets under the primary; retire older keys
+    nothing depends on (looked at last, so a secret that would not re-seal keeps its key)."""
     rewrapped = rt.vault.data_keys.rewrap()
-    in_use = set(rt.vault.data_keys.usage_by_wrapping_key())
+    resealed = mfa.reseal_secrets(rt)
+    in_use = set(rt.vault.data_keys.usage_by_wrapping_key()) | set(mfa.secrets_by_key(rt))
     unused = {k.id for k in rt.keyring.keys("data") if k.state == "active" and k.id not in in_use}
     unused |= rt.keyring.stale_short_lived()
     try:
         retired = rt.keyring.retire(unused)
     except PermissionError:  # a read-only key file: the operator retires with the CLI
         retired = []
-    return {"rewrapped": rewrapped, "retired": retired}
+    return {"rewrapped": rewrapped, "resealed_totp_secrets": resealed, "retired": retired}
 
 
 def describe(rt: Runtime) -> dict[str, Any]:
     """Every key, its state and what it still protects."""
     wrapped_by = rt.vault.data_keys.usage_by_wrapping_key()
+    totp_by = mfa.secrets_by_key(rt)
     rows_by_data_key = rt.vault.count_by_data_key()
 
     def protects(purpose: str, key_id: str) -> str:
         if purpose == "data":
-            return f"{wrapped_by.get(key_id, 0)} data keys"
+            return f"{wrapped_by.get(key_id, 0)} data keys, {totp_by.get(key_id, 0)} TOTP secrets"
         if purpose == "event":
             return "submission events waiting in the queue"
         return "off-the-record answers (minutes)"

@@ -8,20 +8,32 @@ so a code seen over a shoulder can't be replayed. Recovery codes are kept as SHA
 hashes (they are random, 50 bits each: a slow hash would add nothing) and each one works
 once. When a site's policy lists a role in `mfa_required_roles`, its users can log in to
 enrol but can't reveal anything until they have.
+
+TOTP secrets are sealed at rest (a DB dump must not mint second factors): `sealed:v1:` then
+the base64 of a keyring envelope under the primary `data` key, whose associated data binds
+the site, the user and the column, so a value copied to another row or column won't open.
+A value without the prefix is plaintext left by a version before a0003: it is still
+accepted (nobody is locked out mid-upgrade; whoever can write this table could as well
+turn MFA off) and sealed wherever it is met: by the migration, at the next log-in with it,
+and by the re-wrap after a key rotation, which also re-seals secrets under older keys so
+they can be retired. A secret that won't open (wrong key, tampered) matches no code.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import logging
+import re
 import secrets
 import struct
 import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from core import audit
@@ -32,6 +44,8 @@ from core.policies import site_policies
 from core.runtime import Runtime
 from core.schema import recovery_codes, users
 from core.sessions import update_user_sessions
+from vault import Cipher, Keyring, VaultError
+from vault.aad import bind
 
 DIGITS = 6
 STEP_S = 30
@@ -39,6 +53,12 @@ WINDOW = 1  # steps either side of now
 ISSUER = "SecureForms"
 RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+SEALED_PREFIX = "sealed:v1:"  # base32 has no ':', so no plaintext secret starts like this
+SEAL_PURPOSE = "data"
+SECRET_COLUMNS = ("mfa_secret", "mfa_pending_secret")
+_LEGACY_SECRET = re.compile(r"(?:[A-Z2-7]{8})+")  # what new_secret() made: 160 bits, no "="
+
+log = logging.getLogger("core.mfa")
 
 
 class MfaRequired(DomainError):
@@ -112,6 +132,116 @@ def otpauth_uri(secret: str, account: str, issuer: str = ISSUER) -> str:
     return f"otpauth://totp/{label}?{query}"
 
 
+# -- secrets at rest ----------------------------------------------------------------------------
+
+
+def _secret_aad(site_id: str, user_id: str, column: str) -> bytes:
+    return bind("totp-secret", site_id, user_id, column)
+
+
+def seal_secret(keyring: Cipher, site_id: str, user_id: str, column: str, secret: str) -> str:
+    """The text stored for `secret` in `column` of the user's row."""
+    envelope = keyring.seal(SEAL_PURPOSE, secret.encode(), _secret_aad(site_id, user_id, column))
+    return SEALED_PREFIX + base64.b64encode(envelope).decode()
+
+
+def is_sealed(stored: str) -> bool:
+    return stored.startswith(SEALED_PREFIX)
+
+
+def open_secret(keyring: Cipher, site_id: str, user_id: str, column: str, stored: str) -> str:
+    """The secret a stored value holds; VaultError (saying nothing more) if it won't open."""
+    if not is_sealed(stored):
+        # Plaintext from before a0003 (see the module's docstring), if it is a secret at all.
+        if not _LEGACY_SECRET.fullmatch(stored):
+            raise VaultError()
+        return stored
+    try:
+        envelope = base64.b64decode(stored[len(SEALED_PREFIX) :], validate=True)
+        return keyring.open(SEAL_PURPOSE, envelope, _secret_aad(site_id, user_id, column)).decode()
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        raise VaultError() from None
+
+
+def sealed_key_id(stored: str | None) -> str | None:
+    """The keyring key a stored value is sealed under; None for nothing or plaintext."""
+    if not stored or not is_sealed(stored):
+        return None
+    try:
+        envelope = base64.b64decode(stored[len(SEALED_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    # A version byte, then the key id (8 bytes): anything shorter names no key.
+    return Keyring.key_id_of(envelope) if len(envelope) >= 9 else None
+
+
+def _readable(rt: Runtime, user: Any, column: str) -> str | None:
+    """The user's secret in `column`, or None when there is none or it won't open."""
+    stored = getattr(user, column)
+    if not stored:
+        return None
+    try:
+        return open_secret(rt.keyring, user.site_id, user.id, column, stored)
+    except VaultError:
+        # Never the value: only whose, and where. The key may be retired or the row altered.
+        log.error(
+            "the TOTP secret in %s of user %s does not open; no code matches", column, user.id
+        )
+        return None
+
+
+def secrets_by_key(rt: Runtime) -> dict[str, int]:
+    """How many stored TOTP secrets each keyring key seals: a key in use can't be retired."""
+    counts: dict[str, int] = {}
+    for row in _rows_with_secrets(rt):
+        for column in SECRET_COLUMNS:
+            key_id = sealed_key_id(getattr(row, column))
+            if key_id is not None:
+                counts[key_id] = counts.get(key_id, 0) + 1
+    return counts
+
+
+def reseal_secrets(rt: Runtime) -> int:
+    """Seal plaintext secrets and re-seal those under an older key with the primary.
+
+    Each row is changed only if it still holds what was read, so an enrolment or reset
+    meanwhile wins. Answers how many values were (re-)sealed.
+    """
+    primary = rt.keyring.primary(SEAL_PURPOSE).id
+    done = 0
+    for row in _rows_with_secrets(rt):
+        for column in SECRET_COLUMNS:
+            stored = getattr(row, column)
+            if not stored or sealed_key_id(stored) == primary:
+                continue
+            secret = _readable(rt, row, column)
+            if secret is None:
+                continue  # logged; its key stays in use, so it is not retired under it
+            if not is_sealed(stored):
+                log.warning("sealing the plaintext TOTP secret in %s of user %s", column, row.id)
+            sealed = seal_secret(rt.keyring, row.site_id, row.id, column, secret)
+            with rt.app_engine.begin() as conn:
+                done += conn.execute(
+                    update(users)
+                    .where(users.c.id == row.id, users.c[column] == stored)
+                    .values({column: sealed})
+                ).rowcount
+    return done
+
+
+def _rows_with_secrets(rt: Runtime) -> list[Any]:
+    with rt.app_engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(
+                    users.c.id, users.c.site_id, users.c.mfa_secret, users.c.mfa_pending_secret
+                ).where(
+                    or_(users.c.mfa_secret.is_not(None), users.c.mfa_pending_secret.is_not(None))
+                )
+            )
+        )
+
+
 # -- recovery codes ---------------------------------------------------------------------------
 
 
@@ -146,7 +276,8 @@ def enroll(rt: Runtime, actor: Actor) -> dict[str, str]:
             raise Conflict(
                 "Multi-factor authentication is already on; an administrator can reset it."
             )
-        conn.execute(update(users).where(users.c.id == row.id).values(mfa_pending_secret=secret))
+        sealed = seal_secret(rt.keyring, row.site_id, row.id, "mfa_pending_secret", secret)
+        conn.execute(update(users).where(users.c.id == row.id).values(mfa_pending_secret=sealed))
     return {"secret": secret, "otpauth_uri": otpauth_uri(secret, row.username)}
 
 
@@ -158,9 +289,10 @@ def confirm(rt: Runtime, actor: Actor, code: str, *, at: float | None = None) ->
         row = _user(conn, actor)
         if row.mfa_enabled:
             raise Conflict("Multi-factor authentication is already on.")
-        if not row.mfa_pending_secret:
+        pending = _readable(rt, row, "mfa_pending_secret")
+        if pending is None:  # none, or one that won't open: a new enrolment is the way on
             raise Conflict("Start with POST /api/v1/auth/mfa/enroll.")
-        step = matching_step(row.mfa_pending_secret, code.strip(), moment)
+        step = matching_step(pending, code.strip(), moment)
         if step is None:
             raise InvalidTotp(fields={"totp": "Not the current code."})
         turned_on = conn.execute(
@@ -168,7 +300,7 @@ def confirm(rt: Runtime, actor: Actor, code: str, *, at: float | None = None) ->
             .where(users.c.id == row.id, users.c.mfa_enabled.is_(False))
             .values(
                 mfa_enabled=True,
-                mfa_secret=row.mfa_pending_secret,
+                mfa_secret=seal_secret(rt.keyring, row.site_id, row.id, "mfa_secret", pending),
                 mfa_pending_secret=None,
                 mfa_last_step=step,
             )
@@ -205,13 +337,16 @@ def reset(conn: Connection, user_id: str) -> None:
 # -- log-in ---------------------------------------------------------------------------------------
 
 
-def second_factor(conn: Connection, user: Any, code: str, *, at: float | None = None) -> str | None:
+def second_factor(
+    rt: Runtime, conn: Connection, user: Any, code: str, *, at: float | None = None
+) -> str | None:
     """Spend a TOTP step or a recovery code of `user`; answers which, or None if neither."""
     moment = time.time() if at is None else at
     code = code.strip()
     if code.isascii() and code.isdigit():
-        step = matching_step(user.mfa_secret or "", code, moment) if user.mfa_secret else None
-        if step is None:
+        secret = _readable(rt, user, "mfa_secret")
+        step = matching_step(secret, code, moment) if secret else None
+        if secret is None or step is None:
             return None
         spent = conn.execute(
             update(users)
@@ -219,6 +354,15 @@ def second_factor(conn: Connection, user: Any, code: str, *, at: float | None = 
             .where(users.c.mfa_last_step.is_(None) | (users.c.mfa_last_step < step))
             .values(mfa_last_step=step)
         ).rowcount
+        if spent and not is_sealed(user.mfa_secret):
+            log.warning("sealing the plaintext TOTP secret of user %s (from before a0003)", user.id)
+            conn.execute(
+                update(users)
+                .where(users.c.id == user.id, users.c.mfa_secret == user.mfa_secret)
+                .values(
+                    mfa_secret=seal_secret(rt.keyring, user.site_id, user.id, "mfa_secret", secret)
+                )
+            )
         return "totp" if spent else None
     spent = conn.execute(
         update(recovery_codes)

@@ -43,8 +43,9 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # a0002: MFA (RFC 6238) and password changes
     Column("mfa_enabled", Boolean, nullable=False, default=False),
-    Column("mfa_secret", String(64), nullable=True),
-    Column("mfa_pending_secret", String(64), nullable=True),
+    # a0003: sealed at rest ("sealed:v1:" + base64 of an envelope, see core.mfa)
+    Column("mfa_secret", String(255), nullable=True),
+    Column("mfa_pending_secret", String(255), nullable=True),
     Column("mfa_last_step", Integer, nullable=True),  # a TOTP step is accepted once
     Column("password_changed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("site_id", "username", name="uq_users_site_username"),

@@ -200,7 +200,7 @@ def log_in(
             _audit_login(rt, site_id, row.id, "failure", "mfa_required")
             raise mfa.MfaRequired()
         with rt.app_engine.begin() as conn:
-            second = mfa.second_factor(conn, row, totp)
+            second = mfa.second_factor(rt, conn, row, totp)
         if second is None:
             _failed(rt, row, policies, "wrong_second_factor")
     with rt.app_engine.begin() as conn:
