@@ -115,5 +115,10 @@ def rewrap_data_keys(self: RuntimeTask) -> None:
         if not lock.acquired:
             return
         report = rewrap_and_retire(self.rt)
-    if report["rewrapped"] or report["retired"]:
-        log.info("re-wrapped %d data keys; retired %s", report["rewrapped"], report["retired"])
+    if report["rewrapped"] or report["retired"] or report["resealed_totp_secrets"]:
+        log.info(
+            "re-wrapped %d data keys; re-sealed %d TOTP secrets; retired %s",
+            report["rewrapped"],
+            report["resealed_totp_secrets"],
+            report["retired"],
+        )
