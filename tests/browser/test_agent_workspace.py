@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from playwright.sync_api import Locator, Page, expect
+from support.keyboard import fill_payment_card_with_keyboard
 from support.sites import OwnSite
 from support.stack import PAYMENT_FORM, Stack
 
@@ -73,32 +74,6 @@ def say(visitor: Page, text: str) -> None:
     box.fill(text)
     box.press("Enter")
     expect(visitor.locator("#messages")).to_contain_text(text.split(" 4242")[0])
-
-
-def fill_with_keyboard(form: Page) -> None:
-    """The visitor's part: open, a typo in the card number, the summary, the fix, send."""
-    expect(form.get_by_role("heading", level=1)).to_have_text("Payment card")
-    form.get_by_role("button", name="Open secure form").press("Enter")
-    form.get_by_label("Name on card (required)").focus()
-    form.keyboard.type("Vera Visitor")
-    form.keyboard.press("Tab")
-    form.keyboard.type("4242 4242 4242 4241")  # a typo
-    form.keyboard.press("Tab")
-    form.keyboard.type("12/34")
-    form.keyboard.press("Tab")
-    form.keyboard.type("321")
-    form.keyboard.press("Enter")
-    expect(form.locator("#error-summary")).to_be_focused()
-    form.keyboard.press("Tab")
-    form.keyboard.press("Enter")
-    expect(form.get_by_label("Card number (required)")).to_be_focused()
-    form.keyboard.type("4242 4242 4242 4242")
-    form.keyboard.press("Tab")
-    form.keyboard.type("12/34")
-    form.keyboard.press("Tab")
-    form.keyboard.type("321")
-    form.keyboard.press("Enter")
-    expect(form.get_by_role("heading", level=1)).to_have_text("Your answers were sent")
 
 
 def holds_no_value(page: Page) -> None:
@@ -176,7 +151,7 @@ def test_the_whole_story_in_the_workspace(
     with visitor.context.expect_page() as opened:
         card.get_by_role("link", name=re.compile("Open secure form")).click()
     form = opened.value
-    fill_with_keyboard(form)
+    fill_payment_card_with_keyboard(form)
     form.close()
 
     expect(request.locator(".request-status")).to_have_text("Submitted: answers ready")
