@@ -16,7 +16,9 @@ can show the same secret again; what gets confirmed is the secret core keeps pen
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -27,8 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from api.pages import session as page_session
 from api.pages.render import render
-from api.pages.web import forbidden_page, page, rate_limit, read_form, services
-from configs import Settings
+from api.pages.web import Handler, forbidden_page, page, rate_limit, read_form, services
 from core import mfa, users
 from core.actors import Actor
 from core.errors import Conflict, PasswordPolicy
@@ -36,6 +37,9 @@ from core.passwords import HISTORY_DEPTH
 from core.policies import site_policies
 from core.runtime import Runtime
 from core.users import WrongCurrentPassword
+
+Posted = dict[str, str]
+PostView = Callable[[Request, Runtime, Actor, Posted], Response]
 
 PASSWORD_MAX = 1024
 _SECRET = re.compile(r"[A-Z2-7]{16,128}")  # base32, as core.mfa.new_secret makes them
@@ -66,9 +70,35 @@ def _summary(errors: dict[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def _signed_in(request: Request) -> tuple[Runtime, Settings, Actor | Response]:
+def _signed_in(request: Request) -> tuple[Runtime, Actor | Response]:
     svc = services(request)
-    return svc.rt, svc.settings, page_session.signed_in(request, svc.rt, svc.settings)
+    return svc.rt, page_session.signed_in(request, svc.rt, svc.settings)
+
+
+def _account_post(*, limit: str | None = None) -> Callable[[PostView], Handler]:
+    """A form post of these pages (rate-limited by `limit`): the view runs in the thread
+    pool once the sender is signed in and the form carries their session's CSRF token."""
+
+    def decorate(view: PostView) -> Handler:
+        @functools.wraps(view)
+        async def handler(request: Request) -> Response:
+            if limit is not None:
+                await rate_limit(request, limit)
+            posted = await read_form(request)
+
+            def work() -> Response:
+                rt, actor = _signed_in(request)
+                if not isinstance(actor, Actor):
+                    return actor
+                if not page_session.csrf_ok(rt, actor, posted.get("csrf")):
+                    return forbidden_page(request)
+                return view(request, rt, actor, posted)
+
+            return await run_in_threadpool(work)
+
+        return handler
+
+    return decorate
 
 
 def _layout(rt: Runtime, actor: Actor) -> dict[str, Any]:
@@ -141,7 +171,7 @@ def _setup_page(
 @page
 async def account(request: Request) -> Response:
     def work() -> Response:
-        rt, _, actor = _signed_in(request)
+        rt, actor = _signed_in(request)
         if not isinstance(actor, Actor):
             return actor
         return _account_page(request, rt, actor)
@@ -150,76 +180,57 @@ async def account(request: Request) -> Response:
 
 
 @page
-async def mfa_setup(request: Request) -> Response:
-    posted = await read_form(request)
-
-    def work() -> Response:
-        rt, _, actor = _signed_in(request)
-        if not isinstance(actor, Actor):
-            return actor
-        if not page_session.csrf_ok(rt, actor, posted.get("csrf")):
-            return forbidden_page(request)
-        try:
-            started = mfa.enroll(rt, actor)
-        except Conflict:
-            return RedirectResponse("/account?notice=mfa_on", status_code=303)
-        return _setup_page(request, rt, actor, started["secret"])
-
-    return await run_in_threadpool(work)
+@_account_post()
+def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    try:
+        started = mfa.enroll(rt, actor)
+    except Conflict:
+        return RedirectResponse("/account?notice=mfa_on", status_code=303)
+    return _setup_page(request, rt, actor, started["secret"])
 
 
 @page
-async def mfa_confirm(request: Request) -> Response:
-    await rate_limit(request, "login")
-    posted = await read_form(request)
-
-    def work() -> Response:
-        rt, _, actor = _signed_in(request)
-        if not isinstance(actor, Actor):
-            return actor
-        if not page_session.csrf_ok(rt, actor, posted.get("csrf")):
-            return forbidden_page(request)
-        code = posted.get("totp", "").strip().replace(" ", "")
-        shown = posted.get("secret", "")
-        if not _SECRET.fullmatch(shown):
-            # Not a page of ours: start again rather than show whatever came back.
-            return RedirectResponse("/account?notice=mfa_restart", status_code=303)
-        if not code:
-            return _setup_page(
-                request,
-                rt,
-                actor,
-                shown,
-                errors={"totp": "Enter the 6-digit code your authenticator app shows now."},
-                status_code=422,
-            )
-        try:
-            confirmed = mfa.confirm(rt, actor, code[:16])
-        except mfa.InvalidTotp:
-            return _setup_page(
-                request,
-                rt,
-                actor,
-                shown,
-                errors={
-                    "totp": "That is not the current code. Check that the app shows this "
-                    "account and that the phone's clock is right, then enter the new code."
-                },
-                status_code=422,
-            )
-        except Conflict:
-            on = users.whoami(rt, actor)["mfa_enabled"]
-            notice = "mfa_on" if on else "mfa_restart"
-            return RedirectResponse(f"/account?notice={notice}", status_code=303)
-        return render(
+@_account_post(limit="login")
+def mfa_confirm(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    code = posted.get("totp", "").strip().replace(" ", "")
+    shown = posted.get("secret", "")
+    if not _SECRET.fullmatch(shown):
+        # Not a page of ours: start again rather than show whatever came back.
+        return RedirectResponse("/account?notice=mfa_restart", status_code=303)
+    if not code:
+        return _setup_page(
             request,
-            "account_mfa_codes.html",
-            **_layout(rt, actor),
-            recovery_codes=confirmed["recovery_codes"],
-            home=page_session.home_of(actor),
+            rt,
+            actor,
+            shown,
+            errors={"totp": "Enter the 6-digit code your authenticator app shows now."},
+            status_code=422,
         )
-
-    return await run_in_threadpool(work)
+    try:
+        confirmed = mfa.confirm(rt, actor, code[:16])
+    except mfa.InvalidTotp:
+        return _setup_page(
+            request,
+            rt,
+            actor,
+            shown,
+            errors={
+                "totp": "That is not the current code. Check that the app shows this "
+                "account and that the phone's clock is right, then enter the new code."
+            },
+            status_code=422,
+        )
+    except Conflict:
+        on = users.whoami(rt, actor)["mfa_enabled"]
+        notice = "mfa_on" if on else "mfa_restart"
+        return RedirectResponse(f"/account?notice={notice}", status_code=303)
+    return render(
+        request,
+        "account_mfa_codes.html",
+        **_layout(rt, actor),
+        recovery_codes=confirmed["recovery_codes"],
+        home=page_session.home_of(actor),
+    )
 
 
 def _password_errors(posted: dict[str, str]) -> dict[str, str]:
@@ -239,39 +250,29 @@ def _password_errors(posted: dict[str, str]) -> dict[str, str]:
 
 
 @page
-async def change_password(request: Request) -> Response:
-    await rate_limit(request, "login")
-    posted = await read_form(request)
-
-    def work() -> Response:
-        rt, settings, actor = _signed_in(request)
-        if not isinstance(actor, Actor):
-            return actor
-        if not page_session.csrf_ok(rt, actor, posted.get("csrf")):
-            return forbidden_page(request)
-        errors = _password_errors(posted)
-        if errors:
-            return _account_page(request, rt, actor, errors=errors, status_code=422)
-        try:
-            users.change_password(rt, actor, posted[_CURRENT], posted[_NEW])
-        except WrongCurrentPassword:
-            return _account_page(
-                request,
-                rt,
-                actor,
-                errors={_CURRENT: "That is not your current password."},
-                status_code=403,
-            )
-        except PasswordPolicy as exc:
-            # core's message names the rule that was broken, never the password.
-            return _account_page(request, rt, actor, errors={_NEW: exc.message}, status_code=422)
-        # The site id is no secret, and typing it again is a chore.
-        to_login = f"/login?reason=password_changed&site={quote(actor.site_id, safe='')}"
-        response = RedirectResponse(to_login, status_code=303)
-        page_session.forget(response, settings)
-        return response
-
-    return await run_in_threadpool(work)
+@_account_post(limit="login")
+def change_password(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    errors = _password_errors(posted)
+    if errors:
+        return _account_page(request, rt, actor, errors=errors, status_code=422)
+    try:
+        users.change_password(rt, actor, posted[_CURRENT], posted[_NEW])
+    except WrongCurrentPassword:
+        return _account_page(
+            request,
+            rt,
+            actor,
+            errors={_CURRENT: "That is not your current password."},
+            status_code=403,
+        )
+    except PasswordPolicy as exc:
+        # core's message names the rule that was broken, never the password.
+        return _account_page(request, rt, actor, errors={_NEW: exc.message}, status_code=422)
+    # The site id is no secret, and typing it again is a chore.
+    to_login = f"/login?reason=password_changed&site={quote(actor.site_id, safe='')}"
+    response = RedirectResponse(to_login, status_code=303)
+    page_session.forget(response, services(request).settings)
+    return response
 
 
 async def back_to_account(request: Request) -> Response:

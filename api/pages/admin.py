@@ -27,10 +27,11 @@ from api.pages import (
     admin_profiles,
     admin_users,
 )
-from api.pages.admin_kit import CONSOLE_ROLES, SECTIONS, console_page, in_thread, may_use
-from api.pages.session import signed_in
-from api.pages.web import page, services
-from core.actors import VIEW_HISTORY
+from api.pages.admin_gate import ANY_CONSOLE_USER, console_get
+from api.pages.admin_kit import SECTIONS, console_page, may_use
+from api.pages.web import page
+from core.actors import VIEW_HISTORY, Actor
+from core.runtime import Runtime
 
 _ABOUT = {
     "/admin/forms": "Build the secure forms agents send, and preview them as visitors see them.",
@@ -43,29 +44,22 @@ _ABOUT = {
 
 
 @page
-async def overview(request: Request) -> Response:
-    svc = services(request)
-
-    def work() -> Response:
-        actor = signed_in(request, svc.rt, svc.settings, roles=CONSOLE_ROLES)
-        if isinstance(actor, Response):
-            return actor
-        sections = [
-            {"href": href, "label": label, "about": _ABOUT[href]}
-            for href, label, need in SECTIONS
-            if may_use(actor, need)
-        ]
-        return console_page(
-            request,
-            svc.rt,
-            actor,
-            "admin_overview.html",
-            section="/admin",
-            sections=sections,
-            lacks_history=actor.role == "manager" and VIEW_HISTORY not in actor.permissions,
-        )
-
-    return await in_thread(request, work)
+@console_get(ANY_CONSOLE_USER)
+def overview(request: Request, rt: Runtime, actor: Actor) -> Response:
+    sections = [
+        {"href": href, "label": label, "about": _ABOUT[href]}
+        for href, label, need in SECTIONS
+        if may_use(actor, need)
+    ]
+    return console_page(
+        request,
+        rt,
+        actor,
+        "admin_overview.html",
+        section="/admin",
+        sections=sections,
+        lacks_history=actor.role == "manager" and VIEW_HISTORY not in actor.permissions,
+    )
 
 
 def routes() -> list[BaseRoute]:

@@ -15,9 +15,12 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.pages.admin_kit import ADMIN, console_page, error_summary, gate, in_thread, when
-from api.pages.web import page, services
+from api.pages.admin_gate import console_get
+from api.pages.admin_kit import ADMIN, console_page, error_summary, when
+from api.pages.web import page
 from core import console
+from core.actors import Actor
+from core.runtime import Runtime
 
 PER_PAGE = 50
 _TYPE = re.compile(r"^[a-z_]+(\.[a-z_]*)*$")
@@ -78,56 +81,49 @@ def _read_filters(query: Mapping[str, str]) -> tuple[dict[str, str], dict[str, s
 
 
 @page
-async def audit_page(request: Request) -> Response:
-    rt = services(request).rt
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        chosen, errors = _read_filters(request.query_params)
-        names = console.user_names(rt, actor)
-        events = []
-        if not errors:
-            events = console.audit_newest_first(
-                rt,
-                actor,
-                since=_since(chosen["since"]) if chosen["since"] else None,
-                type=chosen["type"] or None,
-                user_id=chosen["user_id"] or None,
-                before=int(chosen["before"]) if chosen["before"] else None,
-                limit=PER_PAGE,
-            )
-        filters = {k: v for k, v in chosen.items() if k != "before" and v}
-        older = None
-        if len(events) == PER_PAGE:
-            older = "/admin/audit?" + urlencode({**filters, "before": events[-1]["seq"]})
-        types = list(TYPES)
-        if chosen["type"] and chosen["type"] not in dict(TYPES) and "type" not in errors:
-            types.append((chosen["type"], chosen["type"]))  # a type of a newer release
-        return console_page(
-            request,
+@console_get(ADMIN)
+def audit_page(request: Request, rt: Runtime, actor: Actor) -> Response:
+    chosen, errors = _read_filters(request.query_params)
+    names = console.user_names(rt, actor)
+    events = []
+    if not errors:
+        events = console.audit_newest_first(
             rt,
             actor,
-            "admin_audit.html",
-            section="/admin/audit",
-            status_code=422 if errors else 200,
-            chosen=chosen,
-            types=types,
-            people=sorted(names.items(), key=lambda item: item[1].lower()),
-            events=[
-                {
-                    **e,
-                    "when": when(e["at"], seconds=True),
-                    "who": names.get(e["user_id"] or "", e["user_id"]),
-                }
-                for e in events
-            ],
-            filtered=bool(filters),
-            older=older,
-            newest="/admin/audit?" + urlencode(filters) if chosen["before"] else None,
-            errors=errors,
-            summary=error_summary(errors, lambda key: "#" + _FIELD_IDS[key]),
+            since=_since(chosen["since"]) if chosen["since"] else None,
+            type=chosen["type"] or None,
+            user_id=chosen["user_id"] or None,
+            before=int(chosen["before"]) if chosen["before"] else None,
+            limit=PER_PAGE,
         )
-
-    return await in_thread(request, work)
+    filters = {k: v for k, v in chosen.items() if k != "before" and v}
+    older = None
+    if len(events) == PER_PAGE:
+        older = "/admin/audit?" + urlencode({**filters, "before": events[-1]["seq"]})
+    types = list(TYPES)
+    if chosen["type"] and chosen["type"] not in dict(TYPES) and "type" not in errors:
+        types.append((chosen["type"], chosen["type"]))  # a type of a newer release
+    return console_page(
+        request,
+        rt,
+        actor,
+        "admin_audit.html",
+        section="/admin/audit",
+        status_code=422 if errors else 200,
+        chosen=chosen,
+        types=types,
+        people=sorted(names.items(), key=lambda item: item[1].lower()),
+        events=[
+            {
+                **e,
+                "when": when(e["at"], seconds=True),
+                "who": names.get(e["user_id"] or "", e["user_id"]),
+            }
+            for e in events
+        ],
+        filtered=bool(filters),
+        older=older,
+        newest="/admin/audit?" + urlencode(filters) if chosen["before"] else None,
+        errors=errors,
+        summary=error_summary(errors, lambda key: "#" + _FIELD_IDS[key]),
+    )

@@ -21,20 +21,10 @@ from starlette.responses import RedirectResponse, Response
 
 from api.pages import admin_form_draft as drafts
 from api.pages.admin_form_draft import Draft
-from api.pages.admin_kit import (
-    ADMIN,
-    console_page,
-    done,
-    error_summary,
-    gate,
-    in_thread,
-    posting_gate,
-    read_posted,
-    valid_id,
-    when,
-)
+from api.pages.admin_gate import Posted, console_get, console_post
+from api.pages.admin_kit import ADMIN, console_page, done, error_summary, valid_id, when
 from api.pages.fields import field_views
-from api.pages.web import page, services
+from api.pages.web import page
 from core.actors import Actor
 from core.clock import rfc3339
 from core.errors import Conflict, ValidationFailed
@@ -45,88 +35,57 @@ SECTION = "/admin/forms"
 
 
 @page
-async def list_forms(request: Request) -> Response:
-    rt = services(request).rt
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        every = catalogue.list_forms(rt, actor, include_archived=True)
-        rows = [{**f, "updated": when(f["updated_at"]), "count": len(f["fields"])} for f in every]
-        return console_page(
-            request,
-            rt,
-            actor,
-            "admin_forms.html",
-            section=SECTION,
-            live=[r for r in rows if not r["archived"]],
-            archived=[r for r in rows if r["archived"]],
-        )
-
-    return await in_thread(request, work)
+@console_get(ADMIN)
+def list_forms(request: Request, rt: Runtime, actor: Actor) -> Response:
+    every = catalogue.list_forms(rt, actor, include_archived=True)
+    rows = [{**f, "updated": when(f["updated_at"]), "count": len(f["fields"])} for f in every]
+    return console_page(
+        request,
+        rt,
+        actor,
+        "admin_forms.html",
+        section=SECTION,
+        live=[r for r in rows if not r["archived"]],
+        archived=[r for r in rows if r["archived"]],
+    )
 
 
 @page
-async def new_form(request: Request) -> Response:
-    rt = services(request).rt
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        return _editor(request, rt, actor, drafts.new_draft(), form_id=None, focus="form-title")
-
-    return await in_thread(request, work)
+@console_get(ADMIN)
+def new_form(request: Request, rt: Runtime, actor: Actor) -> Response:
+    return _editor(request, rt, actor, drafts.new_draft(), form_id=None, focus="form-title")
 
 
 @page
-async def edit_form(request: Request) -> Response:
-    rt = services(request).rt
+@console_get(ADMIN)
+def edit_form(request: Request, rt: Runtime, actor: Actor) -> Response:
     form_id = valid_id(request.path_params["form_id"])
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        row, definition = catalogue.current(rt, actor.site_id, form_id)
-        return _editor(
-            request,
-            rt,
-            actor,
-            drafts.from_definition(definition, row.version),
-            form_id=form_id,
-            row=row,
-        )
-
-    return await in_thread(request, work)
+    row, definition = catalogue.current(rt, actor.site_id, form_id)
+    return _editor(
+        request,
+        rt,
+        actor,
+        drafts.from_definition(definition, row.version),
+        form_id=form_id,
+        row=row,
+    )
 
 
 @page
-async def post_form(request: Request) -> Response:
+@console_post(ADMIN)
+def post_form(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     """Every button of the editor posts the whole draft here; only save writes."""
-    rt = services(request).rt
     raw_id = request.path_params.get("form_id")
     form_id = valid_id(raw_id) if raw_id is not None else None
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, ADMIN, posted)
-        if isinstance(actor, Response):
-            return actor
-        row = catalogue.current(rt, actor.site_id, form_id)[0] if form_id else None
-        draft = drafts.from_posted(posted)
-        op = drafts.read_op(posted)
-        if op.kind != "save" or (row is not None and row.archived):
-            draft, said, focus = drafts.apply(draft, op)
-            if op.kind == "preview":
-                said, focus = "The preview shows your changes.", "update-preview"
-            return _editor(
-                request, rt, actor, draft, form_id=form_id, row=row, said=said, focus=focus
-            )
-        return _save(request, rt, actor, draft, form_id, row)
-
-    return await in_thread(request, work)
+    row = catalogue.current(rt, actor.site_id, form_id)[0] if form_id else None
+    draft = drafts.from_posted(posted)
+    op = drafts.read_op(posted)
+    if op.kind != "save" or (row is not None and row.archived):
+        draft, said, focus = drafts.apply(draft, op)
+        if op.kind == "preview":
+            said, focus = "The preview shows your changes.", "update-preview"
+        return _editor(request, rt, actor, draft, form_id=form_id, row=row, said=said, focus=focus)
+    return _save(request, rt, actor, draft, form_id, row)
 
 
 def _save(
@@ -227,35 +186,18 @@ def _editor(
 
 
 @page
-async def archive_page(request: Request) -> Response:
-    rt = services(request).rt
+@console_get(ADMIN)
+def archive_page(request: Request, rt: Runtime, actor: Actor) -> Response:
     form_id = valid_id(request.path_params["form_id"])
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        form = catalogue.get_form(rt, actor, form_id)
-        if form["archived"]:
-            return RedirectResponse(f"/admin/forms/{form_id}", status_code=303)
-        return console_page(
-            request, rt, actor, "admin_form_archive.html", section=SECTION, form=form
-        )
-
-    return await in_thread(request, work)
+    form = catalogue.get_form(rt, actor, form_id)
+    if form["archived"]:
+        return RedirectResponse(f"/admin/forms/{form_id}", status_code=303)
+    return console_page(request, rt, actor, "admin_form_archive.html", section=SECTION, form=form)
 
 
 @page
-async def archive(request: Request) -> Response:
-    rt = services(request).rt
+@console_post(ADMIN)
+def archive(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     form_id = valid_id(request.path_params["form_id"])
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, ADMIN, posted)
-        if isinstance(actor, Response):
-            return actor
-        catalogue.archive_form(rt, actor, form_id)
-        return done("/admin/forms", "form_archived")
-
-    return await in_thread(request, work)
+    catalogue.archive_form(rt, actor, form_id)
+    return done("/admin/forms", "form_archived")

@@ -19,17 +19,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.pages.admin_kit import (
-    console_page,
-    gate,
-    in_thread,
-    posting_gate,
-    read_posted,
-    valid_id,
-    when,
-)
+from api.pages.admin_gate import Posted, console_get, console_post
+from api.pages.admin_kit import console_page, valid_id, when
 from api.pages.render import error_page
-from api.pages.web import page, services
+from api.pages.web import page
 from core import audit, console, history
 from core.actors import VIEW_HISTORY, Actor
 from core.errors import DomainError, NotFound
@@ -67,52 +60,45 @@ def _labels(rt: Runtime, actor: Actor, form: dict[str, Any], names: list[str]) -
 
 
 @page
-async def history_page(request: Request) -> Response:
-    rt = services(request).rt
+@console_get(VIEW_HISTORY)
+def history_page(request: Request, rt: Runtime, actor: Actor) -> Response:
     raw_page = request.query_params.get("page", "1")
-
-    def work() -> Response:
-        actor = gate(request, rt, VIEW_HISTORY)
-        if isinstance(actor, Response):
-            return actor
-        number = int(raw_page) if _PAGE.match(raw_page) else 1
-        found, total = console.conversations_with_forms(rt, actor, page=number, per_page=PER_PAGE)
-        names = console.user_names(rt, actor)
-        conversations = []
-        for conversation in found:
-            collected = history.conversation_history(rt, actor, conversation["id"])
-            conversations.append(
-                {
-                    **conversation,
-                    "started": when(conversation["created_at"]),
-                    "agent": names.get(conversation["agent_id"] or "", "no agent"),
-                    "submissions": [
-                        {
-                            **s,
-                            "title": s["form"].get("title", "A form no longer on the site"),
-                            "submitted": when(s["submitted_at"]),
-                            "agent": names.get(s["agent_id"], "a former user"),
-                            "fields": _fields(rt, actor, s["form"]),
-                            "not_kept": _labels(rt, actor, s["form"], s["off_the_record_fields"]),
-                        }
-                        for s in collected["submissions"]
-                    ],
-                }
-            )
-        pages = max(1, -(-total // PER_PAGE))
-        return console_page(
-            request,
-            rt,
-            actor,
-            "admin_history.html",
-            section=SECTION,
-            conversations=conversations,
-            page_number=number,
-            pages=pages,
-            total=total,
+    number = int(raw_page) if _PAGE.match(raw_page) else 1
+    found, total = console.conversations_with_forms(rt, actor, page=number, per_page=PER_PAGE)
+    names = console.user_names(rt, actor)
+    conversations = []
+    for conversation in found:
+        collected = history.conversation_history(rt, actor, conversation["id"])
+        conversations.append(
+            {
+                **conversation,
+                "started": when(conversation["created_at"]),
+                "agent": names.get(conversation["agent_id"] or "", "no agent"),
+                "submissions": [
+                    {
+                        **s,
+                        "title": s["form"].get("title", "A form no longer on the site"),
+                        "submitted": when(s["submitted_at"]),
+                        "agent": names.get(s["agent_id"], "a former user"),
+                        "fields": _fields(rt, actor, s["form"]),
+                        "not_kept": _labels(rt, actor, s["form"], s["off_the_record_fields"]),
+                    }
+                    for s in collected["submissions"]
+                ],
+            }
         )
-
-    return await in_thread(request, work)
+    pages = max(1, -(-total // PER_PAGE))
+    return console_page(
+        request,
+        rt,
+        actor,
+        "admin_history.html",
+        section=SECTION,
+        conversations=conversations,
+        page_number=number,
+        pages=pages,
+        total=total,
+    )
 
 
 def _audit_refusal(rt: Runtime, actor: Actor, submission_id: str, code: str) -> None:
@@ -129,53 +115,45 @@ def _audit_refusal(rt: Runtime, actor: Actor, submission_id: str, code: str) -> 
 
 
 @page
-async def reveal(request: Request) -> Response:
+@console_post(VIEW_HISTORY)
+def reveal(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     """The page that shows stored answers when the browser runs no script."""
-    rt = services(request).rt
     submission_id = valid_id(request.path_params["submission_id"])
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, VIEW_HISTORY, posted)
-        if isinstance(actor, Response):
-            return actor
-        try:
-            require_enrolled(rt, actor)
-            found = history.history_reveal(rt, actor, submission_id)
-        except DomainError as exc:
-            _audit_refusal(rt, actor, submission_id, exc.code)
-            if not isinstance(exc, MfaEnrollmentRequired):
-                raise
-            return error_page(
-                request,
-                403,
-                "Set up two-step sign-in first",
-                "This site asks managers to use two-step sign-in before answers are revealed.",
-                advice="Set it up on your Account page, then come back to the history.",
-            )
-        values = found["values"]
-        fields = _fields(rt, actor, found["form"])
-        known = {f["name"] for f in fields}
-        # In the form's order; an answer to a field the form no longer names comes last.
-        fields += [{"name": n, "label": n, "type": ""} for n in values if n not in known]
-        answers = [
-            {
-                "label": f["label"],
-                "masked": mask(f["type"], values[f["name"]]),
-                "value": values[f["name"]],
-            }
-            for f in fields
-            if f["name"] in values
-        ]
-        return console_page(
+    try:
+        require_enrolled(rt, actor)
+        found = history.history_reveal(rt, actor, submission_id)
+    except DomainError as exc:
+        _audit_refusal(rt, actor, submission_id, exc.code)
+        if not isinstance(exc, MfaEnrollmentRequired):
+            raise
+        return error_page(
             request,
-            rt,
-            actor,
-            "admin_history_reveal.html",
-            section=SECTION,
-            title=found["form"].get("title", "A form no longer on the site"),
-            submitted=when(found["submitted_at"]),
-            answers=answers,
+            403,
+            "Set up two-step sign-in first",
+            "This site asks managers to use two-step sign-in before answers are revealed.",
+            advice="Set it up on your Account page, then come back to the history.",
         )
-
-    return await in_thread(request, work)
+    values = found["values"]
+    fields = _fields(rt, actor, found["form"])
+    known = {f["name"] for f in fields}
+    # In the form's order; an answer to a field the form no longer names comes last.
+    fields += [{"name": n, "label": n, "type": ""} for n in values if n not in known]
+    answers = [
+        {
+            "label": f["label"],
+            "masked": mask(f["type"], values[f["name"]]),
+            "value": values[f["name"]],
+        }
+        for f in fields
+        if f["name"] in values
+    ]
+    return console_page(
+        request,
+        rt,
+        actor,
+        "admin_history_reveal.html",
+        section=SECTION,
+        title=found["form"].get("title", "A form no longer on the site"),
+        submitted=when(found["submitted_at"]),
+        answers=answers,
+    )

@@ -1,8 +1,6 @@
 """What every console page shares: who may see which section, the console's own nav,
-notices after a redirect, error summaries, and reading form posts.
-
-Core trusts its callers with roles (the JSON API checks them at the edge), so the console
-checks them here, before any core call, and audits a refusal as the API does.
+notices after a redirect, error summaries, and reading posted fields. Who gets in at all
+is admin_gate's.
 """
 
 from __future__ import annotations
@@ -11,22 +9,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from api.pages.render import render
-from api.pages.session import csrf_ok, layout, signed_in
-from api.pages.web import forbidden_page, read_form, services
-from core import audit
+from api.pages.session import layout
 from core.actors import VIEW_HISTORY, Actor
 from core.errors import NotFound
 from core.runtime import Runtime
 
-CONSOLE_ROLES = frozenset({"admin", "manager"})
 ADMIN = "admin"
-# The form editor posts about a dozen inputs per field, and a form may have 50 fields.
-MAX_POSTED_FIELDS = 1000
 _ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 # (path, label, who may use it: the admin role, or a profile permission)
@@ -78,44 +70,6 @@ def valid_id(value: str) -> str:
     return value
 
 
-def gate(request: Request, rt: Runtime, need: str) -> Actor | Response:
-    """The signed-in console user if they may use this section, else the page instead."""
-    found = signed_in(request, rt, services(request).settings, roles=CONSOLE_ROLES)
-    if isinstance(found, Response):
-        return found
-    if may_use(found, need):
-        return found
-    audit.record(
-        rt,
-        site_id=found.site_id,
-        type="access.denied",
-        outcome=audit.FAILURE,
-        user_id=found.user_id,
-        resource=f"{request.method} {request.url.path}"[:200],
-    )
-    return console_page(
-        request,
-        rt,
-        found,
-        "admin_denied.html",
-        status_code=403,
-        section="",
-        need=need,
-    )
-
-
-def posting_gate(
-    request: Request, rt: Runtime, need: str, posted: Mapping[str, str]
-) -> Actor | Response:
-    """`gate` for a form post, which must also carry the session's CSRF token."""
-    found = gate(request, rt, need)
-    if isinstance(found, Response):
-        return found
-    if not csrf_ok(rt, found, posted.get("csrf")):
-        return forbidden_page(request)
-    return found
-
-
 def console_page(
     request: Request,
     rt: Runtime,
@@ -150,16 +104,6 @@ def error_summary(
 ) -> list[dict[str, str | None]]:
     """The error summary's entries, each linking to its control when there is one."""
     return [{"message": message, "href": anchors(key)} for key, message in errors.items()]
-
-
-async def read_posted(request: Request) -> dict[str, str]:
-    """A console form: the forms editor posts about a dozen controls a field."""
-    return await read_form(request, MAX_POSTED_FIELDS)
-
-
-async def in_thread(request: Request, work: Callable[[], Response]) -> Response:
-    """Run a handler's blocking part (stores, Argon2) off the event loop."""
-    return await run_in_threadpool(work)
 
 
 def text(posted: Mapping[str, str], name: str) -> str:

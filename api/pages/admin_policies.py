@@ -14,20 +14,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.pages.admin_kit import (
-    ADMIN,
-    console_page,
-    done,
-    error_summary,
-    gate,
-    in_thread,
-    posting_gate,
-    read_posted,
-    text,
-    ticked,
-)
+from api.pages.admin_gate import Posted, console_get, console_post
+from api.pages.admin_kit import ADMIN, console_page, done, error_summary, text, ticked
 from api.pages.admin_users import ROLE_NAMES
-from api.pages.web import page, services
+from api.pages.web import page
 from core import policies
 from core.actors import Actor
 from core.errors import DomainError
@@ -131,17 +121,10 @@ def _page(
 
 
 @page
-async def policies_page(request: Request) -> Response:
-    rt = services(request).rt
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        current = policies.site_policies(rt, actor.site_id).to_json()
-        return _page(request, rt, actor, _shown(current))
-
-    return await in_thread(request, work)
+@console_get(ADMIN)
+def policies_page(request: Request, rt: Runtime, actor: Actor) -> Response:
+    current = policies.site_policies(rt, actor.site_id).to_json()
+    return _page(request, rt, actor, _shown(current))
 
 
 def _shown(current: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,31 +151,23 @@ def _changes(posted: Mapping[str, str]) -> dict[str, Any]:
 
 
 @page
-async def save_policies(request: Request) -> Response:
-    rt = services(request).rt
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, ADMIN, posted)
-        if isinstance(actor, Response):
-            return actor
-        changes = _changes(posted)
-        try:
-            policies.update_policies(rt, actor, changes)
-        except DomainError as exc:
-            entered = {
-                **changes,
-                **{name: text(posted, name) for name in NUMBERS},
-                "frame_ancestors": posted.get("frame_ancestors", ""),
-            }
-            return _page(
-                request,
-                rt,
-                actor,
-                entered,
-                errors=dict(exc.fields or {"policies": exc.message}),
-                status_code=exc.status,
-            )
-        return done(SECTION, "policies_saved")
-
-    return await in_thread(request, work)
+@console_post(ADMIN)
+def save_policies(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    changes = _changes(posted)
+    try:
+        policies.update_policies(rt, actor, changes)
+    except DomainError as exc:
+        entered = {
+            **changes,
+            **{name: text(posted, name) for name in NUMBERS},
+            "frame_ancestors": posted.get("frame_ancestors", ""),
+        }
+        return _page(
+            request,
+            rt,
+            actor,
+            entered,
+            errors=dict(exc.fields or {"policies": exc.message}),
+            status_code=exc.status,
+        )
+    return done(SECTION, "policies_saved")

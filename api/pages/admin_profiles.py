@@ -14,21 +14,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.pages.admin_kit import (
-    ADMIN,
-    console_page,
-    done,
-    error_summary,
-    gate,
-    in_thread,
-    posting_gate,
-    read_posted,
-    text,
-    ticked,
-    valid_id,
-)
+from api.pages.admin_gate import Posted, console_get, console_post
+from api.pages.admin_kit import ADMIN, console_page, done, error_summary, text, ticked, valid_id
 from api.pages.admin_users import ROLE_NAMES
-from api.pages.web import page, services
+from api.pages.web import page
 from core import profiles
 from core.actors import ASSIGNABLE, PERMISSIONS, USE_SECURE_FORMS, USER_ROLES, VIEW_HISTORY, Actor
 from core.errors import DomainError
@@ -113,51 +102,34 @@ def _list_page(
 
 
 @page
-async def list_profiles(request: Request) -> Response:
-    rt = services(request).rt
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        return _list_page(request, rt, actor)
-
-    return await in_thread(request, work)
+@console_get(ADMIN)
+def list_profiles(request: Request, rt: Runtime, actor: Actor) -> Response:
+    return _list_page(request, rt, actor)
 
 
 @page
-async def create_profile(request: Request) -> Response:
-    rt = services(request).rt
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, ADMIN, posted)
-        if isinstance(actor, Response):
-            return actor
-        entered = {
-            "name": text(posted, "name"),
-            "role": text(posted, "role"),
-            "permissions": _posted_permissions(posted),
-        }
-        errors = {}
-        if not entered["name"]:
-            errors["name"] = "Enter a name for the profile."
-        if entered["role"] not in USER_ROLES:
-            errors["role"] = "Choose the role the profile is for."
-        if errors:
-            return _list_page(request, rt, actor, entered=entered, errors=errors, status_code=422)
-        try:
-            profiles.create_profile(
-                rt, actor, entered["name"], entered["role"], entered["permissions"]
-            )
-        except DomainError as exc:
-            errors = dict(exc.fields) if exc.fields else {"name": exc.message}
-            return _list_page(
-                request, rt, actor, entered=entered, errors=errors, status_code=exc.status
-            )
-        return done(SECTION, "profile_created")
-
-    return await in_thread(request, work)
+@console_post(ADMIN)
+def create_profile(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    entered = {
+        "name": text(posted, "name"),
+        "role": text(posted, "role"),
+        "permissions": _posted_permissions(posted),
+    }
+    errors = {}
+    if not entered["name"]:
+        errors["name"] = "Enter a name for the profile."
+    if entered["role"] not in USER_ROLES:
+        errors["role"] = "Choose the role the profile is for."
+    if errors:
+        return _list_page(request, rt, actor, entered=entered, errors=errors, status_code=422)
+    try:
+        profiles.create_profile(rt, actor, entered["name"], entered["role"], entered["permissions"])
+    except DomainError as exc:
+        errors = dict(exc.fields) if exc.fields else {"name": exc.message}
+        return _list_page(
+            request, rt, actor, entered=entered, errors=errors, status_code=exc.status
+        )
+    return done(SECTION, "profile_created")
 
 
 def _profile_page(
@@ -189,43 +161,28 @@ def _profile_page(
 
 
 @page
-async def profile_page(request: Request) -> Response:
-    rt = services(request).rt
+@console_get(ADMIN)
+def profile_page(request: Request, rt: Runtime, actor: Actor) -> Response:
     profile_id = valid_id(request.path_params["profile_id"])
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        return _profile_page(request, rt, actor, profiles.get_profile(rt, actor, profile_id))
-
-    return await in_thread(request, work)
+    return _profile_page(request, rt, actor, profiles.get_profile(rt, actor, profile_id))
 
 
 @page
-async def update_profile(request: Request) -> Response:
-    rt = services(request).rt
+@console_post(ADMIN)
+def update_profile(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     profile_id = valid_id(request.path_params["profile_id"])
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, ADMIN, posted)
-        if isinstance(actor, Response):
-            return actor
-        profile = profiles.get_profile(rt, actor, profile_id)
-        entered = {"name": text(posted, "name"), "permissions": _posted_permissions(posted)}
-        if not entered["name"]:
-            errors = {"name": "Enter a name for the profile."}
-            return _profile_page(
-                request, rt, actor, profile, entered=entered, errors=errors, status_code=422
-            )
-        try:
-            profiles.update_profile(rt, actor, profile_id, entered)
-        except DomainError as exc:
-            errors = dict(exc.fields) if exc.fields else {"name": exc.message}
-            return _profile_page(
-                request, rt, actor, profile, entered=entered, errors=errors, status_code=exc.status
-            )
-        return done(f"{SECTION}/{profile_id}", "profile_saved")
-
-    return await in_thread(request, work)
+    profile = profiles.get_profile(rt, actor, profile_id)
+    entered = {"name": text(posted, "name"), "permissions": _posted_permissions(posted)}
+    if not entered["name"]:
+        errors = {"name": "Enter a name for the profile."}
+        return _profile_page(
+            request, rt, actor, profile, entered=entered, errors=errors, status_code=422
+        )
+    try:
+        profiles.update_profile(rt, actor, profile_id, entered)
+    except DomainError as exc:
+        errors = dict(exc.fields) if exc.fields else {"name": exc.message}
+        return _profile_page(
+            request, rt, actor, profile, entered=entered, errors=errors, status_code=exc.status
+        )
+    return done(f"{SECTION}/{profile_id}", "profile_saved")

@@ -16,20 +16,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.pages.admin_kit import (
-    ADMIN,
-    console_page,
-    done,
-    error_summary,
-    gate,
-    in_thread,
-    posting_gate,
-    read_posted,
-    text,
-    valid_id,
-    when,
-)
-from api.pages.web import page, services
+from api.pages.admin_gate import Posted, console_get, console_post
+from api.pages.admin_kit import ADMIN, console_page, done, error_summary, text, valid_id, when
+from api.pages.web import page
 from core import profiles, users
 from core.actors import USER_ROLES, Actor
 from core.errors import DomainError
@@ -90,16 +79,9 @@ def _profile_groups(every: Any) -> list[dict[str, Any]]:
 
 
 @page
-async def list_users(request: Request) -> Response:
-    rt = services(request).rt
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        return _list_page(request, rt, actor)
-
-    return await in_thread(request, work)
+@console_get(ADMIN)
+def list_users(request: Request, rt: Runtime, actor: Actor) -> Response:
+    return _list_page(request, rt, actor)
 
 
 def _too_long(posted: Mapping[str, str]) -> dict[str, str]:
@@ -111,47 +93,39 @@ def _too_long(posted: Mapping[str, str]) -> dict[str, str]:
 
 
 @page
-async def create_user(request: Request) -> Response:
-    rt = services(request).rt
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, ADMIN, posted)
-        if isinstance(actor, Response):
-            return actor
-        entered = {k: text(posted, k) for k in ("username", "display_name", "role", "profile_id")}
-        errors = _too_long(posted)
-        if not entered["username"]:
-            errors.setdefault("username", "Enter a username.")
-        if not posted.get("password"):
-            errors.setdefault("password", "Enter a first password for them.")
-        if entered["role"] not in USER_ROLES:
-            errors["role"] = "Choose a role."
-        if errors:
-            return _list_page(request, rt, actor, entered=entered, errors=errors, status_code=422)
-        try:
-            users.create_user(
-                rt,
-                actor.site_id,
-                entered["username"],
-                posted["password"],
-                entered["role"],
-                display_name=entered["display_name"] or None,
-                profile_id=entered["profile_id"] or None,
-                by=actor.user_id,
-            )
-        except DomainError as exc:
-            return _list_page(
-                request,
-                rt,
-                actor,
-                entered=entered,
-                errors=_errors_of(exc, "username"),
-                status_code=exc.status,
-            )
-        return done(SECTION, "user_created")
-
-    return await in_thread(request, work)
+@console_post(ADMIN)
+def create_user(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    entered = {k: text(posted, k) for k in ("username", "display_name", "role", "profile_id")}
+    errors = _too_long(posted)
+    if not entered["username"]:
+        errors.setdefault("username", "Enter a username.")
+    if not posted.get("password"):
+        errors.setdefault("password", "Enter a first password for them.")
+    if entered["role"] not in USER_ROLES:
+        errors["role"] = "Choose a role."
+    if errors:
+        return _list_page(request, rt, actor, entered=entered, errors=errors, status_code=422)
+    try:
+        users.create_user(
+            rt,
+            actor.site_id,
+            entered["username"],
+            posted["password"],
+            entered["role"],
+            display_name=entered["display_name"] or None,
+            profile_id=entered["profile_id"] or None,
+            by=actor.user_id,
+        )
+    except DomainError as exc:
+        return _list_page(
+            request,
+            rt,
+            actor,
+            entered=entered,
+            errors=_errors_of(exc, "username"),
+            status_code=exc.status,
+        )
+    return done(SECTION, "user_created")
 
 
 def _errors_of(exc: DomainError, default_key: str) -> dict[str, str]:
@@ -196,91 +170,68 @@ def _user_page(
 
 
 @page
-async def user_page(request: Request) -> Response:
-    rt = services(request).rt
+@console_get(ADMIN)
+def user_page(request: Request, rt: Runtime, actor: Actor) -> Response:
     user_id = valid_id(request.path_params["user_id"])
-
-    def work() -> Response:
-        actor = gate(request, rt, ADMIN)
-        if isinstance(actor, Response):
-            return actor
-        return _user_page(request, rt, actor, user_id)
-
-    return await in_thread(request, work)
+    return _user_page(request, rt, actor, user_id)
 
 
 @page
-async def update_user(request: Request) -> Response:
-    rt = services(request).rt
+@console_post(ADMIN)
+def update_user(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     user_id = valid_id(request.path_params["user_id"])
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, ADMIN, posted)
-        if isinstance(actor, Response):
-            return actor
-        before = users.get_user(rt, actor.site_id, user_id)
-        entered = {k: text(posted, k) for k in ("display_name", "profile_id")}
-        errors = {k: v for k, v in _too_long(posted).items() if k == "display_name"}
-        if errors:
-            return _user_page(
-                request, rt, actor, user_id, entered=entered, errors=errors, status_code=422
-            )
-        changes: dict[str, Any] = {}
-        if entered["display_name"] != (before["display_name"] or ""):
-            changes["display_name"] = entered["display_name"] or None
-        if entered["profile_id"] and entered["profile_id"] != before["profile_id"]:
-            changes["profile_id"] = entered["profile_id"]
-        try:
-            if changes:
-                users.update_user(rt, actor, user_id, changes)
-        except DomainError as exc:
-            return _user_page(
-                request,
-                rt,
-                actor,
-                user_id,
-                entered=entered,
-                errors=_errors_of(exc, "display_name"),
-                status_code=exc.status,
-            )
-        return done(f"{SECTION}/{user_id}", "user_saved")
-
-    return await in_thread(request, work)
+    before = users.get_user(rt, actor.site_id, user_id)
+    entered = {k: text(posted, k) for k in ("display_name", "profile_id")}
+    errors = {k: v for k, v in _too_long(posted).items() if k == "display_name"}
+    if errors:
+        return _user_page(
+            request, rt, actor, user_id, entered=entered, errors=errors, status_code=422
+        )
+    changes: dict[str, Any] = {}
+    if entered["display_name"] != (before["display_name"] or ""):
+        changes["display_name"] = entered["display_name"] or None
+    if entered["profile_id"] and entered["profile_id"] != before["profile_id"]:
+        changes["profile_id"] = entered["profile_id"]
+    try:
+        if changes:
+            users.update_user(rt, actor, user_id, changes)
+    except DomainError as exc:
+        return _user_page(
+            request,
+            rt,
+            actor,
+            user_id,
+            entered=entered,
+            errors=_errors_of(exc, "display_name"),
+            status_code=exc.status,
+        )
+    return done(f"{SECTION}/{user_id}", "user_saved")
 
 
 @page
-async def set_status(request: Request) -> Response:
-    rt = services(request).rt
+@console_post(ADMIN)
+def set_status(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     user_id = valid_id(request.path_params["user_id"])
-    posted = await read_posted(request)
-
-    def work() -> Response:
-        actor = posting_gate(request, rt, ADMIN, posted)
-        if isinstance(actor, Response):
-            return actor
-        wanted = posted.get("enabled")
-        if wanted not in ("true", "false"):
-            return _user_page(
-                request,
-                rt,
-                actor,
-                user_id,
-                errors={"enabled": "Choose to disable or re-enable the user."},
-                status_code=422,
-            )
-        enabled = wanted == "true"
-        try:
-            users.update_user(rt, actor, user_id, {"enabled": enabled})
-        except DomainError as exc:
-            return _user_page(
-                request,
-                rt,
-                actor,
-                user_id,
-                errors={"enabled": exc.message},
-                status_code=exc.status,
-            )
-        return done(f"{SECTION}/{user_id}", "user_enabled" if enabled else "user_disabled")
-
-    return await in_thread(request, work)
+    wanted = posted.get("enabled")
+    if wanted not in ("true", "false"):
+        return _user_page(
+            request,
+            rt,
+            actor,
+            user_id,
+            errors={"enabled": "Choose to disable or re-enable the user."},
+            status_code=422,
+        )
+    enabled = wanted == "true"
+    try:
+        users.update_user(rt, actor, user_id, {"enabled": enabled})
+    except DomainError as exc:
+        return _user_page(
+            request,
+            rt,
+            actor,
+            user_id,
+            errors={"enabled": exc.message},
+            status_code=exc.status,
+        )
+    return done(f"{SECTION}/{user_id}", "user_enabled" if enabled else "user_disabled")
