@@ -103,6 +103,16 @@ def resolve_session(rt: Runtime, token: str, *, now: int | None = None) -> Actor
     )
 
 
+def is_live(rt: Runtime, session_id: str, *, now: int | None = None) -> bool:
+    """Whether a session (by its `Actor.session_id`) still stands, without touching it: a
+    long-lived stream must end with its session, not keep it from idling out."""
+    created, seen, idle = rt.redis.hmget(session_id, "created", "seen", "idle")
+    if created is None or seen is None or idle is None:
+        return False
+    moment = int(time.time()) if now is None else now
+    return moment - int(seen) <= int(idle) and moment - int(created) <= ABSOLUTE_LIFETIME_S
+
+
 def end_session(rt: Runtime, token: str) -> None:
     rt.redis.delete(_key(token))
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from api.endpoints import ANY_USER, Ctx
 from api.errors import NO_STORE, ApiError
 from api.routes import registry
+from core import sessions
 from core.notifications import valid_event_id
 
 MAX_WAIT_S = 30.0
@@ -57,6 +59,8 @@ async def agent_events(ctx: Ctx) -> Response:
     if "text/event-stream" in ctx.request.headers.get("accept", ""):
         cursor = parse_cursor(ctx.request.headers.get("last-event-id") or ctx.query("after"))
 
+        session = actor.session_id
+
         async def stream() -> AsyncIterator[str]:
             position = cursor
             yield "retry: 2000\n\n"
@@ -64,6 +68,11 @@ async def agent_events(ctx: Ctx) -> Response:
                 events = await reader.read(
                     actor.site_id, actor.user_id or "", position, _SSE_BLOCK_S
                 )
+                # A stream outlives no session: signed out, disabled, idle, new password.
+                if session is not None and not await run_in_threadpool(
+                    sessions.is_live, ctx.rt, session
+                ):
+                    return
                 if not events:
                     yield ": keep-alive\n\n"
                 for event in events:

@@ -92,3 +92,17 @@ def test_tokens_that_cannot_be_ours_are_refused_without_a_lookup(rt: Runtime) ->
             sessions.resolve_session(rt, token)
     with pytest.raises(ValueError):
         sessions.start_session(rt, Actor(site_id="site-1", role="site_key"), 900)
+
+
+def test_checking_a_session_is_live_does_not_keep_it_alive(rt: Runtime) -> None:
+    token = sessions.start_session(rt, AGENT, 60, now=T0)
+    session_id = sessions.resolve_session(rt, token, now=T0).session_id
+    assert session_id is not None
+    assert sessions.is_live(rt, session_id, now=T0 + 50)
+    assert sessions.is_live(rt, session_id, now=T0 + 60)
+    assert not sessions.is_live(rt, session_id, now=T0 + 61)  # the checks above touched nothing
+    sessions.resolve_session(rt, token, now=T0 + 30)
+    assert sessions.is_live(rt, session_id, now=T0 + 61)  # real use does
+    sessions.end_session(rt, token)
+    assert not sessions.is_live(rt, session_id, now=T0 + 61)
+    assert not sessions.is_live(rt, "sf:sess:no-such-session")

@@ -162,3 +162,27 @@ def test_agent_events_stream_as_sse_and_resume_with_last_event_id(stack: Stack) 
     assert [e["event"] for e in later] == ["secure_form.opened", "secure_form.submitted"]
     assert all(json.loads(e["data"])["request_id"] == second.request_id for e in later)
     assert "4242" not in json.dumps(later)
+
+
+def test_an_event_stream_ends_with_its_session(stack: Stack) -> None:
+    """A disabled agent's open stream delivers nothing more and closes: a stream may not
+    outlive the session that opened it (sign-out, disabling, a new password, idling)."""
+    desk = Desk.make(stack)
+    first, second = desk.send(), desk.send()
+    headers = {**desk.agent, "Accept": "text/event-stream"}
+    with (
+        httpx.Client(base_url=stack.base_url, timeout=60) as c,
+        c.stream("GET", "/api/v1/agent/events", headers=headers) as response,
+    ):
+        lines = response.iter_lines()
+        desk.open(first)
+        assert "event: secure_form.opened" in iter(lines)  # reads up to that line
+        r = c.patch(f"/api/v1/users/{desk.agent_id}", headers=desk.admin, json={"enabled": False})
+        assert r.status_code == 200, r.text
+        desk.open(second)  # would be this agent's next event
+        rest, deadline = [], time.monotonic() + 45
+        for line in lines:  # keep-alives come every 15 s, so this loop wakes up
+            rest.append(line)
+            assert time.monotonic() < deadline, "the stream outlived its session"
+    assert "event: secure_form.opened" not in rest
+    assert second.request_id not in "\n".join(rest)
