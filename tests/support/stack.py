@@ -5,6 +5,7 @@ SQLite or PostgreSQL, and a Redis or RabbitMQ broker.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import itertools
 import json
@@ -27,6 +28,17 @@ import sqlalchemy as sa
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
 CLI = [sys.executable, "-m", "cli.main"]
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: if the test run dies (killed, timed out), so does this
+    process. An orphaned worker would otherwise go on taking tasks from the Redis
+    database the next run is given, and that run would wait for them in vain."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Each stack gets Redis databases of its own so tests can scan and flush them freely.
@@ -214,6 +226,7 @@ class Stack:
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         proc = Proc(name, popen, log_path)
         self.procs[name] = proc
