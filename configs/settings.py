@@ -181,5 +181,8 @@ def _refuse_unsafe(settings: Settings) -> None:
             "no keyring given (set SECUREFORMS_KEYRING to a key file made by "
             "`secureforms keys init`)"
         )
+    if not settings.public_url.startswith("https://"):
+        # Visitor links, HSTS and the Secure/__Host- cookies all assume HTTPS.
+        problems.append("public_url is not https:// (set SECUREFORMS_PUBLIC_URL)")
     if problems:
         raise ConfigError("production refuses development defaults: " + "; ".join(problems))

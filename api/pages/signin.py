@@ -11,6 +11,8 @@ Errors re-render the form with an error summary; the password is never put back.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -21,11 +23,15 @@ from api.pages import csrf
 from api.pages import session as page_session
 from api.pages.render import render
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
+from configs import Settings
 from core import chat, sessions, users
 from core.errors import AccountDisabled, InvalidCredentials
 from core.mfa import MfaRequired
 
 LOGIN = "login"
+# The sign-in form's CSRF token is bound to a random value in a SameSite=Strict cookie of
+# its own, so a token fetched by someone else cannot sign this browser in as them.
+_LOGIN_COOKIE = "sf_login"
 _REASONS = {
     "ended": "Your session has ended. Please sign in again.",
     "idle": "You were signed out because the page was left idle.",
@@ -34,6 +40,19 @@ _REASONS = {
     "Please sign in with the new password.",
 }
 _TEXT_MAX = 150
+
+
+def _login_cookie(settings: Settings) -> str:
+    return (
+        f"__Host-{_LOGIN_COOKIE}" if settings.public_url.startswith("https://") else _LOGIN_COOKIE
+    )
+
+
+def _browser_binding(request: Request) -> str | None:
+    value = request.cookies.get(_login_cookie(services(request).settings))
+    if not value or len(value) > 100:
+        return None
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _clean(value: object, limit: int = _TEXT_MAX) -> str:
@@ -51,18 +70,24 @@ def _login_page(
     problem: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    rt = services(request).rt
+    svc = services(request)
+    rt = svc.rt
+    fresh = None
+    binding = _browser_binding(request)
+    if binding is None:
+        fresh = secrets.token_urlsafe(24)
+        binding = hashlib.sha256(fresh.encode()).hexdigest()
     errors = errors or {}
     summary: list[dict[str, Any]] = [
         {"message": message, "href": f"#login-{name}"} for name, message in errors.items()
     ]
     if problem:
         summary.append({"message": problem, "href": None})
-    return render(
+    response = render(
         request,
         "login.html",
         status_code=status_code,
-        csrf=csrf.issue(rt, LOGIN, LOGIN),
+        csrf=csrf.issue(rt, LOGIN, binding),
         site_id=site_id,
         username=username,
         next_path=next_path or "",
@@ -70,6 +95,16 @@ def _login_page(
         summary=summary,
         notice=_REASONS.get(request.query_params.get("reason", "")),
     )
+    if fresh is not None:
+        response.set_cookie(
+            _login_cookie(svc.settings),
+            fresh,
+            httponly=True,
+            samesite="strict",
+            secure=svc.settings.public_url.startswith("https://"),
+            path="/",
+        )
+    return response
 
 
 @page
@@ -94,7 +129,8 @@ async def login(request: Request) -> Response:
     posted = await read_form(request)
 
     def work() -> Response:
-        if not csrf.verify(svc.rt, LOGIN, LOGIN, posted.get("csrf")):
+        binding = _browser_binding(request)
+        if binding is None or not csrf.verify(svc.rt, LOGIN, binding, posted.get("csrf")):
             return forbidden_page(request)
         site_id = _clean(posted.get("site"), 64)
         username = _clean(posted.get("username"))
@@ -135,6 +171,9 @@ async def login(request: Request) -> Response:
             )
         role = result["user"]["role"]
         home = next_path or ("/agent" if role == "agent" else "/admin")
+        previous = page_session.cookie_token(request, svc.settings)
+        if previous is not None:  # one browser, one session: the one it replaces ends
+            sessions.end_session(svc.rt, previous)
         response = RedirectResponse(home, status_code=303)
         page_session.remember(response, svc.settings, result["token"])
         return response
@@ -157,7 +196,10 @@ async def logout(request: Request) -> Response:
             assert token is not None
             sessions.end_session(svc.rt, token)
         response = RedirectResponse(f"/login?reason={reason}", status_code=303)
-        page_session.forget(response, svc.settings)
+        # A cross-site post arrives without the SameSite=Strict cookie: then there is
+        # nothing of ours to clear, and clearing anyway would sign a stranger's victim out.
+        if page_session.cookie_token(request, svc.settings) is not None:
+            page_session.forget(response, svc.settings)
         return response
 
     return await run_in_threadpool(work)

@@ -3,9 +3,11 @@
 // Closing (or signing out, or leaving the page) removes them from the page; seeing them
 // again is a new reveal, audited again. Without script the same button posts a form.
 import { api, problemText } from "./api.js";
-import { $, announce } from "./common.js";
+import { $, announce, durationText } from "./common.js";
 
 const HIDDEN = "••••••••";
+const SHOW_FOR_S = 60; // as in the agent workspace: answers leave the page after a minute
+const timers = new WeakMap(); // item -> its clearing interval
 
 // As core.forms.masking does: enough to tell which card or account it is, no more.
 function mask(type, value) {
@@ -49,7 +51,9 @@ function answerRow(label, type, value) {
   return row;
 }
 
-function close(item, { quiet = false } = {}) {
+function close(item, { quiet = false, why = "The answers were closed and cleared from the page." } = {}) {
+  clearInterval(timers.get(item));
+  timers.delete(item);
   const slot = $(".reveal-slot", item);
   if (!slot.firstChild) return;
   slot.replaceChildren(); // the values go with the nodes that held them
@@ -57,7 +61,7 @@ function close(item, { quiet = false } = {}) {
   form.hidden = false;
   if (!quiet) {
     $("button", form).focus();
-    announce("The answers were closed and cleared from the page.");
+    announce(why);
   }
 }
 
@@ -88,9 +92,30 @@ function show(item, values) {
   const closer = element("button", "button button-primary button-small", "Close and clear");
   closer.type = "button";
   closer.addEventListener("click", () => close(item));
-  panel.append(closer);
+  // WCAG 2.2.1: the time limit can be extended with one simple action, as often as needed.
+  const timer = element("p", "reveal-timer");
+  const keep = element("button", "button button-secondary button-small", "Keep for another minute");
+  keep.type = "button";
+  let deadline = Date.now() + SHOW_FOR_S * 1000;
+  const tick = () => {
+    const left = Math.ceil((deadline - Date.now()) / 1000);
+    if (left <= 0) {
+      close(item, { why: "The answers were cleared from the page after a minute." });
+      return;
+    }
+    timer.textContent = `Cleared from this page in ${durationText(left)}.`;
+  };
+  keep.addEventListener("click", () => {
+    deadline = Date.now() + SHOW_FOR_S * 1000;
+    tick();
+    announce("The answers stay on the page for another minute.");
+  });
+  panel.append(timer, keep, " ", closer);
   $(".reveal-slot", item).replaceChildren(panel);
   $(".reveal-form", item).hidden = true;
+  clearInterval(timers.get(item));
+  tick();
+  timers.set(item, setInterval(tick, 1000));
   heading.focus();
 }
 

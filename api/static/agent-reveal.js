@@ -53,6 +53,7 @@ export function createReveal(ws, forms) {
   const offDeadlines = new Map(); // submission id -> when its off-the-record answers go
   const described = new Map(); // request id -> {title, visitor, fields, transferred}
   let shown = null; // what the panel holds: {values, opener, timer} (values only if revealed)
+  let copied = false; // whether an answer went to the clipboard since the panel was last wiped
 
   // -- what a request is, for its notice and its panel ----------------------------------
   async function describe(requestId, conversationId) {
@@ -193,7 +194,8 @@ export function createReveal(ws, forms) {
       copy.addEventListener("click", async () => {
         try {
           await navigator.clipboard.writeText(shown.values.get(name));
-          announce(`${label} copied.`);
+          copied = true;
+          announce(`${label} copied. The clipboard is emptied when the answers leave the page.`);
         } catch {
           announce(`${label} could not be copied. Choose Show and copy it by hand.`);
         }
@@ -317,6 +319,11 @@ export function createReveal(ws, forms) {
       shown.values.clear();
     }
     shown = null;
+    if (copied) {
+      // A card number must not outlive the panel in the clipboard (or a clipboard history).
+      copied = false;
+      navigator.clipboard.writeText("").catch(() => {});
+    }
     panel.replaceChildren();
     panel.hidden = true;
     if (focusInside && opener?.isConnected) opener.focus();

@@ -158,12 +158,11 @@ def test_an_admin_builds_previews_and_saves_a_form_with_the_keyboard(
         "autocomplete", "cc-number"
     )
     expect(preview.get_by_label("Security code")).to_be_visible()
-    assert preview.locator(".field").evaluate_all("els => els.map(e => e.dataset.field)") == [
-        "full_name",
-        "card_number",
-        "date_of_birth",
-        "security_code",
-    ]
+    # The preview is swapped in by script: wait for the new one rather than read the old.
+    fields = preview.locator(".field")
+    expect(fields).to_have_count(4)
+    for i, name in enumerate(["full_name", "card_number", "date_of_birth", "security_code"]):
+        expect(fields.nth(i)).to_have_attribute("data-field", name)
     expect(preview.get_by_role("button", name="Send securely")).to_be_disabled()
     both_sizes(page, "4-editor-preview", accessible, fits)
 
@@ -394,10 +393,25 @@ def test_a_manager_sees_history_and_reveals_a_stored_answer(
     expect(hide).to_have_attribute("aria-pressed", "true")
     both_sizes(page, "history-5-revealed-shown", accessible, fits)
 
+    expect(panel.locator(".reveal-timer")).to_contain_text("Cleared from this page in")
     panel.get_by_role("button", name="Close and clear").click()
     expect(item.locator(".revealed")).to_have_count(0)
     expect(item.get_by_role("button", name=re.compile("Reveal stored answers"))).to_be_focused()
     assert "4242424242424242" not in page.content()
+
+    # Left alone, they go after a minute; one press keeps them another minute.
+    page.clock.install()
+    item.get_by_role("button", name=re.compile("Reveal stored answers")).click()
+    expect(panel.get_by_role("heading", name="Stored answers")).to_be_focused()
+    page.clock.run_for(40_000)
+    panel.get_by_role("button", name="Keep for another minute").click()
+    page.clock.run_for(40_000)
+    expect(panel).to_contain_text("•••• 4242")
+    page.clock.run_for(21_000)
+    expect(item.locator(".revealed")).to_have_count(0)
+    expect(page.locator("#live")).to_have_text(
+        "The answers were cleared from the page after a minute."
+    )
     assert "Grace Hopper" not in page.content()
 
     events = api_get(stack, "/api/v1/audit?type=form.history_revealed")["events"]

@@ -86,6 +86,19 @@ def test_production_starts_with_postgres_and_an_explicit_keyring(tmp_path) -> No
     assert s.is_production and not s.allows_dev_defaults
 
 
+def test_production_refuses_a_plain_http_public_url(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="public_url is not https://"):
+        load_settings(
+            {
+                "SECUREFORMS_ENV": "production",
+                "SECUREFORMS_APP_DATABASE_URL": "postgresql+psycopg://pg/app",
+                "SECUREFORMS_VAULT_DATABASE_URL": "postgresql+psycopg://pg/vault",
+                "SECUREFORMS_KEYRING": str(tmp_path / "k.json"),
+                "SECUREFORMS_PUBLIC_URL": "http://forms.example",
+            }
+        )
+
+
 def test_celery_config_is_safe_for_no_data_loss() -> None:
     conf = celery_config(load_settings({}))
     assert conf["task_acks_late"] and conf["task_reject_on_worker_lost"]

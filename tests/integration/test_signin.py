@@ -153,3 +153,66 @@ def test_a_page_sign_in_is_audited_with_the_client_as_origin(stack: Stack) -> No
     assert r.status_code == 200, r.text
     [entry] = r.json()["events"]
     assert entry["origin"] == "127.0.0.1"
+
+
+def test_a_sign_in_form_token_works_only_in_the_browser_it_was_given_to(stack: Stack) -> None:
+    """Login CSRF: an attacker's own form token, posted from the victim's browser with the
+    attacker's credentials, must not sign the victim in as the attacker."""
+    _, username, password = stack.new_user(stack.admin_headers())
+    with stack.client() as attacker:
+        token = hidden(attacker.get("/login").text, "csrf")
+    with stack.client() as victim:
+        for cookies in ({}, {"sf_login": "the-victims-own-value"}):
+            victim.cookies.clear()
+            victim.cookies.update(cookies)
+            r = victim.post(
+                "/login",
+                data={
+                    "csrf": token,
+                    "site": stack.site_id,
+                    "username": username,
+                    "password": password,
+                },
+            )
+            assert r.status_code == 403, r.text
+            assert "sf_session" not in r.headers.get("set-cookie", "")
+
+
+def test_a_new_sign_in_ends_the_session_it_replaces(stack: Stack) -> None:
+    admin = stack.admin_headers()
+    _, first, first_password = stack.new_user(admin)
+    _, second, second_password = stack.new_user(admin)
+    with stack.client() as c:
+        other_tab = hidden(c.get("/login").text, "csrf")  # a sign-in form left open
+        assert sign_in(c, stack, first, first_password).status_code == 303
+        old = c.cookies["sf_session"]
+        r = c.post(
+            "/login",
+            data={
+                "csrf": other_tab,
+                "site": stack.site_id,
+                "username": second,
+                "password": second_password,
+            },
+        )
+        assert r.status_code == 303
+        assert c.get("/api/v1/auth/me").json()["username"] == second
+    with stack.client() as other:
+        r = other.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {old}"})
+    assert r.status_code == 401
+
+
+def test_a_cross_site_sign_out_clears_nothing(stack: Stack) -> None:
+    """A post from another site arrives without our SameSite=Strict cookie: it must not
+    delete the victim's cookie (and so strand a session that still lives)."""
+    _, username, password = stack.new_user(stack.admin_headers())
+    with stack.client() as c:
+        assert sign_in(c, stack, username, password).status_code == 303
+        token = c.cookies["sf_session"]
+    with stack.client() as cross_site:  # no cookies, as a cross-site form post arrives
+        r = cross_site.post("/logout", data={})
+    assert r.status_code == 303
+    assert "set-cookie" not in r.headers
+    with stack.client() as c:
+        me = c.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
