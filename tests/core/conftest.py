@@ -5,7 +5,6 @@ own. Each test makes a site of its own, so nothing needs cleaning between tests.
 from __future__ import annotations
 
 import fcntl
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -13,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from support.databases import throwaway_postgres
 
 from configs import load_settings
 from core.actors import Actor
@@ -22,9 +20,6 @@ from core.policies import update_policies
 from core.runtime import Runtime, migrate
 from core.sites import create_site
 
-PG_ADMIN_URL = os.environ.get(
-    "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 # The lock files tests/support/stack.py and tests/vault use, so no two runs share a database.
 _REDIS_DBS = [13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 14, 15]
 ADMIN_PASSWORD = "admin-password-1"
@@ -77,21 +72,23 @@ def sqlite_rt(tmp_path_factory: pytest.TempPathFactory, redis_db: int) -> Iterat
 
 @pytest.fixture(scope="session")
 def postgres_rt(tmp_path_factory: pytest.TempPathFactory, redis_db: int) -> Iterator[Runtime]:
-    name = f"sf_identity_test_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    rt = None
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with throwaway_postgres("sf_identity_test") as url:
         rt = _runtime(tmp_path_factory.mktemp("identity-postgres"), url, redis_db)
-        yield rt
-    finally:
-        if rt is not None:
+        try:
+            yield rt
+        finally:
             rt.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_app_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty app DB (a SQLite file, or a PostgreSQL database), for the
+    migration tests to walk up and down."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/app.sqlite3"
+        return
+    with throwaway_postgres("sf_migration_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,51 +4,17 @@ role and a password history; and it goes back down cleanly."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from support.databases import app_migrations
 
 from core import audit
 from core.passwords import hash_password
 from vault.db import make_engine
-
-PG_ADMIN_URL = os.environ.get(
-    "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", "core:migrations")
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["version_table"] = "alembic_version_app"
-    return config
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/app.sqlite3"
-        return
-    name = f"sf_migration_test_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _older_data(engine: Engine) -> dict[str, str]:
@@ -77,12 +43,12 @@ def _older_data(engine: Engine) -> dict[str, str]:
     return ids
 
 
-def test_a0002_brings_older_sites_and_users_along(url: str) -> None:
-    command.upgrade(_config(url), "a0001")
-    engine = make_engine(url)
+def test_a0002_brings_older_sites_and_users_along(blank_app_db: str) -> None:
+    command.upgrade(app_migrations(blank_app_db), "a0001")
+    engine = make_engine(blank_app_db)
     try:
         ids = _older_data(engine)
-        command.upgrade(_config(url), "a0002")
+        command.upgrade(app_migrations(blank_app_db), "a0002")
         with engine.connect() as conn:
             profiles = {
                 r.role: (r.id, r.permissions, r.is_default)
@@ -108,7 +74,7 @@ def test_a0002_brings_older_sites_and_users_along(url: str) -> None:
         assert entry["seq"] == 1
         assert audit.verify(Rt()).ok
 
-        command.downgrade(_config(url), "a0001")
+        command.downgrade(app_migrations(blank_app_db), "a0001")
         with engine.connect() as conn:
             tables = set(
                 conn.execute(
@@ -120,6 +86,6 @@ def test_a0002_brings_older_sites_and_users_along(url: str) -> None:
                 ).scalars()
             )
         assert not tables & {"profiles", "audit_events", "audit_heads", "password_history"}
-        command.upgrade(_config(url), "head")  # and up again
+        command.upgrade(app_migrations(blank_app_db), "head")  # and up again
     finally:
         engine.dispose()

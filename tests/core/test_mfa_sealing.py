@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
-import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,9 +17,9 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.config import Config
-from sqlalchemy import create_engine, select, text, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import select, text, update
+from sqlalchemy.engine import Engine
+from support.databases import app_migrations
 
 from configs import load_settings
 from core import keys, mfa, users
@@ -35,9 +33,6 @@ from vault import Keyring, VaultError, load_keyring
 from vault.db import make_engine
 
 PASSWORD = "correct-horse-9"
-PG_ADMIN_URL = os.environ.get(
-    "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def spellings(secret: str) -> list[str]:
@@ -290,33 +285,6 @@ def test_a_secret_that_wont_reseal_keeps_its_key_from_retiring(
 # -- migration a0003 ---------------------------------------------------------------------------
 
 
-def _config(url: str, keyring: Keyring | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", "core:migrations")
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["version_table"] = "alembic_version_app"
-    if keyring is not None:
-        config.attributes["keyring"] = keyring
-    return config
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/app.sqlite3"
-        return
-    name = f"sf_a0003_test_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def _older_rows(engine: Engine) -> dict[str, tuple[str, str, str]]:
     """Users as a0002's code left them: user id -> (site id, mfa_secret, pending)."""
     site = str(uuid.uuid4())
@@ -354,13 +322,13 @@ def _stored(engine: Engine) -> dict[str, tuple[str, str]]:
         }
 
 
-def test_a0003_seals_what_an_older_version_left_and_goes_back_down(url: str) -> None:
+def test_a0003_seals_what_an_older_version_left_and_goes_back_down(blank_app_db: str) -> None:
     keyring = Keyring.generate()
-    command.upgrade(_config(url), "a0002")
-    engine = make_engine(url)
+    command.upgrade(app_migrations(blank_app_db), "a0002")
+    engine = make_engine(blank_app_db)
     try:
         older = _older_rows(engine)
-        command.upgrade(_config(url, keyring), "a0003")
+        command.upgrade(app_migrations(blank_app_db, keyring), "a0003")
         stored = _stored(engine)
         for user_id, (site_id, secret, pending) in older.items():
             for column, value, want in (
@@ -381,9 +349,9 @@ def test_a0003_seals_what_an_older_version_left_and_goes_back_down(url: str) -> 
 
         # Down again without the keyring: refused, nothing changed.
         with pytest.raises(RuntimeError, match="no keyring"):
-            command.downgrade(_config(url), "a0002")
+            command.downgrade(app_migrations(blank_app_db), "a0002")
         assert _stored(engine) == stored
-        command.downgrade(_config(url, keyring), "a0002")
+        command.downgrade(app_migrations(blank_app_db, keyring), "a0002")
         assert _stored(engine) == {u: (s, p) for u, (_, s, p) in older.items()}
     finally:
         engine.dispose()
@@ -393,12 +361,12 @@ def test_a0003_without_a_keyring_leaves_plaintext_that_still_works(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = f"sqlite:///{tmp_path}/app.sqlite3"
-    command.upgrade(_config(url), "a0002")
+    command.upgrade(app_migrations(url), "a0002")
     engine = make_engine(url)
     try:
         older = _older_rows(engine)
         with caplog.at_level(logging.WARNING, logger="core.migrations"):
-            command.upgrade(_config(url), "a0003")  # this process's settings name another DB
+            command.upgrade(app_migrations(url), "a0003")  # this process's settings name another DB
         assert "6 plaintext TOTP secrets left unsealed" in caplog.text
         assert _stored(engine) == {u: (s, p) for u, (_, s, p) in older.items()}
         for user_id, (site_id, secret, _) in older.items():
@@ -423,7 +391,7 @@ def test_migrate_seals_with_the_keyring_its_settings_name(
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     settings = load_settings()
-    command.upgrade(_config(settings.app_database_url), "a0002")
+    command.upgrade(app_migrations(settings.app_database_url), "a0002")
     engine = make_engine(settings.app_database_url)
     try:
         older = _older_rows(engine)
