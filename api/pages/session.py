@@ -14,7 +14,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.pages import csrf
+from api.pages import cookies, csrf
 from configs import Settings
 from core.actors import Actor
 from core.errors import SessionExpired, Unauthenticated
@@ -26,10 +26,11 @@ PURPOSE = "session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+_COOKIE = "sf_session"
+
+
 def cookie_name(settings: Settings) -> str:
-    # The __Host- prefix pins the cookie to this host over HTTPS (no subdomain can set it).
-    https = settings.public_url.startswith("https://")
-    return "__Host-sf_session" if https else "sf_session"
+    return cookies.name(settings, _COOKIE)
 
 
 def cookie_token(request: Request, settings: Settings) -> str | None:
@@ -38,18 +39,11 @@ def cookie_token(request: Request, settings: Settings) -> str | None:
 
 
 def remember(response: Response, settings: Settings, token: str) -> None:
-    response.set_cookie(
-        cookie_name(settings),
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=settings.public_url.startswith("https://"),
-        path="/",
-    )
+    cookies.keep(response, settings, _COOKIE, token)
 
 
 def forget(response: Response, settings: Settings) -> None:
-    response.delete_cookie(cookie_name(settings), path="/")
+    cookies.drop(response, settings, _COOKIE)
 
 
 def csrf_for(rt: Runtime, actor: Actor) -> str:

@@ -19,11 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.pages import csrf
+from api.pages import cookies, csrf
 from api.pages import session as page_session
 from api.pages.render import render
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
-from configs import Settings
 from core import chat, sessions, users
 from core.errors import AccountDisabled, InvalidCredentials
 from core.mfa import MfaRequired
@@ -42,14 +41,8 @@ _REASONS = {
 _TEXT_MAX = 150
 
 
-def _login_cookie(settings: Settings) -> str:
-    return (
-        f"__Host-{_LOGIN_COOKIE}" if settings.public_url.startswith("https://") else _LOGIN_COOKIE
-    )
-
-
 def _browser_binding(request: Request) -> str | None:
-    value = request.cookies.get(_login_cookie(services(request).settings))
+    value = request.cookies.get(cookies.name(services(request).settings, _LOGIN_COOKIE))
     if not value or len(value) > 100:
         return None
     return hashlib.sha256(value.encode()).hexdigest()
@@ -96,14 +89,7 @@ def _login_page(
         notice=_REASONS.get(request.query_params.get("reason", "")),
     )
     if fresh is not None:
-        response.set_cookie(
-            _login_cookie(svc.settings),
-            fresh,
-            httponly=True,
-            samesite="strict",
-            secure=svc.settings.public_url.startswith("https://"),
-            path="/",
-        )
+        cookies.keep(response, svc.settings, _LOGIN_COOKIE, fresh)
     return response
 
 

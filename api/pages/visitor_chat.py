@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.pages import csrf
+from api.pages import cookies, csrf
 from api.pages.render import error_page, render
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
 from configs import Settings
@@ -27,9 +27,11 @@ START, CHAT = "chat-start", "chat"
 _ID_MAX = 64
 
 
+_COOKIE = "sf_chat"
+
+
 def cookie_name(settings: Settings) -> str:
-    # The __Host- prefix pins the cookie to this host over HTTPS (no subdomain can set it).
-    return "__Host-sf_chat" if settings.public_url.startswith("https://") else "sf_chat"
+    return cookies.name(settings, _COOKIE)
 
 
 def chat_token(request: Request) -> str | None:
@@ -112,14 +114,7 @@ async def start(request: Request) -> Response:
                 request, 404, "No such site", "There is no site or agent by that id here."
             )
         response = RedirectResponse("/chat", status_code=303)
-        response.set_cookie(
-            cookie_name(svc.settings),
-            started["token"],
-            httponly=True,
-            samesite="strict",
-            secure=svc.settings.public_url.startswith("https://"),
-            path="/",
-        )
+        cookies.keep(response, svc.settings, _COOKIE, started["token"])
         return response
 
     return await run_in_threadpool(work)
@@ -161,7 +156,7 @@ async def leave(request: Request) -> Response:
             return forbidden_page(request)
         chat.end_visitor(svc.rt, token)
         response = RedirectResponse("/chat", status_code=303)
-        response.delete_cookie(cookie_name(svc.settings), path="/")
+        cookies.drop(response, svc.settings, _COOKIE)
         return response
 
     return await run_in_threadpool(work)
