@@ -156,9 +156,7 @@ def _alembic(url: str, keyring: Any) -> Config:
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
 def test_migrate_seals_the_plaintext_secret_an_older_version_left(db: str, tmp_path: Path) -> None:
-    stack = Stack.build(db, "redis", tmp_path)
-    try:
-        stack.start_api()
+    with Stack.running(db, "redis", tmp_path, worker=False) as stack:
         site = OwnSite.make(stack)
         user_id, username, password, secret = _enrol(site)
         stack.kill("api")
@@ -176,5 +174,3 @@ def test_migrate_seals_the_plaintext_secret_an_older_version_left(db: str, tmp_p
         assert_nowhere(stack, secret, files=False)
         stack.start_api()
         assert site.token(username, password, totp(secret, time.time()))
-    finally:
-        stack.stop()
