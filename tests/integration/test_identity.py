@@ -9,29 +9,18 @@ touches nobody else's tests.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import json
-import struct
 import time
 import uuid
 
 import httpx
 import pytest
 from support.flow import Desk, card_values
+from support.otp import totp
 from support.shown import shows
 from support.sites import API, OwnSite
 from support.stack import Stack
-
-
-def totp(secret: str, at: float) -> str:
-    """RFC 6238 written out again here, so the server's own code isn't checking itself."""
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    mac = hmac.new(key, struct.pack(">Q", int(at // 30)), hashlib.sha1).digest()
-    value = struct.unpack(">I", mac[mac[-1] & 15 : (mac[-1] & 15) + 4])[0] & 0x7FFFFFFF
-    return str(value % 10**6).zfill(6)
 
 
 def error(r: httpx.Response) -> tuple[int, str]:
