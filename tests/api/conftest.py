@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support.inprocess import ADMIN_PASSWORD, Api, inprocess_api
+from support.inprocess import ADMIN_PASSWORD, Api, bearer, inprocess_api
 
 
 @pytest.fixture(scope="session")
@@ -21,4 +21,4 @@ def admin(api: Api) -> str:
 @pytest.fixture(scope="session")
 def agent(api: Api, admin: str) -> str:
     """An agent's bearer token."""
-    return api.new_user(admin, "agent")
+    return api.new_user(bearer(admin), "agent")[1]
