@@ -58,7 +58,11 @@ def accept_submission(
         expires_at=retention_deadline(submitted_at, retention_days),
     )
     rt.vault.store(record, values)
-    off_record_deadline = submitted_at + timedelta(milliseconds=off_record_ttl_ms)
+    # Whole seconds: the agent is told this deadline in RFC 3339 seconds, and a page that
+    # says "expired" must not find the value still there for up to a second after.
+    off_record_deadline = (submitted_at + timedelta(milliseconds=off_record_ttl_ms)).replace(
+        microsecond=0
+    )
     rt.off_record.put(
         site_id,
         submission_id,

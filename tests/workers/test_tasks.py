@@ -4,7 +4,8 @@ tells the agent, and that running it again (a redelivery, a second beat) changes
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -149,3 +150,30 @@ def test_nothing_a_task_does_is_queued_again(tasks: ModuleType, desk: Desk) -> N
     tasks.sweep_expired_requests.run()
     tasks.retention_purge.run()
     assert queued_tasks(desk.stack) == []  # type: ignore[arg-type]
+
+
+def test_off_record_answers_are_gone_by_the_deadline_the_agent_is_told(
+    tasks: ModuleType, desk: Desk
+) -> None:
+    """The agent's page counts down to `off_record_expires_at` and then says "expired": at
+    that moment the store must no longer hand the CVV out (the browser test of the
+    refusal clicked in that gap and, now and then, was shown the CVV)."""
+    with desk.client() as c:
+        before = c.get("/api/v1/site/policies", headers=desk.admin).json()["off_record_ttl_s"]
+        assert (
+            c.put(
+                "/api/v1/site/policies", headers=desk.admin, json={"off_record_ttl_s": 2}
+            ).status_code
+            == 200
+        )
+    try:
+        _, submission_id, sealed = submit(desk, card=CARD, cvv="987")
+        tasks.tokenize_submission.run(submission_id, sealed)
+    finally:
+        with desk.client() as c:
+            c.put("/api/v1/site/policies", headers=desk.admin, json={"off_record_ttl_s": before})
+    [notice] = events(desk, "secure_form.submitted")
+    told = datetime.fromisoformat(notice["off_record_expires_at"]).timestamp()
+    time.sleep(max(0.0, told - time.time()))
+    revealed = desk.reveal(submission_id, notice["retrieve_otk"]).json()
+    assert (revealed["off_record_status"], revealed["off_the_record"]) == ("expired", {})
