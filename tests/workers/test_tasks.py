@@ -37,6 +37,25 @@ def stored(vault_db: Engine, submission_id: str) -> int:
         )
 
 
+def _run_out(rt: Runtime, request_id: str) -> None:
+    """The request's keys ran out a moment ago."""
+    with rt.app_engine.begin() as conn:
+        conn.execute(
+            update(form_requests)
+            .where(form_requests.c.id == request_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+def _past_retention(vault_db: Engine, submission_id: str) -> None:
+    with vault_db.begin() as conn:
+        conn.execute(
+            update(submissions)
+            .where(submissions.c.id == submission_id)
+            .values(expires_at=utcnow() - timedelta(days=1))
+        )
+
+
 def test_tokenize_stores_once_and_notifies_once(
     tasks: ModuleType, vault_db: Engine, desk: Desk
 ) -> None:
@@ -83,12 +102,7 @@ def test_the_sweep_expires_requests_whose_keys_ran_out_once_per_interval(
     tasks: ModuleType, rt: Runtime, desk: Desk
 ) -> None:
     late, on_time = desk.send(), desk.send()
-    with rt.app_engine.begin() as conn:
-        conn.execute(
-            update(form_requests)
-            .where(form_requests.c.id == late.request_id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+    _run_out(rt, late.request_id)
     tasks.sweep_expired_requests.run()
 
     def status(request_id: str) -> str:
@@ -100,12 +114,7 @@ def test_the_sweep_expires_requests_whose_keys_ran_out_once_per_interval(
     assert (status(late.request_id), status(on_time.request_id)) == ("expired", "sent")
     assert [e["request_id"] for e in events(desk, "secure_form.expired")] == [late.request_id]
     # A second beat in the same interval is a no-op, even with more to do.
-    with rt.app_engine.begin() as conn:
-        conn.execute(
-            update(form_requests)
-            .where(form_requests.c.id == on_time.request_id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
-        )
+    _run_out(rt, on_time.request_id)
     tasks.sweep_expired_requests.run()
     assert [e["request_id"] for e in events(desk, "secure_form.expired")] == [late.request_id]
     with rt.app_engine.connect() as conn:
@@ -122,24 +131,14 @@ def test_the_retention_purge_deletes_what_is_past_its_time_once_per_interval(
     _, young_id, young_sealed = submit(desk, card=CARD)
     tasks.tokenize_submission.run(old_id, old_sealed)
     tasks.tokenize_submission.run(young_id, young_sealed)
-    with vault_db.begin() as conn:
-        conn.execute(
-            update(submissions)
-            .where(submissions.c.id == old_id)
-            .values(expires_at=utcnow() - timedelta(days=1))
-        )
+    _past_retention(vault_db, old_id)
     tasks.retention_purge.run()
     assert (stored(vault_db, old_id), stored(vault_db, young_id)) == (0, 1)
     with desk.client() as c:
         gone = c.post(f"/api/v1/submissions/{old_id}/retrieve-otk", headers=desk.agent)
     assert (gone.status_code, gone.json()["error"]) == (404, "not_found")
 
-    with vault_db.begin() as conn:
-        conn.execute(
-            update(submissions)
-            .where(submissions.c.id == young_id)
-            .values(expires_at=utcnow() - timedelta(days=1))
-        )
+    _past_retention(vault_db, young_id)
     tasks.retention_purge.run()  # the same interval: claimed already
     assert stored(vault_db, young_id) == 1
 
