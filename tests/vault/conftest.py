@@ -8,15 +8,15 @@ and dropped at the end; every test starts with an empty table.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from redis import Redis
-from sqlalchemy import create_engine, delete, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
 from support import redis_dbs
+from support.databases import throwaway_postgres
 
 from vault.db import make_engine
 from vault.keyring import Keyring
@@ -24,9 +24,6 @@ from vault.schema import data_keys, submissions
 from vault.store import migrate_keystore_db, migrate_vault_db
 
 REDIS_URL_OVERRIDE = os.environ.get("SECUREFORMS_TEST_VAULT_REDIS_URL")
-PG_ADMIN_URL = os.environ.get(
-    "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @pytest.fixture
@@ -58,19 +55,10 @@ def redis_client(redis_url: str) -> Iterator[Redis]:
 @pytest.fixture(scope="session")
 def postgres_vault_url() -> Iterator[str]:
     """A brand-new PostgreSQL database for this session, migrated once, dropped at the end."""
-    name = f"sf_vault_test_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with throwaway_postgres("sf_vault_test") as url:
         migrate_vault_db(url)
         migrate_keystore_db(url)  # unit tests keep data keys beside the data
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
