@@ -33,8 +33,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
 
+import project_paths  # noqa: E402, F401  (puts the project root and tests/ on sys.path)
 import redis  # noqa: E402
-from pipeline import HttpPool, Ready, Service, make_desk, prepare, producer_settings  # noqa: E402
+from form_setup import Ready, make_desk, prepare  # noqa: E402
+from keepalive_http import HttpPool  # noqa: E402
+from service_under_test import Service, producer_settings  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from support.flow import card_values  # noqa: E402
 from support.stack import Stack  # noqa: E402
