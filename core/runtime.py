@@ -8,16 +8,15 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from configs import Settings
+from configs.database import make_engine, upgrade
 from vault import (
     DataKeys,
     KeyringFile,
     OffRecordStore,
     OneTimeKeys,
     VaultStore,
-    make_engine,
     migrate_keystore_db,
     migrate_vault_db,
-    upgrade,
 )
 
 

@@ -1,4 +1,9 @@
-"""Engines and migrations shared by the vault DB and the app DB (SQLite or PostgreSQL)."""
+"""The SQL databases' plumbing, shared by the app DB (core) and the vault and keystore DBs
+(vault): engines, Alembic runs.
+
+Both SQLite and PostgreSQL are supported, chosen by URL alone. This module knows nothing of
+the project's tables: each caller hands in its own Alembic scripts and version table.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ def _ensure_sqlite_folder(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the settings both DBs need: SQLite in WAL with a busy timeout."""
+    """An engine with the settings every DB needs: SQLite in WAL with a busy timeout."""
     if _ensure_sqlite_folder(url):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -44,15 +49,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def upgrade(url: str, script_location: str, version_table: str) -> None:
-    """Run Alembic to `head` for one DB; each DB has its own scripts and version table."""
-    _ensure_sqlite_folder(url)
+def alembic_config(url: str, script_location: str, version_table: str) -> Config:
+    """Alembic's configuration for one DB: its own scripts and its own version table, so that
+    two chains (the app's and the keystore's, by default) can share one database."""
     config = Config()
     config.set_main_option("script_location", script_location)
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # ConfigParser escapes
     config.attributes["version_table"] = version_table
-    command.upgrade(config, "head")
+    return config
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def upgrade(url: str, script_location: str, version_table: str) -> None:
+    """Run one DB's Alembic scripts up to `head`."""
+    _ensure_sqlite_folder(url)
+    command.upgrade(alembic_config(url, script_location, version_table), "head")
