@@ -1,5 +1,5 @@
 """The SQL databases' plumbing, shared by the app DB (core) and the vault and keystore DBs
-(vault): engines, Alembic runs.
+(vault): engines, Alembic runs, and the one portable "insert unless present".
 
 Both SQLite and PostgreSQL are supported, chosen by URL alone. This module knows nothing of
 the project's tables: each caller hands in its own Alembic scripts and version table.
@@ -7,13 +7,15 @@ the project's tables: each caller hands in its own Alembic scripts and version t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import make_url
 
 
@@ -63,3 +65,18 @@ def upgrade(url: str, script_location: str, version_table: str) -> None:
     """Run one DB's Alembic scripts up to `head`."""
     _ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url, script_location, version_table), "head")
+
+
+def insert_unless_present(conn: Connection, table: Table, values: Mapping[str, Any]) -> None:
+    """INSERT a row, or nothing if it would repeat a primary key or unique value.
+
+    One statement (`ON CONFLICT DO NOTHING`), so two callers racing to add the same row both
+    succeed and one row results; a select-then-insert would fail one of them on the key.
+    """
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(postgresql.insert(table).values(dict(values)).on_conflict_do_nothing())
+    elif name == "sqlite":
+        conn.execute(sqlite.insert(table).values(dict(values)).on_conflict_do_nothing())
+    else:  # only the two supported databases have been checked to mean the same by it
+        raise ValueError(f"unsupported database dialect: {name}")
