@@ -25,6 +25,8 @@ class Runtime:
     settings: Settings
     app_engine: Engine
     redis: Redis
+    # The same client as `redis` unless the settings name a Redis of its own for it.
+    off_record_redis: Redis
     keyring: KeyringFile
     vault: VaultStore
     off_record: OffRecordStore
@@ -49,6 +51,7 @@ class Runtime:
             settings=settings,
             app_engine=app_engine,
             redis=redis,
+            off_record_redis=off_record_redis,
             keyring=keyring,
             vault=VaultStore(
                 make_engine(settings.vault_database_url),
@@ -71,6 +74,8 @@ class Runtime:
         self.vault.engine.dispose()
         self.vault.data_keys.engine.dispose()
         self.redis.close()
+        if self.off_record_redis is not self.redis:
+            self.off_record_redis.close()
 
 
 def migrate(settings: Settings) -> None:
