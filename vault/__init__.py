@@ -6,7 +6,6 @@ Nothing outside this package holds a key or reads a sealed value directly.
 from __future__ import annotations
 
 from vault.datakeys import DataKey, DataKeys, period_of
-from vault.db import is_postgres, make_engine, upgrade
 from vault.errors import VaultError
 from vault.keyfile import KeyringFile
 from vault.keyring import PURPOSES, Key, Keyring, KeyringError, load_keyring
@@ -37,12 +36,9 @@ __all__ = [
     "SubmissionRecord",
     "VaultError",
     "VaultStore",
-    "is_postgres",
     "load_keyring",
-    "make_engine",
     "migrate_keystore_db",
     "migrate_vault_db",
     "period_of",
     "purge_expired",
-    "upgrade",
 ]

@@ -19,7 +19,7 @@ from redis import Redis
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import Engine, make_url
 
-from vault.db import make_engine
+from configs.database import make_engine
 from vault.keyring import Keyring
 from vault.schema import data_keys, submissions
 from vault.store import migrate_keystore_db, migrate_vault_db
