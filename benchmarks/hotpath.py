@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         from core import form_requests
         from core.runtime import Runtime
         from core.submissions import accept_submission
-        from producers import Publisher, SubmissionEvent, open_event, seal_event
+        from producers import Publisher, open_event, seal_event
+        from vault import Submission
 
         settings, _ = producer_settings(service.env)
         rt = Runtime.from_settings(settings)
@@ -133,15 +134,16 @@ def main(argv: list[str] | None = None) -> int:
         sql = SqlCounter([rt.app_engine, rt.vault.engine, rt.vault.data_keys.engine])
         values = card_values()
 
-        def api_part(item: Ready) -> SubmissionEvent:
-            draft, _claims = form_requests.prepare_submission(rt, item.submit_otk, dict(values))
-            submission = SubmissionEvent.from_draft(draft)
+        def api_part(item: Ready) -> Submission:
+            submission, _claims = form_requests.prepare_submission(
+                rt, item.submit_otk, dict(values)
+            )
             publisher.publish_submission(submission)
             return submission
 
         def worker_part(sealed: tuple[str, str]) -> bool:
             submission_id, blob = sealed
-            return accept_submission(rt, **open_event(rt.keyring, submission_id, blob).as_kwargs())
+            return accept_submission(rt, open_event(rt.keyring, submission_id, blob))
 
         warm, timed_items = items[: args.warmup], items[args.warmup :]
         for item in warm:

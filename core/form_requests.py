@@ -7,7 +7,6 @@ key of its own action: the open key only opens, the submit key only submits.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,34 +23,10 @@ from core.lifecycle import otk_groups
 from core.policies import SitePolicies
 from core.runtime import Runtime
 from core.schema import conversations, form_requests, sites
-from vault import OtkClaims, VaultError
+from vault import OtkClaims, Submission, VaultError
 
 SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewed", "expired"
 MAX_EXTENSIONS = 10
-
-
-@dataclass(frozen=True)
-class SubmissionDraft:
-    """Everything the worker needs, checked and split, ready to be sealed into an event."""
-
-    submission_id: str
-    request_id: str
-    site_id: str
-    conversation_id: str
-    agent_id: str
-    form_id: str
-    form_version: int
-    form_title: str
-    values: dict[str, str]
-    off_record: dict[str, str]
-    off_record_ttl_ms: int
-    retention_days: int
-    submitted_at: datetime
-
-    def __repr__(self) -> str:  # values must never reach a log line or traceback
-        return (
-            f"SubmissionDraft(submission_id={self.submission_id!r}, request_id={self.request_id!r})"
-        )
 
 
 def visitor_url(rt: Runtime, otk: str) -> str:
@@ -280,7 +255,7 @@ def extend(rt: Runtime, otk: object) -> dict[str, Any]:
 
 def prepare_submission(
     rt: Runtime, otk: object, values: dict[str, Any]
-) -> tuple[SubmissionDraft, OtkClaims]:
+) -> tuple[Submission, OtkClaims]:
     """Validate, then spend the submit key. Validation failures leave the key usable."""
     claims = _peek(rt, otk, "submit")
     with rt.app_engine.connect() as conn:
@@ -299,7 +274,7 @@ def prepare_submission(
     claims = _redeem(rt, otk, "submit", site_id=claims.site_id, subject=claims.subject)
     policies = _policies(row.site_policies)
     off_names = definition.off_record_names
-    draft = SubmissionDraft(
+    submission = Submission(
         submission_id=str(claims.data["submission_id"]),
         request_id=row.id,
         site_id=row.site_id,
@@ -314,7 +289,7 @@ def prepare_submission(
         retention_days=policies.retention_days,
         submitted_at=utcnow(),
     )
-    return draft, claims
+    return submission, claims
 
 
 def _policies(raw: str | None) -> SitePolicies:

@@ -32,7 +32,7 @@ from core.clock import rfc3339, utcnow
 from core.errors import InvalidOrExpired, NotFound, ValidationFailed
 from core.policies import site_policies
 from core.runtime import Runtime
-from producers import PublishFailed, SubmissionEvent
+from producers import PublishFailed
 
 OPEN, FORM = "visitor-open", "visitor-form"
 
@@ -130,13 +130,13 @@ async def submit(request: Request) -> Response:
         if posted.get("action") == "extend":
             return _extend(request, rt, otk, values)
         try:
-            draft, claims = form_requests.prepare_submission(rt, otk, values)
+            submission, claims = form_requests.prepare_submission(rt, otk, values)
         except ValidationFailed as exc:
             return _form_page(request, rt, view, otk, values=values, errors=exc.fields or {})
         except InvalidOrExpired:
             return expired_page(request, frame_ancestors(rt, view.site_id))
         try:
-            svc.publisher.publish_submission(SubmissionEvent.from_draft(draft))
+            svc.publisher.publish_submission(submission)
         except PublishFailed:
             form_requests.restore_submission(rt, otk, claims)
             return _form_page(

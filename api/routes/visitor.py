@@ -9,7 +9,7 @@ from api.endpoints import PUBLIC, Ctx
 from api.routes import registry
 from core import form_requests
 from core.errors import Unavailable
-from producers import PublishFailed, SubmissionEvent
+from producers import PublishFailed
 
 _OTK = field(str, required=True, max_length=128)
 
@@ -55,9 +55,9 @@ def extend(ctx: Ctx) -> dict[str, Any]:
 def submit(ctx: Ctx) -> dict[str, str]:
     """Submit the answers; 202 only once the queue has them."""
     otk = ctx.body["otk"]
-    draft, claims = form_requests.prepare_submission(ctx.rt, otk, ctx.body["values"])
+    submission, claims = form_requests.prepare_submission(ctx.rt, otk, ctx.body["values"])
     try:
-        ctx.services.publisher.publish_submission(SubmissionEvent.from_draft(draft))
+        ctx.services.publisher.publish_submission(submission)
     except PublishFailed:
         form_requests.restore_submission(ctx.rt, otk, claims)
         raise Unavailable() from None
