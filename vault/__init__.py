@@ -14,6 +14,7 @@ from vault.otk import ACTIONS, IssuedOtk, OneTimeKeys, OtkClaims
 from vault.retention import PurgeResult, purge_expired
 from vault.sealed_fields import Cipher
 from vault.store import SubmissionRecord, VaultStore, migrate_keystore_db, migrate_vault_db
+from vault.submission import Submission
 
 __all__ = [
     "ACTIONS",
@@ -33,6 +34,7 @@ __all__ = [
     "OneTimeKeys",
     "OtkClaims",
     "PurgeResult",
+    "Submission",
     "SubmissionRecord",
     "VaultError",
     "VaultStore",
