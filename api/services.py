@@ -8,7 +8,8 @@ from api.ratelimit import RateLimiter
 from configs import Settings
 from core.notifications import EventReader
 from core.runtime import Runtime
-from producers import Publisher
+from core.submit import Submission
+from producers import Publisher, PublishFailed
 
 
 @dataclass
@@ -32,6 +33,14 @@ class Services:
                 {"login": settings.login_rate_per_minute, "otk": settings.otk_rate_per_minute},
             ),
         )
+
+    def publish(self, submission: Submission) -> bool:
+        """core.submit's `Publish`, over the producer: True once the broker has it."""
+        try:
+            self.publisher.publish_submission(submission)
+        except PublishFailed:
+            return False
+        return True
 
     async def aclose(self) -> None:
         await self.events.close()

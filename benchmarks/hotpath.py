@@ -6,7 +6,7 @@ product code itself costs per submission, in one thread, so two versions of the 
 be compared on a busy box. Setup goes through a real api (conversations, sends, opens);
 then, with the api stopped, it times in this process:
 
-  api part:    form_requests.prepare_submission + Publisher.publish_submission
+  api part:    core.submit.submit_answers publishing through Publisher.publish_submission
                (the submit handler's body: OTK peek/redeem, SQL, validation, seal, publish)
   worker part: open_event + accept_submission (vault insert, off-record put, mark
                submitted with audit and transcript, retrieve key, notification)
@@ -33,8 +33,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
 
+import project_paths  # noqa: E402, F401  (puts the project root and tests/ on sys.path)
 import redis  # noqa: E402
-from pipeline import HttpPool, Ready, Service, make_desk, prepare, producer_settings  # noqa: E402
+from form_setup import Ready, make_desk, prepare  # noqa: E402
+from keepalive_http import HttpPool  # noqa: E402
+from service_under_test import Service, producer_settings  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from support.flow import card_values  # noqa: E402
 from support.stack import Stack  # noqa: E402
@@ -120,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"setup: a service ({args.db}) and {args.n + args.warmup} opened forms ...", flush=True)
     stack, service, items = setup(args)
     try:
-        from core import form_requests
         from core.runtime import Runtime
         from core.submissions import accept_submission
-        from producers import Publisher, SubmissionEvent, open_event, seal_event
+        from core.submit import submit_answers
+        from producers import Publisher, open_event, seal_event
+        from vault import Submission
 
         settings, _ = producer_settings(service.env)
         rt = Runtime.from_settings(settings)
@@ -132,16 +136,20 @@ def main(argv: list[str] | None = None) -> int:
         r = redis.Redis.from_url(settings.redis_url)
         sql = SqlCounter([rt.app_engine, rt.vault.engine, rt.vault.data_keys.engine])
         values = card_values()
+        published: list[Submission] = []
 
-        def api_part(item: Ready) -> SubmissionEvent:
-            draft, _claims = form_requests.prepare_submission(rt, item.submit_otk, dict(values))
-            submission = SubmissionEvent.from_draft(draft)
+        def publish(submission: Submission) -> bool:  # the api's Services.publish, kept
             publisher.publish_submission(submission)
-            return submission
+            published.append(submission)
+            return True
+
+        def api_part(item: Ready) -> Submission:
+            submit_answers(rt, publish, item.submit_otk, dict(values))
+            return published.pop()
 
         def worker_part(sealed: tuple[str, str]) -> bool:
             submission_id, blob = sealed
-            return accept_submission(rt, **open_event(rt.keyring, submission_id, blob).as_kwargs())
+            return accept_submission(rt, open_event(rt.keyring, submission_id, blob))
 
         warm, timed_items = items[: args.warmup], items[args.warmup :]
         for item in warm:

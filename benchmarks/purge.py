@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from sqlalchemy import insert  # noqa: E402
 from support.stack import create_pg_database, drop_pg_database  # noqa: E402
 
-from vault import DataKeys, KeyringFile, make_engine, migrate_keystore_db, migrate_vault_db  # noqa: E402
+from configs.database import make_engine  # noqa: E402
+from vault import DataKeys, KeyringFile, migrate_keystore_db, migrate_vault_db  # noqa: E402
 from vault.schema import submissions  # noqa: E402
 from vault.sealed_fields import seal_fields  # noqa: E402
 

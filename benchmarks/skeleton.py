@@ -32,28 +32,27 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from time import perf_counter as now
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]
 
-import pipeline  # noqa: E402  (puts the project root and tests/ on sys.path)
+import project_paths  # noqa: E402  (puts the project root and tests/ on sys.path)
 import redis  # noqa: E402
-from pipeline import (  # noqa: E402
-    CpuMeter,
-    HttpPool,
-    Profiler,
+from cpu_meter import CpuMeter  # noqa: E402
+from figures import SERVICE_ROLES, cpu_cost, describe, pct, print_cost, print_cpu  # noqa: E402
+from keepalive_http import HttpPool  # noqa: E402
+from load_phases import floor_phase  # noqa: E402
+from service_under_test import (  # noqa: E402
     Service,
-    StoreCounters,
-    cpu_cost,
-    describe,
-    floor_phase,
-    now,
-    pct,
-    print_cost,
-    print_cpu,
     producer_settings,
+    raise_interrupt,
+    wait_http,
+    wait_worker_ready,
 )
+from stack_profiler import Profiler  # noqa: E402
+from store_counters import StoreCounters  # noqa: E402
 from support.flow import card_values  # noqa: E402
 from support.stack import Proc, Stack, free_port  # noqa: E402
 
@@ -138,7 +137,7 @@ def start(args: argparse.Namespace) -> Service:
             popen = subprocess.Popen(
                 cmd,
                 env=stack.process_env(),
-                cwd=pipeline.ROOT,
+                cwd=project_paths.ROOT,
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -146,7 +145,7 @@ def start(args: argparse.Namespace) -> Service:
         api = Proc("api", popen, log_path)
         stack.procs["api"] = api
         url = f"http://127.0.0.1:{port}"
-        pipeline._wait_http(url, api)
+        wait_http(url, api)
         service.base_urls.append(url)
         argv = ["worker", "--concurrency", str(args.workers_concurrency)]
         argv += ["--loglevel", args.worker_loglevel]
@@ -154,7 +153,7 @@ def start(args: argparse.Namespace) -> Service:
             argv += ["--pool", args.worker_pool]
         worker = stack._spawn("worker", *argv)
         service.sessions = {"api": {popen.pid}, "worker": {worker.popen.pid}}
-        pipeline.wait_worker_ready(service, worker)
+        wait_worker_ready(service, worker)
     except BaseException:
         service.stop(args.keep)
         raise
@@ -226,7 +225,7 @@ async def _phase1(args: argparse.Namespace, service: Service) -> dict[str, Any]:
     print(f"  counted {count}/{args.n}, failures {failures})")
     print(f"  post -> 202: {describe([s * 1000 for s in took])}")
     print_cpu(cpu)
-    cost = cpu_cost(cpu, args.n, pipeline.SERVICE_ROLES)
+    cost = cpu_cost(cpu, args.n, SERVICE_ROLES)
     total = print_cost("post (service side)", cost)
     per = StoreCounters.per(before, after, args.n)
     print("  per post: " + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
@@ -266,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve is not None:
         serve(args.serve, args.hop, args.middleware)
         return 0
-    signal.signal(signal.SIGTERM, pipeline._raise_interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     print(f"starting skeleton api + worker ({args.db}, {args.broker}) ...", flush=True)
     service = start(args)
     try:

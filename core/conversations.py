@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
+from configs.database import insert_unless_present
 from core import lifecycle, notifications
 from core.actors import Actor
 from core.clock import rfc3339, utcnow
@@ -136,6 +137,16 @@ def _public(row: Any) -> dict[str, Any]:
     }
 
 
+def _join(conn: Connection, conversation_id: str, agent_id: str) -> None:
+    """Adds the agent to the conversation unless already in it: one statement, so two
+    requests adding the same agent at once both succeed and leave one row."""
+    insert_unless_present(
+        conn,
+        participants,
+        {"conversation_id": conversation_id, "agent_id": agent_id, "joined_at": utcnow()},
+    )
+
+
 def add_participant(
     rt: Runtime, actor: Actor, conversation_id: str, agent_id: str
 ) -> dict[str, Any]:
@@ -146,18 +157,7 @@ def add_participant(
     with rt.app_engine.begin() as conn:
         if not _agent_on_site(conn, actor.site_id, agent_id):
             raise NotFound("No such agent on this site.")
-        present = conn.execute(
-            select(participants.c.agent_id).where(
-                participants.c.conversation_id == conversation_id,
-                participants.c.agent_id == agent_id,
-            )
-        ).first()
-        if present is None:
-            conn.execute(
-                insert(participants).values(
-                    conversation_id=conversation_id, agent_id=agent_id, joined_at=utcnow()
-                )
-            )
+        _join(conn, conversation_id, agent_id)
     return _public(get_conversation(rt, actor.site_id, conversation_id)) | {
         "participants": list_participants(rt, conversation_id)
     }
@@ -187,18 +187,7 @@ def transfer(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> 
             .where(conversations.c.id == conversation_id, conversations.c.site_id == actor.site_id)
             .values(agent_id=agent_id)
         )
-        present = conn.execute(
-            select(participants.c.agent_id).where(
-                participants.c.conversation_id == conversation_id,
-                participants.c.agent_id == agent_id,
-            )
-        ).first()
-        if present is None:
-            conn.execute(
-                insert(participants).values(
-                    conversation_id=conversation_id, agent_id=agent_id, joined_at=utcnow()
-                )
-            )
+        _join(conn, conversation_id, agent_id)
     lifecycle.on_transferred(rt, conversation_id)
     previous = conversation.agent_id
     if previous is not None and previous != agent_id:

@@ -7,51 +7,24 @@ key of its own action: the open key only opens, the submit key only submits.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from core import audit, notifications
 from core.actors import USE_SECURE_FORMS, Actor
 from core.clock import aware, rfc3339, utcnow
 from core.conversations import ACTIVE, add_system_message, get_conversation
-from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound, ValidationFailed
+from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.forms.catalogue import current, load_version
-from core.forms.fields import SubmissionInvalid, validate_values
 from core.lifecycle import otk_groups
-from core.policies import SitePolicies
 from core.runtime import Runtime
-from core.schema import conversations, form_requests, sites
+from core.schema import conversations, form_requests
 from vault import OtkClaims, VaultError
 
 SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewed", "expired"
 MAX_EXTENSIONS = 10
-
-
-@dataclass(frozen=True)
-class SubmissionDraft:
-    """Everything the worker needs, checked and split, ready to be sealed into an event."""
-
-    submission_id: str
-    request_id: str
-    site_id: str
-    conversation_id: str
-    agent_id: str
-    form_id: str
-    form_version: int
-    form_title: str
-    values: dict[str, str]
-    off_record: dict[str, str]
-    off_record_ttl_ms: int
-    retention_days: int
-    submitted_at: datetime
-
-    def __repr__(self) -> str:  # values must never reach a log line or traceback
-        return (
-            f"SubmissionDraft(submission_id={self.submission_id!r}, request_id={self.request_id!r})"
-        )
 
 
 def visitor_url(rt: Runtime, otk: str) -> str:
@@ -114,25 +87,6 @@ _BY_ID = (
     form_requests.c.site_id == bindparam("b_site_id"),
 )
 _REQUEST = select(form_requests).where(*_BY_ID)
-# A submission's request row with its conversation's status and its site's policies: one
-# query instead of three (LEFT JOINs, so a missing conversation or site still reads as such).
-_SUBMIT_CONTEXT = (
-    select(
-        form_requests,
-        conversations.c.status.label("conversation_status"),
-        sites.c.policies.label("site_policies"),
-    )
-    .select_from(
-        form_requests.outerjoin(
-            conversations,
-            and_(
-                conversations.c.id == form_requests.c.conversation_id,
-                conversations.c.site_id == form_requests.c.site_id,
-            ),
-        ).outerjoin(sites, sites.c.id == form_requests.c.site_id)
-    )
-    .where(*_BY_ID)
-)
 _MARK_SUBMITTED = (
     update(form_requests)
     .where(*_BY_ID, form_requests.c.status.in_((SENT, OPENED, EXPIRED)))
@@ -142,7 +96,6 @@ _MARK_SUBMITTED = (
         updated_at=bindparam("b_updated_at"),
     )
 )
-_POLICIES: dict[str, SitePolicies] = {}  # parsed policies by their exact stored text
 
 
 def _request(rt: Runtime, site_id: str, request_id: str) -> Any:
@@ -201,14 +154,16 @@ def _conversation_active(rt: Runtime, site_id: str, conversation_id: str) -> boo
     return status == ACTIVE
 
 
-def _redeem(rt: Runtime, otk: object, action: str, **scope: str) -> OtkClaims:
+def redeem_otk(rt: Runtime, otk: object, action: str, **scope: str) -> OtkClaims:
+    """Spend a visitor's key; every failure is the one InvalidOrExpired."""
     try:
         return rt.otks.redeem(otk, action, **scope)
     except VaultError:
         raise InvalidOrExpired() from None
 
 
-def _peek(rt: Runtime, otk: object, action: str) -> OtkClaims:
+def peek_otk(rt: Runtime, otk: object, action: str) -> OtkClaims:
+    """Read a visitor's key without spending it; every failure is InvalidOrExpired."""
     try:
         return rt.otks.peek(otk, action)
     except VaultError:
@@ -234,14 +189,14 @@ def _issue_submit(rt: Runtime, row: Any, submission_id: str, extensions: int) ->
 
 def preview(rt: Runtime, otk: object) -> dict[str, Any]:
     """What a link preview may show (title only) without spending the open key."""
-    claims = _peek(rt, otk, "open")
+    claims = peek_otk(rt, otk, "open")
     row = _request(rt, claims.site_id, claims.subject)
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
     return {"title": definition.title, "expires_at": rfc3339(claims.expires_at)}
 
 
 def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
-    claims = _redeem(rt, otk, "open")
+    claims = redeem_otk(rt, otk, "open")
     row = _request(rt, claims.site_id, claims.subject)
     if row.status != SENT or not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
@@ -266,71 +221,16 @@ def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
 
 
 def extend(rt: Runtime, otk: object) -> dict[str, Any]:
-    claims = _peek(rt, otk, "submit")
+    claims = peek_otk(rt, otk, "submit")
     if int(claims.data.get("ext", 0)) >= MAX_EXTENSIONS:
         raise InvalidOrExpired()
-    claims = _redeem(rt, otk, "submit", site_id=claims.site_id, subject=claims.subject)
+    claims = redeem_otk(rt, otk, "submit", site_id=claims.site_id, subject=claims.subject)
     row = _request(rt, claims.site_id, claims.subject)
     if row.status != OPENED or not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
     return _issue_submit(
         rt, row, str(claims.data["submission_id"]), int(claims.data.get("ext", 0)) + 1
     )
-
-
-def prepare_submission(
-    rt: Runtime, otk: object, values: dict[str, Any]
-) -> tuple[SubmissionDraft, OtkClaims]:
-    """Validate, then spend the submit key. Validation failures leave the key usable."""
-    claims = _peek(rt, otk, "submit")
-    with rt.app_engine.connect() as conn:
-        row = conn.execute(
-            _SUBMIT_CONTEXT, {"b_request_id": claims.subject, "b_site_id": claims.site_id}
-        ).first()
-    if row is None:
-        raise NotFound("No such secure form request on this site.")
-    if row.status != OPENED or row.conversation_status != ACTIVE:
-        raise InvalidOrExpired()
-    definition = load_version(rt, row.site_id, row.form_id, row.form_version)
-    try:
-        clean = validate_values(definition.fields, values)
-    except SubmissionInvalid as exc:
-        raise ValidationFailed("Some answers need fixing.", fields=exc.errors) from None
-    claims = _redeem(rt, otk, "submit", site_id=claims.site_id, subject=claims.subject)
-    policies = _policies(row.site_policies)
-    off_names = definition.off_record_names
-    draft = SubmissionDraft(
-        submission_id=str(claims.data["submission_id"]),
-        request_id=row.id,
-        site_id=row.site_id,
-        conversation_id=row.conversation_id,
-        agent_id=row.agent_id,
-        form_id=row.form_id,
-        form_version=row.form_version,
-        form_title=definition.title,
-        values={k: v for k, v in clean.items() if k not in off_names},
-        off_record={k: v for k, v in clean.items() if k in off_names},
-        off_record_ttl_ms=policies.off_record_ttl_s * 1000,
-        retention_days=policies.retention_days,
-        submitted_at=utcnow(),
-    )
-    return draft, claims
-
-
-def _policies(raw: str | None) -> SitePolicies:
-    if raw is None:
-        raise NotFound()
-    parsed = _POLICIES.get(raw)
-    if parsed is None:
-        if len(_POLICIES) >= 256:
-            _POLICIES.clear()
-        parsed = _POLICIES[raw] = SitePolicies.loads(raw)
-    return parsed
-
-
-def restore_submission(rt: Runtime, otk: str, claims: OtkClaims) -> None:
-    """The queue refused the event: give the visitor their key back to try again."""
-    rt.otks.restore(otk, claims)
 
 
 def mark_submitted(

@@ -8,16 +8,15 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from configs import Settings
+from configs.database import make_engine, upgrade
 from vault import (
     DataKeys,
     KeyringFile,
     OffRecordStore,
     OneTimeKeys,
     VaultStore,
-    make_engine,
     migrate_keystore_db,
     migrate_vault_db,
-    upgrade,
 )
 
 
@@ -26,6 +25,8 @@ class Runtime:
     settings: Settings
     app_engine: Engine
     redis: Redis
+    # The same client as `redis` unless the settings name a Redis of its own for it.
+    off_record_redis: Redis
     keyring: KeyringFile
     vault: VaultStore
     off_record: OffRecordStore
@@ -50,6 +51,7 @@ class Runtime:
             settings=settings,
             app_engine=app_engine,
             redis=redis,
+            off_record_redis=off_record_redis,
             keyring=keyring,
             vault=VaultStore(
                 make_engine(settings.vault_database_url),
@@ -72,6 +74,8 @@ class Runtime:
         self.vault.engine.dispose()
         self.vault.data_keys.engine.dispose()
         self.redis.close()
+        if self.off_record_redis is not self.redis:
+            self.off_record_redis.close()
 
 
 def migrate(settings: Settings) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -42,7 +43,7 @@ users = Table(
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     # a0002: MFA (RFC 6238) and password changes
-    Column("mfa_enabled", Boolean, nullable=False, default=False),
+    Column("mfa_enabled", Boolean, nullable=False, default=False, server_default=false()),
     # a0003: sealed at rest ("sealed:v1:" + base64 of an envelope, see core.mfa)
     Column("mfa_secret", String(255), nullable=True),
     Column("mfa_pending_secret", String(255), nullable=True),

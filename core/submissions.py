@@ -8,7 +8,7 @@ burn the sending agent's key.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from core import audit, notifications
@@ -21,87 +21,72 @@ from core.forms.catalogue import load_version
 from core.forms.masking import masked_values
 from core.lifecycle import otk_groups
 from core.runtime import Runtime
-from vault import SubmissionRecord, VaultError
+from vault import Submission, SubmissionRecord, VaultError
 
 
-def accept_submission(
-    rt: Runtime,
-    *,
-    submission_id: str,
-    request_id: str,
-    site_id: str,
-    conversation_id: str,
-    agent_id: str,
-    form_id: str,
-    form_version: int,
-    form_title: str,
-    values: dict[str, str],
-    off_record: dict[str, str],
-    off_record_ttl_ms: int,
-    retention_days: int,
-    submitted_at: datetime,
-) -> bool:
+def accept_submission(rt: Runtime, submission: Submission) -> bool:
     """Store, keep off-the-record answers, notify. Safe to run again for the same UUID.
 
     Returns True when this call delivered the notification (False for a redelivery).
     """
+    s = submission
     record = SubmissionRecord(
-        id=submission_id,
-        site_id=site_id,
-        conversation_id=conversation_id,
-        agent_id=agent_id,
-        request_id=request_id,
-        form_id=form_id,
-        form_version=form_version,
-        off_record_fields=tuple(sorted(off_record)),
-        created_at=submitted_at,
-        expires_at=retention_deadline(submitted_at, retention_days),
+        id=s.submission_id,
+        site_id=s.site_id,
+        conversation_id=s.conversation_id,
+        agent_id=s.agent_id,
+        request_id=s.request_id,
+        form_id=s.form_id,
+        form_version=s.form_version,
+        off_record_fields=tuple(sorted(s.off_record)),
+        created_at=s.submitted_at,
+        expires_at=retention_deadline(s.submitted_at, s.retention_days),
     )
-    rt.vault.store(record, values)
+    rt.vault.store(record, s.values)
     # Whole seconds: the agent is told this deadline in RFC 3339 seconds, and a page that
     # says "expired" must not find the value still there for up to a second after.
-    off_record_deadline = (submitted_at + timedelta(milliseconds=off_record_ttl_ms)).replace(
+    off_record_deadline = (s.submitted_at + timedelta(milliseconds=s.off_record_ttl_ms)).replace(
         microsecond=0
     )
     rt.off_record.put(
-        site_id,
-        submission_id,
-        off_record,
-        off_record_ttl_ms,
+        s.site_id,
+        s.submission_id,
+        s.off_record,
+        s.off_record_ttl_ms,
         expires_at_ms=int(off_record_deadline.timestamp() * 1000),
     )
     mark_submitted(
         rt,
-        site_id,
-        request_id,
-        submission_id,
-        conversation_id=conversation_id,
-        form_title=form_title,
+        s.site_id,
+        s.request_id,
+        s.submission_id,
+        conversation_id=s.conversation_id,
+        form_title=s.form_title,
     )
     # The retrieve key and the notification carrying it: one round trip to Redis.
     pipe = rt.redis.pipeline(transaction=False)
     retrieve = rt.otks.issue(
         "retrieve",
-        site_id,
-        submission_id,
-        data={"agent_id": agent_id},
-        groups=otk_groups(conversation_id, "retrieve"),
+        s.site_id,
+        s.submission_id,
+        data={"agent_id": s.agent_id},
+        groups=otk_groups(s.conversation_id, "retrieve"),
         pipe=pipe,
     )
     notifications.queue_once(
         pipe,
-        site_id,
-        agent_id,
+        s.site_id,
+        s.agent_id,
         "secure_form.submitted",
         {
-            "request_id": request_id,
-            "submission_id": submission_id,
-            "conversation_id": conversation_id,
+            "request_id": s.request_id,
+            "submission_id": s.submission_id,
+            "conversation_id": s.conversation_id,
             "retrieve_otk": retrieve.token,
             "retrieve_otk_expires_at": rfc3339(retrieve.expires_at),
-            "off_record_expires_at": (rfc3339(off_record_deadline) if off_record else None),
+            "off_record_expires_at": (rfc3339(off_record_deadline) if s.off_record else None),
         },
-        once_key=submission_id,
+        once_key=s.submission_id,
     )
     return bool(pipe.execute()[-1])
 

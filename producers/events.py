@@ -1,70 +1,40 @@
-"""Event contracts between the api and the workers: versioned, sealed, value-free outside.
+"""The submission event: a `vault.Submission` sealed for the queue, versioned, value-free outside.
 
 The broker carries only `(submission_id, sealed)`: the submission id in the clear (for
 idempotency and tracing) and everything else, values included, inside an AES-GCM
-envelope under the event key, with the id bound as associated data.
+envelope under the event key, with the id bound as associated data. The shape is
+`vault.Submission`'s; this module owns only its wire format and the format's version.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
-from typing import Any
 
-from vault import Cipher, VaultError
+from vault import Cipher, Submission, VaultError
 from vault.aad import bind
 
 SUBMISSION_EVENT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class SubmissionEvent:
-    submission_id: str
-    request_id: str
-    site_id: str
-    conversation_id: str
-    agent_id: str
-    form_id: str
-    form_version: int
-    form_title: str
-    values: dict[str, str]
-    off_record: dict[str, str]
-    off_record_ttl_ms: int
-    retention_days: int
-    submitted_at: datetime
-    version: int = SUBMISSION_EVENT_VERSION
-
-    def __repr__(self) -> str:  # never print values, even by accident
-        return f"SubmissionEvent(v{self.version}, submission_id={self.submission_id!r})"
-
-    @classmethod
-    def from_draft(cls, draft: Any) -> SubmissionEvent:
-        """Copy the fields of a core SubmissionDraft (duck-typed: producers can't import core)."""
-        return cls(**{name: getattr(draft, name) for name in _FIELDS if name != "version"})
-
-    def as_kwargs(self) -> dict[str, Any]:
-        # A shallow copy: asdict deep-copies the value dicts, a cost paid per submission
-        # for copies nobody mutates.
-        return {name: getattr(self, name) for name in _FIELDS if name != "version"}
-
-
-_FIELDS = tuple(f.name for f in fields(SubmissionEvent))
+_FIELDS = tuple(f.name for f in fields(Submission))
 
 
 def _aad(submission_id: str) -> bytes:
     return bind("submission-event", str(SUBMISSION_EVENT_VERSION), submission_id)
 
 
-def seal_event(keyring: Cipher, event: SubmissionEvent) -> str:
-    body = {name: getattr(event, name) for name in _FIELDS}
-    body["submitted_at"] = event.submitted_at.isoformat()
+def seal_event(keyring: Cipher, submission: Submission) -> str:
+    # Version 1's body: every field in declaration order, then "version" (the order
+    # queued messages were written in; opening does not depend on it).
+    body = {name: getattr(submission, name) for name in _FIELDS}
+    body["submitted_at"] = submission.submitted_at.isoformat()
+    body["version"] = SUBMISSION_EVENT_VERSION
     raw = json.dumps(body, separators=(",", ":")).encode()
-    return base64.b64encode(keyring.seal("event", raw, _aad(event.submission_id))).decode()
+    return base64.b64encode(keyring.seal("event", raw, _aad(submission.submission_id))).decode()
 
 
-def open_event(keyring: Cipher, submission_id: str, sealed: str) -> SubmissionEvent:
+def open_event(keyring: Cipher, submission_id: str, sealed: str) -> Submission:
     """VaultError for anything wrong: tampered, other id, unknown version."""
     try:
         raw = keyring.open("event", base64.b64decode(sealed, validate=True), _aad(submission_id))
@@ -75,6 +45,6 @@ def open_event(keyring: Cipher, submission_id: str, sealed: str) -> SubmissionEv
         ):
             raise VaultError()
         body["submitted_at"] = datetime.fromisoformat(body["submitted_at"])
-        return SubmissionEvent(**body)
+        return Submission(**body)
     except (ValueError, TypeError, KeyError):
         raise VaultError() from None

@@ -13,8 +13,8 @@ from celery import Celery
 
 from configs import Settings
 from configs.celery import NOOP_TASK, TOKENIZE_TASK, celery_config
-from producers.events import SubmissionEvent, seal_event
-from vault import Cipher
+from producers.events import seal_event
+from vault import Cipher, Submission
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,11 @@ class Publisher:
             log.warning("broker refused task %s: %s", name, exc.__class__.__name__)
             raise PublishFailed() from None
 
-    def publish_submission(self, event: SubmissionEvent) -> None:
-        sealed = seal_event(self._keyring, event)
-        self._send(TOKENIZE_TASK, [event.submission_id, sealed], task_id=event.submission_id)
+    def publish_submission(self, submission: Submission) -> None:
+        sealed = seal_event(self._keyring, submission)
+        self._send(
+            TOKENIZE_TASK, [submission.submission_id, sealed], task_id=submission.submission_id
+        )
 
     def publish_noop(self, marker: str) -> None:
         """A task that does nothing: the benchmark's floor for the broker round trip."""

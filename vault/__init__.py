@@ -6,7 +6,6 @@ Nothing outside this package holds a key or reads a sealed value directly.
 from __future__ import annotations
 
 from vault.datakeys import DataKey, DataKeys, period_of
-from vault.db import is_postgres, make_engine, upgrade
 from vault.errors import VaultError
 from vault.keyfile import KeyringFile
 from vault.keyring import PURPOSES, Key, Keyring, KeyringError, load_keyring
@@ -15,6 +14,7 @@ from vault.otk import ACTIONS, IssuedOtk, OneTimeKeys, OtkClaims
 from vault.retention import PurgeResult, purge_expired
 from vault.sealed_fields import Cipher
 from vault.store import SubmissionRecord, VaultStore, migrate_keystore_db, migrate_vault_db
+from vault.submission import Submission
 
 __all__ = [
     "ACTIONS",
@@ -34,15 +34,13 @@ __all__ = [
     "OneTimeKeys",
     "OtkClaims",
     "PurgeResult",
+    "Submission",
     "SubmissionRecord",
     "VaultError",
     "VaultStore",
-    "is_postgres",
     "load_keyring",
-    "make_engine",
     "migrate_keystore_db",
     "migrate_vault_db",
     "period_of",
     "purge_expired",
-    "upgrade",
 ]

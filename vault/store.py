@@ -11,8 +11,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from configs.database import upgrade
 from vault.datakeys import DataKeys, period_of
-from vault.db import upgrade
 from vault.errors import VaultError
 from vault.keyfile import KeyringFile
 from vault.keyring import Keyring, envelope_key_id

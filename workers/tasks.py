@@ -61,13 +61,13 @@ class RuntimeTask(Task):  # type: ignore[misc]
 )
 def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> None:
     try:
-        event = open_event(self.rt.keyring, submission_id, sealed)
+        submission = open_event(self.rt.keyring, submission_id, sealed)
     except VaultError:
         # Retrying cannot help a message that does not open; say so without its content.
         log.error("submission %s: event does not open (tampered or foreign key)", submission_id)
         return
     try:
-        delivered = accept_submission(self.rt, **event.as_kwargs())
+        delivered = accept_submission(self.rt, submission)
     except _TRANSIENT:
         raise  # retried with backoff; these carry no value
     except Exception as exc:

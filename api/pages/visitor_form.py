@@ -8,8 +8,9 @@
                         so refresh and back cannot send the answers twice
     GET  /form/done     that confirmation
 
-The submission takes exactly the path of POST /api/v1/visitor/submit: validate and spend
-(core), publish the sealed event, and give the key back if the queue refused it.
+The submission is the one use case POST /api/v1/visitor/submit calls too
+(`core.submit.submit_answers`): validate and spend the key, publish, and give the key
+back if the queue refused it. This page only turns its errors into pages.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from api.pages.render import error_page, render
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
 from core import chat, form_requests
 from core.clock import rfc3339, utcnow
-from core.errors import InvalidOrExpired, NotFound, ValidationFailed
+from core.errors import InvalidOrExpired, NotFound, Unavailable, ValidationFailed
 from core.policies import site_policies
 from core.runtime import Runtime
-from producers import PublishFailed, SubmissionEvent
+from core.submit import submit_answers
 
 OPEN, FORM = "visitor-open", "visitor-form"
 
@@ -130,15 +131,12 @@ async def submit(request: Request) -> Response:
         if posted.get("action") == "extend":
             return _extend(request, rt, otk, values)
         try:
-            draft, claims = form_requests.prepare_submission(rt, otk, values)
+            submit_answers(rt, svc.publish, otk, values)
         except ValidationFailed as exc:
             return _form_page(request, rt, view, otk, values=values, errors=exc.fields or {})
         except InvalidOrExpired:
             return expired_page(request, frame_ancestors(rt, view.site_id))
-        try:
-            svc.publisher.publish_submission(SubmissionEvent.from_draft(draft))
-        except PublishFailed:
-            form_requests.restore_submission(rt, otk, claims)
+        except Unavailable:
             return _form_page(
                 request,
                 rt,

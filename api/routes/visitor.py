@@ -8,8 +8,7 @@ from api.bodies import field
 from api.endpoints import PUBLIC, Ctx
 from api.routes import registry
 from core import form_requests
-from core.errors import Unavailable
-from producers import PublishFailed, SubmissionEvent
+from core.submit import submit_answers
 
 _OTK = field(str, required=True, max_length=128)
 
@@ -54,11 +53,5 @@ def extend(ctx: Ctx) -> dict[str, Any]:
 )
 def submit(ctx: Ctx) -> dict[str, str]:
     """Submit the answers; 202 only once the queue has them."""
-    otk = ctx.body["otk"]
-    draft, claims = form_requests.prepare_submission(ctx.rt, otk, ctx.body["values"])
-    try:
-        ctx.services.publisher.publish_submission(SubmissionEvent.from_draft(draft))
-    except PublishFailed:
-        form_requests.restore_submission(ctx.rt, otk, claims)
-        raise Unavailable() from None
+    submit_answers(ctx.rt, ctx.services.publish, ctx.body["otk"], ctx.body["values"])
     return {"status": "accepted"}

@@ -12,9 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from support.databases import app_migrations
 
+from configs.database import make_engine
 from core import audit
 from core.passwords import hash_password
-from vault.db import make_engine
 
 
 def _older_data(engine: Engine) -> dict[str, str]:

@@ -23,6 +23,7 @@ from support.databases import app_migrations
 from support.otp import totp
 
 from configs import load_settings
+from configs.database import make_engine
 from core import keys, mfa, users
 from core.actors import Actor
 from core.errors import Conflict, InvalidCredentials
@@ -31,7 +32,6 @@ from core.runtime import Runtime, migrate
 from core.schema import users as users_table
 from core.sessions import resolve_session
 from vault import Keyring, VaultError, load_keyring
-from vault.db import make_engine
 
 PASSWORD = "correct-horse-9"
 

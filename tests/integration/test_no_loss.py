@@ -30,8 +30,8 @@ from support.stack import Stack
 
 from configs import load_settings
 from configs.celery import QUEUE
-from producers import Publisher, SubmissionEvent
-from vault import load_keyring
+from producers import Publisher
+from vault import Submission, load_keyring
 
 COMBOS = [("sqlite", "redis"), ("postgres", "rabbitmq")]
 COMBO_IDS = [f"{d}-{b}" for d, b in COMBOS]
@@ -498,7 +498,7 @@ def test_the_same_event_delivered_many_times_is_stored_and_notified_once(
         desk = Desk.make(stack)
         forms = open_forms(desk, k)
         events = [
-            SubmissionEvent(
+            Submission(
                 submission_id=str(uuid.uuid4()),
                 request_id=sent.request_id,
                 site_id=stack.site_id,

@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from producers import SubmissionEvent, open_event, seal_event
-from vault import Keyring, VaultError
+from producers import open_event, seal_event
+from vault import Keyring, Submission, VaultError
+from vault.aad import bind
 
 CARD = "4111111111111111"
 
 
-def _event(**changes: object) -> SubmissionEvent:
-    event = SubmissionEvent(
+def _event(**changes: object) -> Submission:
+    event = Submission(
         submission_id="11111111-2222-3333-4444-555555555555",
         request_id="r-1",
         site_id="site-1",
@@ -75,8 +76,6 @@ def test_an_unknown_contract_version_is_refused() -> None:
     keyring = Keyring.generate()
     event = _event()
     body = {**json.loads(json.dumps({"version": 2})), "submission_id": event.submission_id}
-    from vault.aad import bind
-
     sealed = keyring.seal(
         "event", json.dumps(body).encode(), bind("submission-event", "1", event.submission_id)
     )
@@ -84,6 +83,32 @@ def test_an_unknown_contract_version_is_refused() -> None:
         open_event(keyring, event.submission_id, base64.b64encode(sealed).decode())
 
 
-def test_from_draft_copies_every_contract_field() -> None:
+# Version 1's body exactly as it was written before the shape moved to vault.Submission:
+# messages still queued from then must open to the same submission.
+V1_BODY = (
+    '{"submission_id":"11111111-2222-3333-4444-555555555555","request_id":"r-1",'
+    '"site_id":"site-1","conversation_id":"c-1","agent_id":"a-1","form_id":"f-1",'
+    '"form_version":3,"form_title":"Payment card","values":{"card_number":"4111111111111111"},'
+    '"off_record":{"cvv":"737"},"off_record_ttl_ms":300000,"retention_days":395,'
+    '"submitted_at":"2026-11-29T12:00:00+00:00","version":1}'
+)
+
+
+def test_the_wire_format_of_version_1_is_kept() -> None:
+    keyring = Keyring.generate()
     event = _event()
-    assert SubmissionEvent.from_draft(event) == event
+    aad = bind("submission-event", "1", event.submission_id)
+    queued = base64.b64encode(keyring.seal("event", V1_BODY.encode(), aad)).decode()
+    assert open_event(keyring, event.submission_id, queued) == event
+    # and what is sealed today is that same body, byte for byte
+    sealed = base64.b64decode(seal_event(keyring, event))
+    assert keyring.open("event", sealed, aad) == V1_BODY.encode()
+
+
+def test_a_body_with_a_field_the_contract_does_not_name_is_refused() -> None:
+    keyring = Keyring.generate()
+    event = _event()
+    body = V1_BODY.replace('"version":1', '"extra":"x","version":1').encode()
+    sealed = keyring.seal("event", body, bind("submission-event", "1", event.submission_id))
+    with pytest.raises(VaultError):
+        open_event(keyring, event.submission_id, base64.b64encode(sealed).decode())

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from support import redis_dbs
 from support.databases import throwaway_postgres
 
-from vault.db import make_engine
+from configs.database import make_engine
 from vault.keyring import Keyring
 from vault.schema import data_keys, submissions
 from vault.store import migrate_keystore_db, migrate_vault_db

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from configs.database import make_engine
 from vault import DataKeys, Keyring, SubmissionRecord, VaultError, VaultStore, purge_expired
-from vault.db import make_engine
 from vault.schema import data_keys, submissions
 from vault.store import migrate_keystore_db, migrate_vault_db
 

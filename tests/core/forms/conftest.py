@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from configs.database import make_engine, upgrade
 from core.actors import Actor
 from core.sites import create_site
-from vault.db import make_engine, upgrade
 
 PG_ADMIN_URL = os.environ.get(
     "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
