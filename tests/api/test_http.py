@@ -34,11 +34,13 @@ def test_every_answer_carries_the_security_headers(api: Api, path: str) -> None:
     assert h["referrer-policy"] == "no-referrer"
 
 
-def test_api_answers_and_errors_are_never_cached(api: Api, admin: str) -> None:
+def test_answers_errors_and_pages_are_never_cached(api: Api, admin: str) -> None:
     for r in (
         api.http.get("/api/v1/auth/me", headers=bearer(admin)),
         api.http.get("/api/v1/auth/me"),
         api.http.post(LOGIN, content=b"{"),
+        api.http.get("/login"),
+        api.http.get("/admin", headers=session_cookie(admin)),
     ):
         assert "no-store" in r.headers["cache-control"], (r.status_code, r.headers)
 
