@@ -43,7 +43,11 @@ def accept_submission(rt: Runtime, submission: Submission) -> bool:
         expires_at=retention_deadline(s.submitted_at, s.retention_days),
     )
     rt.vault.store(record, s.values)
-    off_record_deadline = s.submitted_at + timedelta(milliseconds=s.off_record_ttl_ms)
+    # Whole seconds: the agent is told this deadline in RFC 3339 seconds, and a page that
+    # says "expired" must not find the value still there for up to a second after.
+    off_record_deadline = (s.submitted_at + timedelta(milliseconds=s.off_record_ttl_ms)).replace(
+        microsecond=0
+    )
     rt.off_record.put(
         s.site_id,
         s.submission_id,

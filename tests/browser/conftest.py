@@ -37,13 +37,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack.build("sqlite", "redis", tmp_path_factory.mktemp("browser-stack"))
-    try:
-        s.start_api()
-        s.start_worker()
+    with Stack.running("sqlite", "redis", tmp_path_factory.mktemp("browser-stack")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
+from support.otp import totp
 from support.sites import OwnSite
 from support.stack import Stack
-
-from core.mfa import totp
 
 NewPage = Callable[..., Page]
 Check = Callable[[Page, str], None]

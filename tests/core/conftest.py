@@ -4,14 +4,13 @@ own. Each test makes a site of its own, so nothing needs cleaning between tests.
 
 from __future__ import annotations
 
-import fcntl
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import redis_dbs
 from support.databases import throwaway_postgres
 
 from configs import load_settings
@@ -20,29 +19,13 @@ from core.policies import update_policies
 from core.runtime import Runtime, migrate
 from core.sites import create_site
 
-# The lock files tests/support/stack.py and tests/vault use, so no two runs share a database.
-_REDIS_DBS = [13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 14, 15]
 ADMIN_PASSWORD = "admin-password-1"
 
 
 @pytest.fixture(scope="session")
 def redis_db() -> Iterator[int]:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        for db in _REDIS_DBS:
-            lock = open(f"/tmp/secureforms-test-redis-db-{db}.lock", "w")  # noqa: SIM115
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.close()
-                continue
-            try:
-                yield db
-            finally:
-                lock.close()
-            return
-        time.sleep(1)
-    raise RuntimeError("no free Redis database within 300 s")
+    with redis_dbs.locked_db() as db:
+        yield db
 
 
 def _runtime(data_dir: Path, app_url: str, redis_db: int) -> Runtime:

@@ -20,6 +20,7 @@ from alembic import command
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 from support.databases import app_migrations
+from support.otp import totp
 
 from configs import load_settings
 from configs.database import make_engine
@@ -75,7 +76,7 @@ def _enrolled(rt: Runtime, admin: Actor) -> tuple[Actor, str, str, list[str]]:
     the one before are spent by nobody; the confirmation used the one before."""
     actor, name = _agent(rt, admin)
     secret = mfa.enroll(rt, actor)["secret"]
-    codes = mfa.confirm(rt, actor, mfa.totp(secret, time.time() - 30))["recovery_codes"]
+    codes = mfa.confirm(rt, actor, totp(secret, time.time() - 30))["recovery_codes"]
     return actor, name, secret, codes
 
 
@@ -98,14 +99,14 @@ def test_the_stored_value_is_neither_the_secret_nor_any_spelling_of_it(
     again = mfa.seal_secret(rt.keyring, actor.site_id, actor.user_id or "", "x", secret)
     assert again != mfa.seal_secret(rt.keyring, actor.site_id, actor.user_id or "", "x", secret)
 
-    mfa.confirm(rt, actor, mfa.totp(secret, time.time()))
+    mfa.confirm(rt, actor, totp(secret, time.time()))
     row = _row(rt, actor.user_id or "")
     assert row.mfa_pending_secret is None
     assert_nothing_of(secret, row.mfa_secret)
     assert mfa.open_secret(rt.keyring, actor.site_id, row.id, "mfa_secret", row.mfa_secret) == (
         secret
     )
-    assert _log_in(rt, actor, name, mfa.totp(secret, time.time() + 30))["token"]
+    assert _log_in(rt, actor, name, totp(secret, time.time() + 30))["token"]
 
 
 def test_a_sealed_secret_opens_only_in_its_own_row_and_column(
@@ -127,7 +128,7 @@ def test_a_sealed_secret_opens_only_in_its_own_row_and_column(
     # Ada's sealed secret copied onto Bob's row: neither her codes nor his open his door.
     _set(rt, bob.user_id or "", mfa_secret=ada_sealed)
     with caplog.at_level(logging.ERROR, logger="core.mfa"):
-        for code in (mfa.totp(ada_secret, time.time()), mfa.totp(bob_secret, time.time())):
+        for code in (totp(ada_secret, time.time()), totp(bob_secret, time.time())):
             with pytest.raises(InvalidCredentials) as refused:
                 _log_in(rt, bob, bob_name, code)
             assert ada_secret not in str(refused.value) and bob_secret not in str(refused.value)
@@ -135,7 +136,7 @@ def test_a_sealed_secret_opens_only_in_its_own_row_and_column(
     for secret in (ada_secret, bob_secret):
         assert all(s not in caplog.text for s in spellings(secret))
     # Ada's own row still works.
-    assert _log_in(rt, ada, ada_name, mfa.totp(ada_secret, time.time()))["token"]
+    assert _log_in(rt, ada, ada_name, totp(ada_secret, time.time()))["token"]
 
 
 def test_a_tampered_or_foreign_key_secret_fails_closed_and_recovery_codes_still_work(
@@ -155,7 +156,7 @@ def test_a_tampered_or_foreign_key_secret_fails_closed_and_recovery_codes_still_
         for stored in broken:
             _set(rt, actor.user_id or "", mfa_secret=stored)
             with pytest.raises(InvalidCredentials):
-                _log_in(rt, actor, name, mfa.totp(secret, time.time()))
+                _log_in(rt, actor, name, totp(secret, time.time()))
     assert caplog.text.count("does not open; no code matches") == len(broken)
     assert all(s not in caplog.text for s in spellings(secret))
     # The authenticator is lost to this account, the recovery codes are not.
@@ -172,9 +173,9 @@ def test_an_unreadable_pending_secret_asks_for_a_new_enrolment(
     )
     _set(rt, actor.user_id or "", mfa_pending_secret=foreign)
     with pytest.raises(Conflict):
-        mfa.confirm(rt, actor, mfa.totp(first, time.time()))
+        mfa.confirm(rt, actor, totp(first, time.time()))
     second = mfa.enroll(rt, actor)["secret"]
-    assert mfa.confirm(rt, actor, mfa.totp(second, time.time()))["recovery_codes"]
+    assert mfa.confirm(rt, actor, totp(second, time.time()))["recovery_codes"]
 
 
 # -- plaintext from before a0003 ---------------------------------------------------------------
@@ -188,15 +189,15 @@ def test_a_plaintext_secret_still_works_and_is_sealed_when_used(
     _set(rt, actor.user_id or "", mfa_enabled=True, mfa_secret=secret)
     with pytest.raises(mfa.MfaRequired):
         users.log_in(rt, actor.site_id, name, PASSWORD)
-    assert _log_in(rt, actor, name, mfa.totp(secret, time.time()))["token"]
+    assert _log_in(rt, actor, name, totp(secret, time.time()))["token"]
     assert_nothing_of(secret, _row(rt, actor.user_id or "").mfa_secret)
-    assert _log_in(rt, actor, name, mfa.totp(secret, time.time() + 30))["token"]
+    assert _log_in(rt, actor, name, totp(secret, time.time() + 30))["token"]
 
     # A pending one left mid-enrolment: the confirmation takes it and seals what it keeps.
     other, _ = _agent(rt, new_site(rt))
     pending = mfa.new_secret()
     _set(rt, other.user_id or "", mfa_pending_secret=pending)
-    mfa.confirm(rt, other, mfa.totp(pending, time.time()))
+    mfa.confirm(rt, other, totp(pending, time.time()))
     assert_nothing_of(pending, _row(rt, other.user_id or "").mfa_secret)
 
 
@@ -244,7 +245,7 @@ def test_rotation_reseals_secrets_so_the_old_key_retires_and_codes_still_work(
     assert listed[old]["protects"].endswith(", 2 TOTP secrets")
     assert listed[new]["protects"].endswith(", 0 TOTP secrets")
     # Until re-sealed, the secret still opens under the old (active) key.
-    assert _log_in(rt, actor, name, mfa.totp(secret, time.time()))["token"]
+    assert _log_in(rt, actor, name, totp(secret, time.time()))["token"]
 
     report = keys.rewrap_and_retire(rt)
     assert report["resealed_totp_secrets"] == 2
@@ -255,8 +256,8 @@ def test_rotation_reseals_secrets_so_the_old_key_retires_and_codes_still_work(
     listed = {k["id"]: k for k in keys.describe(rt)["keyring"]}
     assert listed[old]["protects"] == "nothing"
     assert listed[new]["protects"].endswith(", 2 TOTP secrets")
-    assert _log_in(rt, actor, name, mfa.totp(secret, time.time() + 30))["token"]
-    assert mfa.confirm(rt, waiting, mfa.totp(pending, time.time()))["recovery_codes"]
+    assert _log_in(rt, actor, name, totp(secret, time.time() + 30))["token"]
+    assert mfa.confirm(rt, waiting, totp(pending, time.time()))["recovery_codes"]
     assert keys.rewrap_and_retire(rt)["resealed_totp_secrets"] == 0
 
 

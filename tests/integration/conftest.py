@@ -14,13 +14,8 @@ def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     db, broker = request.param
-    s = Stack.build(db, broker, tmp_path_factory.mktemp(f"stack-{db}-{broker}"))
-    try:
-        s.start_api()
-        s.start_worker()
+    with Stack.running(db, broker, tmp_path_factory.mktemp(f"stack-{db}-{broker}")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,10 +12,9 @@ import re
 import time
 
 import httpx
+from support.otp import totp
 from support.sites import OwnSite
 from support.stack import Stack
-
-from core.mfa import totp
 
 
 def hidden(page: str, name: str) -> str:

@@ -177,13 +177,8 @@ def canary_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     db, broker = request.param
-    s = Stack.build(db, broker, tmp_path_factory.mktemp(f"canary-{db}-{broker}"))
-    try:
-        s.start_api()
-        s.start_worker()
+    with Stack.running(db, broker, tmp_path_factory.mktemp(f"canary-{db}-{broker}")) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture(scope="module")

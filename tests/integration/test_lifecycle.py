@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -138,17 +139,18 @@ def test_purge_as_of_keeps_the_day_before_and_removes_the_day_after(
 
 
 @pytest.fixture
-def private_stack(tmp_path: Path) -> Stack:
-    stack = Stack.build(
+def private_stack(tmp_path: Path) -> Iterator[Stack]:
+    with Stack.running(
         "sqlite",
         "redis",
         tmp_path,
+        api=False,
+        worker=False,
         SECUREFORMS_PURGE_INTERVAL_S="2",
         SECUREFORMS_REWRAP_INTERVAL_S="2",
         SECUREFORMS_SWEEP_INTERVAL_S="2",
-    )
-    yield stack  # type: ignore[misc]
-    stack.stop()
+    ) as stack:
+        yield stack
 
 
 def test_two_beats_produce_one_purge_per_interval(private_stack: Stack) -> None:

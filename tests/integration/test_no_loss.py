@@ -43,11 +43,8 @@ SUBMITTED = "secure_form.submitted"
 
 @contextlib.contextmanager
 def fresh_stack(data_dir: Path, db: str, broker: str, **env: str) -> Iterator[Stack]:
-    stack = Stack.build(db, broker, data_dir, **env)
-    try:
+    with Stack.running(db, broker, data_dir, api=False, worker=False, **env) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def report(name: str, **values: Any) -> None:

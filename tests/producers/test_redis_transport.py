@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import fcntl
-import time
 from collections.abc import Iterator
 
 import pytest
 from kombu import Connection, Exchange, Queue
+from support import redis_dbs
 
 from configs import load_settings
 from configs.celery import celery_config
 from producers.redis_transport import Channel, Transport
 
-_DBS = (15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4)  # the lock files the other suites use
-
 
 @pytest.fixture
 def broker_url() -> Iterator[str]:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        for db in _DBS:
-            lock = open(f"/tmp/secureforms-test-redis-db-{db}.lock", "w")  # noqa: SIM115
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.close()
-                continue
-            url = f"redis://127.0.0.1:6379/{db}"
-            try:
-                with Connection(url) as conn:
-                    conn.default_channel.client.flushdb()
-                yield url
-            finally:
-                lock.close()
-            return
-        time.sleep(0.5)
-    raise RuntimeError("no free Redis database within 300 s")
+    with redis_dbs.locked_db() as db:
+        url = redis_dbs.url(db)
+        with Connection(url) as conn:
+            conn.default_channel.client.flushdb()
+        yield url
 
 
 def test_redis_brokers_get_this_transport_and_others_do_not() -> None:

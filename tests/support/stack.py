@@ -6,7 +6,6 @@ SQLite or PostgreSQL, and a Redis or RabbitMQ broker.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import itertools
 import json
 import os
@@ -17,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import redis
 import sqlalchemy as sa
+
+from support import redis_dbs
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -41,41 +43,11 @@ def _die_with_parent() -> None:
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Each stack gets Redis databases of its own so tests can scan and flush them freely.
-# 0-3 belong to development and the test.toml defaults; stacks take 4..15. A lock file
-# per database keeps two pytest runs on one machine from sharing (and flushing) one.
-_REDIS_DBS = range(4, 16)
-_held_locks: dict[int, Any] = {}
-
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _next_db() -> int:
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        for db in _REDIS_DBS:
-            if db in _held_locks:
-                continue
-            fh = open(f"/tmp/secureforms-test-redis-db-{db}.lock", "w")  # noqa: SIM115
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.close()
-                continue
-            _held_locks[db] = fh
-            return db
-        time.sleep(1)
-    raise RuntimeError("no free Redis database for a test stack within 300 s")
-
-
-def _release_db(db: int | None) -> None:
-    fh = _held_locks.pop(db, None) if db is not None else None
-    if fh is not None:
-        fh.close()
 
 
 def create_pg_database(prefix: str) -> tuple[str, str]:
@@ -129,7 +101,7 @@ class Stack:
     procs: dict[str, Proc] = field(default_factory=dict)
     site_id: str = ""
     admin: tuple[str, str] = ("admin", "admin-password-1")
-    redis_db: int = 0
+    redis_db: int | None = None  # None until a database is held: stop() never flushes 0
     broker_db: int | None = None
     _pg_names: list[str] = field(default_factory=list)
     _vhost: str | None = None
@@ -139,8 +111,17 @@ class Stack:
     @classmethod
     def build(cls, db: str, broker: str, data_dir: Path, **overrides: str) -> Stack:
         stack = cls(db=db, broker=broker, data_dir=data_dir)
+        try:
+            stack._build(**overrides)
+        except BaseException:
+            stack.stop()  # a half-built stack still gives back its databases and locks
+            raise
+        return stack
+
+    def _build(self, **overrides: str) -> None:
+        stack, db, broker, data_dir = self, self.db, self.broker, self.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        stack.redis_db = _next_db()
+        stack.redis_db = redis_dbs.acquire()
         env = {
             "SECUREFORMS_ENV": "test",
             "SECUREFORMS_DATA_DIR": str(data_dir),
@@ -159,7 +140,7 @@ class Stack:
             stack._vhost = create_rabbit_vhost()
             env["SECUREFORMS_BROKER_URL"] = RABBIT_URL + stack._vhost
         else:
-            stack.broker_db = _next_db()
+            stack.broker_db = redis_dbs.acquire()
             env["SECUREFORMS_BROKER_URL"] = f"redis://127.0.0.1:6379/{stack.broker_db}"
         stack.port = free_port()
         env["SECUREFORMS_PUBLIC_URL"] = f"http://127.0.0.1:{stack.port}"
@@ -169,7 +150,31 @@ class Stack:
             r.flushdb()
         stack.cli("migrate")
         stack.site_id = stack.create_site(*stack.admin, name="Test site")["site_id"]
-        return stack
+
+    @classmethod
+    @contextmanager
+    def running(
+        cls,
+        db: str,
+        broker: str,
+        data_dir: Path,
+        *,
+        api: bool = True,
+        worker: bool = True,
+        **overrides: str,
+    ) -> Iterator[Stack]:
+        """The one way tests get a stack: built, its api and worker started (unless told
+        not to), and stopped, with its databases dropped and locks released, whatever
+        happened."""
+        stack = cls.build(db, broker, data_dir, **overrides)
+        try:
+            if api:
+                stack.start_api()
+            if worker:
+                stack.start_worker()
+            yield stack
+        finally:
+            stack.stop()
 
     def process_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREFORMS_")}
@@ -279,8 +284,8 @@ class Stack:
         for r in self.redis_clients():
             r.flushdb()
             r.close()
-        _release_db(self.redis_db)
-        _release_db(self.broker_db)
+        redis_dbs.release(self.redis_db)
+        redis_dbs.release(self.broker_db)
 
     # -- talking to it ------------------------------------------------------------------
     @property
@@ -291,7 +296,7 @@ class Stack:
         return httpx.Client(base_url=self.base_url, timeout=30)
 
     def redis_clients(self) -> list[redis.Redis]:
-        dbs = [self.redis_db] + ([self.broker_db] if self.broker_db is not None else [])
+        dbs = [db for db in (self.redis_db, self.broker_db) if db is not None]
         return [redis.Redis(host="127.0.0.1", port=6379, db=db) for db in dbs]
 
     def logs(self) -> str:

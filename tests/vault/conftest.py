@@ -1,23 +1,22 @@
 """Fixtures for the vault tests: a keyring, a real Redis DB, SQLite and PostgreSQL vault DBs.
 
-Redis: a database number of its own (14 unless another test run holds it), flushed before
-and after each test. PostgreSQL: one fresh database per test session, created on the `postgres`
-maintenance DB and dropped at the end; every test starts with an empty table.
+Redis: a database of its own (support.redis_dbs), flushed before and after each test.
+PostgreSQL: one fresh database per test session, created on the `postgres` maintenance DB
+and dropped at the end; every test starts with an empty table.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
-import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from redis import Redis
-from sqlalchemy import create_engine, delete, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from support import redis_dbs
+from support.databases import throwaway_postgres
 
 from configs.database import make_engine
 from vault.keyring import Keyring
@@ -25,13 +24,6 @@ from vault.schema import data_keys, submissions
 from vault.store import migrate_keystore_db, migrate_vault_db
 
 REDIS_URL_OVERRIDE = os.environ.get("SECUREFORMS_TEST_VAULT_REDIS_URL")
-# The same lock files as tests/support/stack.py, so a stack and these tests (in this run or
-# another one on the machine) never share, and flush, one Redis database. 14 first, then
-# downwards: stacks take theirs from 4 upwards.
-REDIS_DB_PREFERENCE = [14, 15, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4]
-PG_ADMIN_URL = os.environ.get(
-    "SECUREFORMS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @pytest.fixture
@@ -45,23 +37,8 @@ def redis_url() -> Iterator[str]:
     if REDIS_URL_OVERRIDE:
         yield REDIS_URL_OVERRIDE
         return
-    deadline = time.monotonic() + 300
-    while True:
-        for db in REDIS_DB_PREFERENCE:
-            lock = open(f"/tmp/secureforms-test-redis-db-{db}.lock", "w")  # noqa: SIM115
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                lock.close()
-                continue
-            try:
-                yield f"redis://127.0.0.1:6379/{db}"
-            finally:
-                lock.close()
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError("no free Redis database for the vault tests within 300 s")
-        time.sleep(0.5)
+    with redis_dbs.locked_db() as db:
+        yield redis_dbs.url(db)
 
 
 @pytest.fixture
@@ -78,19 +55,10 @@ def redis_client(redis_url: str) -> Iterator[Redis]:
 @pytest.fixture(scope="session")
 def postgres_vault_url() -> Iterator[str]:
     """A brand-new PostgreSQL database for this session, migrated once, dropped at the end."""
-    name = f"sf_vault_test_{secrets.token_hex(6)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with throwaway_postgres("sf_vault_test") as url:
         migrate_vault_db(url)
         migrate_keystore_db(url)  # unit tests keep data keys beside the data
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
