@@ -8,7 +8,6 @@ that no parser error (which would quote its input) ends up in its ``__context__`
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
+
+from .patterns import fullmatches
 
 ALWAYS_OFF_RECORD: frozenset[str] = frozenset({"cvv"})
 OFF_RECORD_BY_DEFAULT: frozenset[str] = frozenset({"cvv", "pin", "secret_answer"})
@@ -345,11 +346,6 @@ def _check_checkbox(spec: FieldSpec, text: str, ctx: _Context) -> str:
     return "false"
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _check_text(spec: FieldSpec, text: str, ctx: _Context) -> str:
     low = spec.min_length or 0
     high = _TEXT_MAX[spec.type] if spec.max_length is None else spec.max_length
@@ -357,7 +353,7 @@ def _check_text(spec: FieldSpec, text: str, ctx: _Context) -> str:
         raise _Invalid(f"must be at least {_span(low, low, 'character')} long.")
     if len(text) > high:
         raise _Invalid(f"must be at most {_span(high, high, 'character')}; shorten it.")
-    if spec.pattern is not None and not _compiled(spec.pattern).fullmatch(text):
+    if spec.pattern is not None and not fullmatches(spec.pattern, text):
         raise _Invalid("is not in the expected format; check it against the hint.")
     return text
 
