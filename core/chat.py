@@ -30,7 +30,6 @@ from core.conversations import (
     add_system_message,
     create_conversation,
     get_conversation,
-    mask_card_numbers,
     notify_chat_message,
     publish_to_visitor,
     visitor_recipient,
@@ -46,6 +45,7 @@ from core.errors import (
 from core.forms.catalogue import load_version
 from core.forms.definitions import FormDefinition
 from core.forms.fields import SubmissionInvalid, validate_values
+from core.forms.masking import mask_numbers_in_text
 from core.runtime import Runtime
 from core.schema import conversations, sites, users
 from core.schema import form_requests as form_requests_table
@@ -187,7 +187,7 @@ def post_visitor_message(rt: Runtime, visitor: Visitor, text: str) -> dict[str, 
     conversation = get_conversation(rt, visitor.site_id, visitor.conversation_id)
     if conversation.status != ACTIVE:
         raise ConversationClosed()
-    masked, found = mask_card_numbers(text)
+    masked, found = mask_numbers_in_text(text)
     at = utcnow()
     add_system_message(rt, conversation.id, visitor.label, masked, at=at, sender=VISITOR)
     notify_chat_message(rt, conversation, visitor.label, masked, at, found)

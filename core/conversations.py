@@ -1,7 +1,7 @@
 """Conversations: who is assigned, who is watching, messages and the transcript.
 
-The transcript is a place plaintext must never reach, so any card number typed into the
-plain chat is masked before it is stored.
+The transcript is a place plaintext must never reach, so any card number or SSN typed into
+the plain chat is masked before it is stored (core.forms.masking).
 
 Agents hear about their conversations on their event streams: `conversation.assigned`
 when someone else gives them one (a visitor's chat, a transfer), `conversation.transferred`
@@ -10,7 +10,6 @@ when one is taken from them, `conversation.closed` when one ends, and `chat.mess
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -21,27 +20,11 @@ from core import lifecycle, notifications
 from core.actors import Actor
 from core.clock import rfc3339, utcnow
 from core.errors import ConversationClosed, Forbidden, NotFound
-from core.forms.fields import luhn_ok
+from core.forms.masking import mask_numbers_in_text
 from core.runtime import Runtime
 from core.schema import conversations, messages, participants, users
 
 ACTIVE, CLOSED = "active", "closed"
-_CARD_LIKE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-
-
-def mask_card_numbers(text: str) -> tuple[str, bool]:
-    """Replace anything that looks like a card number (13–19 digits, Luhn) with a mask."""
-    found = False
-
-    def _mask(match: re.Match[str]) -> str:
-        nonlocal found
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_ok(digits):
-            found = True
-            return "•••• " + digits[-4:]
-        return match.group()
-
-    return _CARD_LIKE.sub(_mask, text), found
 
 
 def _agent_on_site(conn: Connection, site_id: str, agent_id: str) -> bool:
@@ -262,7 +245,7 @@ def post_message(
         raise Forbidden()
     if conversation.status != ACTIVE:
         raise ConversationClosed()
-    masked, found = mask_card_numbers(text)
+    masked, found = mask_numbers_in_text(text)
     at = utcnow()
     add_system_message(rt, conversation_id, author or actor.label, masked, at=at)
     notify_chat_message(

@@ -9,9 +9,13 @@ away how long a PIN, a CVV or a secret answer is.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 
-from .fields import FieldSpec, card_brand_name
+from stdnum.us import ssn
+
+from .cards import card_brand_name, luhn_ok
+from .fields import FieldSpec
 
 HIDDEN = "••••••••"
 
@@ -45,3 +49,72 @@ def masked_values(fields: Sequence[FieldSpec], values: Mapping[str, str]) -> dic
     """A masked form for each answer; one without a field in ``fields`` is hidden whole."""
     kinds = {spec.name: spec.type for spec in fields}
     return {name: mask(kinds.get(name, ""), value) for name, value in values.items()}
+
+
+# -- numbers typed into the plain chat ---------------------------------------------------
+# People write a card as "4111.1111.1111.1111", with double or no-break spaces, "/" or
+# "_", or in full-width digits from an East Asian keyboard; only the digits and their
+# order carry meaning. Digit groups joined by short runs of anything but letters and
+# digits are read as one candidate, and each run of consecutive groups holding 13 to 19
+# digits that passes the Luhn check is masked. A number failing Luhn (an order number,
+# a phone number) stays as typed: nine in ten of them do.
+_GROUPS = re.compile(r"(?<![0-9A-Za-z])[0-9]+(?:[^0-9A-Za-z\n]{1,3}[0-9]+)*(?![0-9A-Za-z])")
+_SSN = re.compile(r"(?<![0-9A-Za-z])([0-9]{3})[- ]([0-9]{2})[- ]([0-9]{4})(?![0-9A-Za-z])")
+CARD_MASK = "•••• {last4}"
+SSN_MASK = "•••-••-{last4}"
+
+
+def mask_numbers_in_text(text: str) -> tuple[str, bool]:
+    """``text`` with card numbers and US SSNs masked, and whether a card number was found.
+
+    The rest of the text is kept exactly as written; only the masked spans change.
+    """
+    plain, origin = _normalised(text)
+    spans: list[tuple[int, int, str]] = []
+    for found in _GROUPS.finditer(plain):
+        spans.extend(_cards_in(found))
+    cards = bool(spans)
+    for found in _SSN.finditer(plain):
+        number = "".join(found.groups())
+        if ssn.is_valid(number) and not _overlaps(found.span(), spans):
+            spans.append((found.start(), found.end(), SSN_MASK.format(last4=number[-4:])))
+    for start, end, mask_text in sorted(spans, reverse=True):
+        text = text[: origin[start]] + mask_text + text[origin[end - 1] + 1 :]
+    return text, cards
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """NFKC of ``text`` with other scripts' digits made ASCII, and for each character of
+    the result the index of the character of ``text`` it came from."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        folded = unicodedata.normalize("NFKC", char)
+        for part in folded:
+            digit = unicodedata.decimal(part, None)
+            chars.append(part if digit is None else str(digit))
+            origin.append(index)
+    return "".join(chars), origin
+
+
+def _cards_in(found: re.Match[str]) -> list[tuple[int, int, str]]:
+    groups = [(m.start(), m.end()) for m in re.finditer(r"[0-9]+", found.group())]
+    base, digits = found.start(), found.group()
+    spans: list[tuple[int, int, str]] = []
+    first = 0
+    while first < len(groups):
+        # The longest run of groups from here that is a card, if any; 19 digits span at
+        # most 19 groups, which bounds the work on a long message of digits.
+        for last in range(min(len(groups), first + 19) - 1, first - 1, -1):
+            number = "".join(digits[a:b] for a, b in groups[first : last + 1])
+            if 13 <= len(number) <= 19 and luhn_ok(number):
+                start, end = base + groups[first][0], base + groups[last][1]
+                spans.append((start, end, CARD_MASK.format(last4=number[-4:])))
+                first = last
+                break
+        first += 1
+    return spans
+
+
+def _overlaps(span: tuple[int, int], taken: list[tuple[int, int, str]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end, _ in taken)
