@@ -21,6 +21,17 @@ from .patterns import fullmatches
 
 ALWAYS_OFF_RECORD: frozenset[str] = frozenset({"cvv"})
 OFF_RECORD_BY_DEFAULT: frozenset[str] = frozenset({"cvv", "pin", "secret_answer"})
+# Types whose answers must never be seen outside the vault and the reveal. The log filter
+# (configs.logging.redact) recognises those of LOG_SHAPED by their shape, as the
+# second wall; a CVV, a PIN, an expiry or a secret answer looks like any short number,
+# date or word in a log line, so for them the first wall (never logging values) is all.
+SENSITIVE_TYPES: frozenset[str] = frozenset(
+    {"card_number", "card_expiry", "cvv", "ssn", "pin", "secret_answer"}
+    | {"iban", "bank_account", "phone", "email"}
+)
+LOG_SHAPED: frozenset[str] = frozenset(
+    {"card_number", "ssn", "iban", "bank_account", "phone", "email"}
+)
 UNKNOWN_FIELDS = "_unknown"  # the error key for names a form does not have
 
 # People type these with grouping spaces or dashes ("4242 4242 ...", "123-45-6789");
