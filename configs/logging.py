@@ -24,8 +24,10 @@ _LONG_DIGITS = re.compile(r"(?<![\w-])\d(?:[\s./_-]{0,3}\d){11,29}(?![\w-])")
 _SSN = re.compile(r"(?<![\w-])(\d{3})([\s-]?)(\d{2})\2(\d{4})(?![\w-])")
 # The form drops spaces and dashes anywhere in an IBAN, so they may be anywhere here; the
 # candidate may run on into the next word, and _iban finds where the IBAN ends.
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[\s-]*[0-9][\s-]*[0-9](?:[\s-]*[A-Z0-9]){11,30}", re.I)
-_PHONE = re.compile(r"(?<![\w+])(?:\+|00)\d(?:[\s.()-]{0,2}\d){6,14}(?![\w-])")
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9-])[A-Z]{2}[\s-]*[0-9][\s-]*[0-9](?:[\s-]*[A-Z0-9]){11,30}", re.I
+)
+_PHONE = re.compile(r"(?<![\w+-])(?:\+|00)\d(?:[\s.()-]{0,2}\d){6,14}(?![\w-])")
 # The form takes any local part without spaces (core.forms.fields), so this does too.
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(?:\.[^@\s.]+)+")
 _SECRETS = re.compile(r"\b(sfs_|sfk_)[A-Za-z0-9_-]{10,}")
@@ -83,8 +85,9 @@ def _iban(found: re.Match[str]) -> str:
     ends = [i + 1 for i, char in enumerate(text) if char.isalnum()]
     after = found.string[found.end() : found.end() + 1]
     for end in reversed(ends[14:]):
-        if (text[end : end + 1] or after).isalnum():
-            continue  # ends inside a word
+        following = text[end : end + 1] or after
+        if following.isalnum() or following == "-":
+            continue  # ends inside a word, or inside an id like a UUID
         number = re.sub(r"[\s-]", "", text[:end]).upper()
         if mod_97_10.is_valid(number[4:] + number[:4]):
             return "[redacted-iban]" + text[end:]
