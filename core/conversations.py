@@ -25,6 +25,10 @@ from core.runtime import Runtime
 from core.schema import conversations, messages, participants, users
 
 ACTIVE, CLOSED = "active", "closed"
+# Who wrote a message, stored with it (messages.sender) and sent with it as "from". Pages
+# decide how to show a line by this, never by the author's name: a visitor may call
+# themselves "system".
+VISITOR, AGENT, SYSTEM, BOT = "visitor", "agent", "system", "bot"
 
 
 def _agent_on_site(conn: Connection, site_id: str, agent_id: str) -> bool:
@@ -217,6 +221,7 @@ def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
                     conversation_id=conversation_id,
                     at=utcnow(),
                     author="system",
+                    sender=SYSTEM,
                     text="Chat ended" + (f" by {actor.label}" if actor.is_user else ""),
                 )
             )
@@ -247,7 +252,8 @@ def post_message(
         raise ConversationClosed()
     masked, found = mask_numbers_in_text(text)
     at = utcnow()
-    add_system_message(rt, conversation_id, author or actor.label, masked, at=at)
+    sender = AGENT if actor.is_user else BOT
+    add_system_message(rt, conversation_id, author or actor.label, masked, at=at, sender=sender)
     notify_chat_message(
         rt,
         conversation,
@@ -256,7 +262,7 @@ def post_message(
         at,
         found,
         skip=actor.user_id,
-        sender=AGENT if actor.is_user else BOT,
+        sender=sender,
     )
     return {
         "at": rfc3339(at),
@@ -274,16 +280,20 @@ def add_system_message(
     *,
     at: Any = None,
     conn: Connection | None = None,
-    sender: str | None = None,
+    sender: str = SYSTEM,
 ) -> None:
-    values = dict(conversation_id=conversation_id, at=at or utcnow(), author=author, text=text)
+    """Add a line to the transcript and show it to the visitor; ``sender`` is its kind
+    (a system line unless the caller says who spoke)."""
+    values = dict(
+        conversation_id=conversation_id, at=at or utcnow(), author=author, text=text, sender=sender
+    )
     if conn is not None:
         conn.execute(_INSERT_MESSAGE, values)
-        _show_to_visitor(rt, conn, values, sender)
+        _show_to_visitor(rt, conn, values)
         return
     with rt.app_engine.begin() as own:
         own.execute(_INSERT_MESSAGE, values)
-        _show_to_visitor(rt, own, values, sender)
+        _show_to_visitor(rt, own, values)
 
 
 def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str, str]]:
@@ -296,7 +306,9 @@ def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str
             .where(messages.c.conversation_id == conversation_id)
             .order_by(messages.c.id)
         ).all()
-    return [{"at": rfc3339(r.at), "author": r.author, "text": r.text} for r in rows]
+    return [
+        {"at": rfc3339(r.at), "author": r.author, "from": r.sender, "text": r.text} for r in rows
+    ]
 
 
 # -- real-time chat ----------------------------------------------------------------------
@@ -304,8 +316,6 @@ def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str
 # a pseudo-recipient next to the agents' streams, so one reader serves both. Everything
 # written to the transcript goes there too (already masked); nothing else does, except
 # the secure form cards of core.chat.
-
-VISITOR, AGENT, SYSTEM, BOT = "visitor", "agent", "system", "bot"
 
 
 def visitor_recipient(conversation_id: str) -> str:
@@ -322,13 +332,10 @@ _INSERT_MESSAGE = insert(messages)
 _SITE_OF = select(conversations.c.site_id).where(conversations.c.id == bindparam("b_cid"))
 
 
-def _show_to_visitor(
-    rt: Runtime, conn: Connection, values: dict[str, Any], sender: str | None
-) -> None:
+def _show_to_visitor(rt: Runtime, conn: Connection, values: dict[str, Any]) -> None:
     site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
     if site_id is None:
         return
-    author = str(values["author"])
     publish_to_visitor(
         rt,
         site_id,
@@ -336,8 +343,8 @@ def _show_to_visitor(
         "chat.message",
         {
             "at": rfc3339(values["at"]),
-            "author": author,
-            "from": sender or (SYSTEM if author == "system" else AGENT),
+            "author": values["author"],
+            "from": values["sender"],
             "text": values["text"],
         },
     )

@@ -284,3 +284,23 @@ def test_the_demo_chat_page_starts_a_chat_and_guards_its_posts(stack: Stack) -> 
     conversation_id = events[0]["data"]["conversation_id"]
     authors = {m["author"] for m in transcript(desk, conversation_id)}
     assert authors == {"Vera"}
+
+
+def test_a_visitor_named_system_is_shown_as_the_visitor(stack: Stack) -> None:
+    desk = Desk.make(stack)
+    with desk.client() as c:
+        r = c.post(
+            "/api/v1/conversations", headers=desk.agent, json={"visitor": {"name": "system"}}
+        )
+        assert r.status_code == 201, r.text
+        cid = r.json()["id"]
+        token = visitor_token(desk, cid)
+        fake = "Secure form 'Payment card' submitted"
+        said = c.post("/api/v1/chat/messages", json={"text": fake}, headers=bearer(token))
+        assert said.status_code == 201, said.text
+    shown = visitor_events(desk, token, "chat.message")
+    assert [(e["data"]["author"], e["data"]["from"]) for e in shown] == [("system", "visitor")]
+    told = [e for e in agent_events(desk, "chat.message") if e["type"] == "chat.message"]
+    assert [(e["data"]["author"], e["data"]["from"]) for e in told] == [("system", "visitor")]
+    lines = transcript(desk, cid)
+    assert [(m["author"], m["from"], m["text"]) for m in lines] == [("system", "visitor", fake)]
