@@ -323,9 +323,15 @@ def visitor_recipient(conversation_id: str) -> str:
 
 
 def publish_to_visitor(
-    rt: Runtime, site_id: str, conversation_id: str, event_type: str, data: dict[str, Any]
+    rt: Runtime,
+    site_id: str,
+    conversation_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    held: notifications.Held | None = None,
 ) -> str:
-    return notifications.publish(rt, site_id, visitor_recipient(conversation_id), event_type, data)
+    recipient = visitor_recipient(conversation_id)
+    return notifications.publish(rt, site_id, recipient, event_type, data, held)
 
 
 _INSERT_MESSAGE = insert(messages)

@@ -93,11 +93,12 @@ def accept_submission(
             "request_id": request_id,
             "submission_id": submission_id,
             "conversation_id": conversation_id,
-            "retrieve_otk": retrieve.token,
             "retrieve_otk_expires_at": rfc3339(retrieve.expires_at),
             "off_record_expires_at": (rfc3339(off_record_deadline) if off_record else None),
         },
         once_key=submission_id,
+        # Beside the stream (a day) only as long as the key itself lives (minutes).
+        held=notifications.Held({"retrieve_otk": retrieve.token}, retrieve.expires_at),
     )
     return bool(pipe.execute()[-1])
 
