@@ -9,16 +9,14 @@ from datetime import UTC, datetime
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 from support.databases import app_migrations
-
-from vault.db import make_engine
 
 
 def test_older_messages_get_the_kind_they_were_shown_as(blank_app_db: str) -> None:
     command.upgrade(app_migrations(blank_app_db), "a0003")
-    engine = make_engine(blank_app_db)
+    engine = create_engine(blank_app_db)
     now = datetime.now(UTC)
     site, named, unnamed = (str(uuid.uuid4()) for _ in range(3))
     try:
