@@ -26,7 +26,8 @@ _OPTIONS.log_errors = False
 
 
 class PatternRefused(ValueError):
-    """RE2 cannot compile the pattern; the message says why, in RE2's words."""
+    """RE2 cannot compile the pattern; the message says why, in RE2's words, without the
+    part of the pattern RE2 quotes (input is never echoed back)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -37,7 +38,7 @@ def compiled(pattern: str) -> Any:
     except re2.error as exc:
         reason = exc.args[0] if exc.args else b""
         text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
-        raise PatternRefused(text) from None
+        raise PatternRefused(text.split(":", 1)[0]) from None
 
 
 def fullmatches(pattern: str, text: str) -> bool:

@@ -52,9 +52,9 @@ def test_stalling_patterns_are_saved_and_check_1000_characters(
 @pytest.mark.parametrize(
     ("pattern", "reason"),
     [
-        ("(?=(a*)*)a", "invalid perl operator: (?="),
-        (r"(a)\1", r"invalid escape sequence: \1"),
-        ("a{1001}", "invalid repetition size: {1001}"),
+        ("(?=(a*)*)a", "invalid perl operator"),
+        (r"(a)\1", "invalid escape sequence"),
+        ("a{1001}", "invalid repetition size"),
     ],
 )
 def test_what_re2_cannot_compile_is_refused_naming_the_field(pattern: str, reason: str) -> None:
@@ -100,3 +100,10 @@ def test_a_prefix_or_suffix_match_is_not_enough() -> None:
         with pytest.raises(SubmissionInvalid):
             validate_values([spec], {"ref": answer})
     assert validate_values([spec], {"ref": "1234"}) == {"ref": "1234"}
+
+
+def test_the_refusal_never_quotes_the_pattern() -> None:
+    # RE2 quotes the rest of the pattern after "missing )"; input is never echoed back.
+    with pytest.raises(DefinitionInvalid) as caught:
+        parse_definition(form_with("Canary-7f3a(("))
+    assert "Canary" not in caught.value.errors["fields[0].pattern"]
