@@ -7,31 +7,20 @@ from __future__ import annotations
 from datetime import datetime
 
 import redis
-from integration.test_chat import bearer, visitor_events, visitor_token
+from integration.test_chat import bearer, send_in_chat, visitor_events, visitor_token
 from support.flow import Desk, card_values
+from support.scan import redis_items
 from support.stack import Stack
 
 
-def holders(stack: Stack, needle: str) -> list[tuple[redis.Redis, bytes]]:
+def holders(stack: Stack, needle: str) -> list[tuple[redis.Redis, str]]:
     """Every key of the stack's Redis databases whose name or value holds `needle`."""
     found = []
     for client in stack.redis_clients():
-        for key in client.scan_iter(count=1000):
-            kind = client.type(key).decode()
-            if kind == "string":
-                value: object = client.get(key)
-            elif kind == "stream":
-                value = client.xrange(key)
-            elif kind == "hash":
-                value = client.hgetall(key)
-            elif kind == "set":
-                value = client.smembers(key)
-            elif kind == "list":
-                value = client.lrange(key, 0, -1)
-            else:
-                value = client.zrange(key, 0, -1)
-            if needle.encode() in key or needle.encode() in repr(value).encode():
-                found.append((client, key))
+        for where, data in redis_items(client):
+            if needle.encode() in data:
+                # "redis[db] KEY (kind)": the key names here are plain ASCII.
+                found.append((client, where.split(" ", 1)[1].rsplit(" (", 1)[0]))
     return found
 
 
@@ -48,18 +37,9 @@ def assert_lives_no_longer_than(stack: Stack, otk: str, until: str) -> None:
 
 def test_the_link_and_the_retrieve_key_live_no_longer_than_their_keys(stack: Stack) -> None:
     desk = Desk.make(stack)
-    with desk.client() as c:
-        cid = c.post(
-            "/api/v1/conversations", headers=desk.agent, json={"visitor": {"name": "V"}}
-        ).json()["id"]
-        token = visitor_token(desk, cid)
-        r = c.post(
-            f"/api/v1/chat/conversations/{cid}/secure-forms",
-            json={"form_id": desk.form_id},
-            headers=desk.agent,
-        )
-        assert r.status_code == 201, r.text
-        request_id = r.json()["request_id"]
+    cid = desk.conversation()
+    token = visitor_token(desk, cid)
+    request_id = send_in_chat(desk, cid)["request_id"]
     events = visitor_events(desk, token, "chat.secure_form")
     card = next(e for e in events if e["type"] == "chat.secure_form")["data"]
     open_otk = card["url"].rsplit("/f/", 1)[1]  # the visitor still gets the link
