@@ -3,10 +3,17 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from stdnum import luhn
 
 from core.forms.cards import luhn_ok
 from core.forms.fields import FieldSpec
-from core.forms.masking import HIDDEN, mask, mask_numbers_in_text, masked_values
+from core.forms.masking import (
+    HIDDEN,
+    _LuhnWindows,
+    mask,
+    mask_numbers_in_text,
+    masked_values,
+)
 
 
 @pytest.mark.parametrize(
@@ -134,6 +141,13 @@ def test_the_card_is_found_beside_its_expiry_and_cvv() -> None:
 def test_two_cards_in_one_message() -> None:
     said = "4111111111111111 or 5555-5555-5555-4444?"
     assert mask_numbers_in_text(said) == ("•••• 1111 or •••• 4444?", True)
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=40), st.data())
+def test_the_windowed_luhn_check_agrees_with_stdnum(digits: str, data: st.DataObject) -> None:
+    low = data.draw(st.integers(0, len(digits) - 1))
+    high = data.draw(st.integers(low + 1, len(digits)))
+    assert _LuhnWindows(digits).ok(low, high) == luhn.is_valid(digits[low:high])
 
 
 SEPARATORS = st.text(alphabet=" -./_\u00a0\u3000:,", min_size=1, max_size=3)
