@@ -55,6 +55,7 @@ def test_stalling_patterns_are_saved_and_check_1000_characters(
         ("(?=(a*)*)a", "invalid perl operator"),
         (r"(a)\1", "invalid escape sequence"),
         ("a{1001}", "invalid repetition size"),
+        ("(a++)+", "bad repetition operator"),  # possessive
     ],
 )
 def test_what_re2_cannot_compile_is_refused_naming_the_field(pattern: str, reason: str) -> None:
@@ -107,3 +108,23 @@ def test_the_refusal_never_quotes_the_pattern() -> None:
     with pytest.raises(DefinitionInvalid) as caught:
         parse_definition(form_with("Canary-7f3a(("))
     assert "Canary" not in caught.value.errors["fields[0].pattern"]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[A-Z]{3}-[0-9]{4}",
+        r"\d+(\.\d+)?",
+        "([0-9]{3}-)+[0-9]{4}",
+        "(?:yes|no)+",
+        # Nested repetition was refused while Python's engine ran patterns; RE2 runs
+        # it in linear time.
+        "(a+)+",
+        r"(\w+\s?)+",
+        "[+*]+x*",
+        "(ab?)+",
+    ],
+)
+def test_safe_patterns_are_kept(pattern: str) -> None:
+    definition = parse_definition(form_with(pattern))
+    assert definition.fields[0].pattern == pattern
