@@ -13,7 +13,6 @@ read what its page needs without spending them.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +29,6 @@ from core.conversations import (
     add_system_message,
     create_conversation,
     get_conversation,
-    mask_card_numbers,
     notify_chat_message,
     publish_to_visitor,
     visitor_recipient,
@@ -46,6 +44,7 @@ from core.errors import (
 from core.forms.catalogue import load_version
 from core.forms.definitions import FormDefinition
 from core.forms.fields import SubmissionInvalid, validate_values
+from core.forms.masking import mask_numbers_in_text
 from core.runtime import Runtime
 from core.schema import conversations, sites, users
 from core.schema import form_requests as form_requests_table
@@ -187,7 +186,7 @@ def post_visitor_message(rt: Runtime, visitor: Visitor, text: str) -> dict[str, 
     conversation = get_conversation(rt, visitor.site_id, visitor.conversation_id)
     if conversation.status != ACTIVE:
         raise ConversationClosed()
-    masked, found = mask_card_numbers(text)
+    masked, found = mask_numbers_in_text(text)
     at = utcnow()
     add_system_message(rt, conversation.id, visitor.label, masked, at=at, sender=VISITOR)
     notify_chat_message(rt, conversation, visitor.label, masked, at, found)
@@ -210,18 +209,8 @@ def chat_state(rt: Runtime, visitor: Visitor) -> dict[str, Any]:
                     users.c.id == conversation.agent_id, users.c.site_id == visitor.site_id
                 )
             ).scalar()
-    key = notifications.stream_key(visitor.site_id, visitor_recipient(visitor.conversation_id))
-    entries: list[tuple[bytes, dict[bytes, bytes]]] = rt.redis.xrevrange(  # type: ignore[assignment]
-        key, count=HISTORY_LIMIT
-    )
-    events = [
-        {
-            "id": event_id.decode(),
-            "type": fields[b"type"].decode(),
-            "data": json.loads(fields[b"data"]),
-        }
-        for event_id, fields in reversed(entries)
-    ]
+    recipient = visitor_recipient(visitor.conversation_id)
+    events = notifications.history(rt, visitor.site_id, recipient, HISTORY_LIMIT)
     forms = _form_states(rt, visitor, events)
     if conversation.status != ACTIVE:  # closing revoked every key the chat still had
         forms = {
@@ -281,12 +270,11 @@ def send_form_in_chat(
         actor.site_id,
         conversation_id,
         "chat.secure_form",
-        {
-            "request_id": sent["request_id"],
-            "title": title,
-            "url": sent["visitor_url"],
-            "expires_at": sent["expires_at"],
-        },
+        {"request_id": sent["request_id"], "title": title, "expires_at": sent["expires_at"]},
+        # The link holds the open key: it lives beside the stream no longer than the key.
+        held=notifications.Held(
+            {"url": sent["visitor_url"]}, datetime.fromisoformat(sent["expires_at"])
+        ),
     )
     return {"request_id": sent["request_id"], "expires_at": sent["expires_at"]}
 

@@ -1,7 +1,7 @@
 """Conversations: who is assigned, who is watching, messages and the transcript.
 
-The transcript is a place plaintext must never reach, so any card number typed into the
-plain chat is masked before it is stored.
+The transcript is a place plaintext must never reach, so any card number or SSN typed into
+the plain chat is masked before it is stored (core.forms.masking).
 
 Agents hear about their conversations on their event streams: `conversation.assigned`
 when someone else gives them one (a visitor's chat, a transfer), `conversation.transferred`
@@ -10,7 +10,6 @@ when one is taken from them, `conversation.closed` when one ends, and `chat.mess
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -22,27 +21,15 @@ from core import lifecycle, notifications
 from core.actors import Actor
 from core.clock import rfc3339, utcnow
 from core.errors import ConversationClosed, Forbidden, NotFound
-from core.forms.fields import luhn_ok
+from core.forms.masking import mask_numbers_in_text
 from core.runtime import Runtime
 from core.schema import conversations, messages, participants, users
 
 ACTIVE, CLOSED = "active", "closed"
-_CARD_LIKE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-
-
-def mask_card_numbers(text: str) -> tuple[str, bool]:
-    """Replace anything that looks like a card number (13–19 digits, Luhn) with a mask."""
-    found = False
-
-    def _mask(match: re.Match[str]) -> str:
-        nonlocal found
-        digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_ok(digits):
-            found = True
-            return "•••• " + digits[-4:]
-        return match.group()
-
-    return _CARD_LIKE.sub(_mask, text), found
+# Who wrote a message, stored with it (messages.sender) and sent with it as "from". Pages
+# decide how to show a line by this, never by the author's name: a visitor may call
+# themselves "system".
+VISITOR, AGENT, SYSTEM, BOT = "visitor", "agent", "system", "bot"
 
 
 def _agent_on_site(conn: Connection, site_id: str, agent_id: str) -> bool:
@@ -223,6 +210,7 @@ def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
                     conversation_id=conversation_id,
                     at=utcnow(),
                     author="system",
+                    sender=SYSTEM,
                     text="Chat ended" + (f" by {actor.label}" if actor.is_user else ""),
                 )
             )
@@ -251,9 +239,10 @@ def post_message(
         raise Forbidden()
     if conversation.status != ACTIVE:
         raise ConversationClosed()
-    masked, found = mask_card_numbers(text)
+    masked, found = mask_numbers_in_text(text)
     at = utcnow()
-    add_system_message(rt, conversation_id, author or actor.label, masked, at=at)
+    sender = AGENT if actor.is_user else BOT
+    add_system_message(rt, conversation_id, author or actor.label, masked, at=at, sender=sender)
     notify_chat_message(
         rt,
         conversation,
@@ -262,7 +251,7 @@ def post_message(
         at,
         found,
         skip=actor.user_id,
-        sender=AGENT if actor.is_user else BOT,
+        sender=sender,
     )
     return {
         "at": rfc3339(at),
@@ -280,16 +269,20 @@ def add_system_message(
     *,
     at: Any = None,
     conn: Connection | None = None,
-    sender: str | None = None,
+    sender: str = SYSTEM,
 ) -> None:
-    values = dict(conversation_id=conversation_id, at=at or utcnow(), author=author, text=text)
+    """Add a line to the transcript and show it to the visitor; ``sender`` is its kind
+    (a system line unless the caller says who spoke)."""
+    values = dict(
+        conversation_id=conversation_id, at=at or utcnow(), author=author, text=text, sender=sender
+    )
     if conn is not None:
         conn.execute(_INSERT_MESSAGE, values)
-        _show_to_visitor(rt, conn, values, sender)
+        _show_to_visitor(rt, conn, values)
         return
     with rt.app_engine.begin() as own:
         own.execute(_INSERT_MESSAGE, values)
-        _show_to_visitor(rt, own, values, sender)
+        _show_to_visitor(rt, own, values)
 
 
 def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str, str]]:
@@ -302,7 +295,9 @@ def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str
             .where(messages.c.conversation_id == conversation_id)
             .order_by(messages.c.id)
         ).all()
-    return [{"at": rfc3339(r.at), "author": r.author, "text": r.text} for r in rows]
+    return [
+        {"at": rfc3339(r.at), "author": r.author, "from": r.sender, "text": r.text} for r in rows
+    ]
 
 
 # -- real-time chat ----------------------------------------------------------------------
@@ -311,30 +306,31 @@ def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str
 # written to the transcript goes there too (already masked); nothing else does, except
 # the secure form cards of core.chat.
 
-VISITOR, AGENT, SYSTEM, BOT = "visitor", "agent", "system", "bot"
-
 
 def visitor_recipient(conversation_id: str) -> str:
     return f"visitor:{conversation_id}"
 
 
 def publish_to_visitor(
-    rt: Runtime, site_id: str, conversation_id: str, event_type: str, data: dict[str, Any]
+    rt: Runtime,
+    site_id: str,
+    conversation_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    held: notifications.Held | None = None,
 ) -> str:
-    return notifications.publish(rt, site_id, visitor_recipient(conversation_id), event_type, data)
+    recipient = visitor_recipient(conversation_id)
+    return notifications.publish(rt, site_id, recipient, event_type, data, held)
 
 
 _INSERT_MESSAGE = insert(messages)
 _SITE_OF = select(conversations.c.site_id).where(conversations.c.id == bindparam("b_cid"))
 
 
-def _show_to_visitor(
-    rt: Runtime, conn: Connection, values: dict[str, Any], sender: str | None
-) -> None:
+def _show_to_visitor(rt: Runtime, conn: Connection, values: dict[str, Any]) -> None:
     site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
     if site_id is None:
         return
-    author = str(values["author"])
     publish_to_visitor(
         rt,
         site_id,
@@ -342,8 +338,8 @@ def _show_to_visitor(
         "chat.message",
         {
             "at": rfc3339(values["at"]),
-            "author": author,
-            "from": sender or (SYSTEM if author == "system" else AGENT),
+            "author": values["author"],
+            "from": values["sender"],
             "text": values["text"],
         },
     )

@@ -6,12 +6,14 @@ with 422 naming the field, whoever sends it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from publicsuffixlist import PublicSuffixList
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
@@ -77,7 +79,11 @@ class SitePolicies:
         known = {f for f in cls.__dataclass_fields__}
         data = {k: v for k, v in data.items() if k in known}
         data["mfa_required_roles"] = tuple(data.get("mfa_required_roles", ()))
-        data["frame_ancestors"] = tuple(data.get("frame_ancestors", ()))
+        # Saved before wildcards over public suffixes were refused: not honoured (fail
+        # closed), and gone from the list the admin sees and saves next.
+        data["frame_ancestors"] = tuple(
+            o for o in data.get("frame_ancestors", ()) if _wildcard_is_one_owner(o)
+        )
         return cls(**data)
 
 
@@ -131,6 +137,11 @@ def validated(
                     f"Up to {MAX_FRAME_ANCESTORS} https origins such as "
                     "https://chat.example.com (no path)."
                 )
+            elif wide := [o for o in origins if not _wildcard_is_one_owner(o)]:
+                problems[name] = (
+                    f"{wide[0]} lets every site under a public suffix frame the forms; a "
+                    "wildcard must stand before a domain of your own, like https://*.example.com."
+                )
             else:
                 values[name] = origins
         else:
@@ -156,6 +167,22 @@ def _origins(value: object) -> tuple[str, ...] | None:
         if origin not in out:
             out.append(origin)
     return tuple(out)
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    # The list the package ships (ICANN and private suffixes such as github.io): read
+    # once, never fetched.
+    return PublicSuffixList()
+
+
+def _wildcard_is_one_owner(origin: str) -> bool:
+    """False for https://*.com, https://*.co.uk or https://*.github.io: a wildcard is only
+    allowed under a registrable domain, which one owner controls."""
+    if not origin.startswith("https://*."):
+        return True
+    host = origin.removeprefix("https://*.").split(":", 1)[0]
+    return _public_suffixes().privatesuffix(host) is not None
 
 
 def update_policies(rt: Runtime, actor: Actor, changes: Mapping[str, Any]) -> SitePolicies:

@@ -152,6 +152,9 @@ messages = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("author", String(200), nullable=False),
     Column("text", Text, nullable=False),
+    # visitor | agent | bot | system (core.conversations): how a line is shown is decided
+    # by this, never by the author's name.
+    Column("sender", String(16), nullable=False),
 )
 
 forms = Table(

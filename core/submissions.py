@@ -82,11 +82,12 @@ def accept_submission(rt: Runtime, submission: Submission) -> bool:
             "request_id": s.request_id,
             "submission_id": s.submission_id,
             "conversation_id": s.conversation_id,
-            "retrieve_otk": retrieve.token,
             "retrieve_otk_expires_at": rfc3339(retrieve.expires_at),
             "off_record_expires_at": (rfc3339(off_record_deadline) if s.off_record else None),
         },
         once_key=s.submission_id,
+        # Beside the stream (a day) only as long as the key itself lives (minutes).
+        held=notifications.Held({"retrieve_otk": retrieve.token}, retrieve.expires_at),
     )
     return bool(pipe.execute()[-1])
 

@@ -19,8 +19,6 @@ from core.clock import aware, rfc3339, utcnow
 from core.conversations import (
     ACTIVE,
     AGENT,
-    SYSTEM,
-    VISITOR,
     get_conversation,
     list_participants,
     transcript,
@@ -179,17 +177,14 @@ def _sent_by(rt: Runtime, actor: Actor, conversation: Any) -> list[dict[str, Any
 def chat_lines(rt: Runtime, actor: Actor, detail: dict[str, Any]) -> list[dict[str, Any]]:
     """The transcript as the workspace shows it: who spoke, and whether it was this agent.
 
-    The transcript keeps authors' names only, so the visitor is told apart by theirs; an
-    agent who shares the visitor's name would be shown on the visitor's side.
+    Each line's kind ("from") is stored with it, so a visitor named "system" or named like
+    the agent is still shown as the visitor.
     """
-    visitor = detail["visitor"]["name"] or "Visitor"
     me = actor.label if actor.user_id is not None else None
-    lines = []
-    for message in transcript(rt, actor, detail["id"]):
-        author = message["author"]
-        sender = SYSTEM if author == "system" else VISITOR if author == visitor else AGENT
-        lines.append({**message, "from": sender, "mine": sender == AGENT and author == me})
-    return lines
+    return [
+        {**line, "mine": line["from"] == AGENT and line["author"] == me}
+        for line in transcript(rt, actor, detail["id"])
+    ]
 
 
 def latest_event_id(rt: Runtime, actor: Actor) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .fields import ALWAYS_OFF_RECORD, FIELD_TYPES, OFF_RECORD_BY_DEFAULT, FieldSpec
-from .patterns import nested_repetition
+from .patterns import PatternRefused, compiled
 
 MAX_FIELDS = 50
 MAX_OPTIONS = 100
@@ -267,15 +267,12 @@ def _pattern(reader: _Reader) -> str | None:
     if pattern is None:
         return None
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        reader.fail("pattern", f"'pattern' is not a valid regular expression: {exc}.")
-        return None
-    if nested_repetition(pattern):
+        compiled(pattern)
+    except PatternRefused as exc:
         reader.fail(
             "pattern",
-            "'pattern' repeats a part that itself repeats, like (a+)+, which can take "
-            "very long to check; simplify it, for example to a+.",
+            f"'pattern' cannot be used: {exc}. Patterns are matched in linear time, so "
+            "backreferences, lookarounds and possessive repeats are not available.",
         )
         return None
     return pattern

@@ -8,7 +8,6 @@ that no parser error (which would quote its input) ends up in its ``__context__`
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -17,8 +16,22 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
+from .cards import brand_of, card_brand, luhn_ok, spans
+from .patterns import fullmatches
+
 ALWAYS_OFF_RECORD: frozenset[str] = frozenset({"cvv"})
 OFF_RECORD_BY_DEFAULT: frozenset[str] = frozenset({"cvv", "pin", "secret_answer"})
+# Types whose answers must never be seen outside the vault and the reveal. The log filter
+# (configs.logging.redact) recognises those of LOG_SHAPED by their shape, as the
+# second wall; a CVV, a PIN, an expiry or a secret answer looks like any short number,
+# date or word in a log line, so for them the first wall (never logging values) is all.
+SENSITIVE_TYPES: frozenset[str] = frozenset(
+    {"card_number", "card_expiry", "cvv", "ssn", "pin", "secret_answer"}
+    | {"iban", "bank_account", "phone", "email"}
+)
+LOG_SHAPED: frozenset[str] = frozenset(
+    {"card_number", "ssn", "iban", "bank_account", "phone", "email"}
+)
 UNKNOWN_FIELDS = "_unknown"  # the error key for names a form does not have
 
 # People type these with grouping spaces or dashes ("4242 4242 ...", "123-45-6789");
@@ -34,24 +47,6 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
 _NOT_A_NUMBER = "must be a number written with digits, like 42 or 3.5."
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(?:\.[^@\s.]+)+")
 _TEXT_MAX = {"text": 1000, "textarea": 5000, "secret_answer": 1000}
-
-# key, display name, prefixes, card lengths; spans are "low-high" or single values.
-# 622126-622925 is co-branded Discover/UnionPay; it is left to UnionPay since both
-# allow 16-19 digits.
-_BRANDS = (
-    ("amex", "American Express", "34 37", "15"),
-    ("visa", "Visa", "4", "13 16 19"),
-    ("mastercard", "Mastercard", "51-55 2221-2720", "16"),
-    ("maestro", "Maestro", "5018 5020 5038 5893 6304 6759 6761-6763", "12-19"),
-    ("discover", "Discover", "6011 644-649 65", "16-19"),
-    ("unionpay", "UnionPay", "62", "16-19"),
-    ("diners", "Diners Club", "300-305 3095 36 38-39", "14-19"),
-    ("jcb", "JCB", "3528-3589", "16-19"),
-)
-
-
-def _spans(text: str) -> list[tuple[str, str]]:
-    return [(part.split("-")[0], part.split("-")[-1]) for part in text.split()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,37 +124,6 @@ def validate_values(
     return result
 
 
-def luhn_ok(digits: str) -> bool:
-    if not _DIGITS.fullmatch(digits):
-        return False
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        digit = int(char) * (1 + position % 2)
-        total += digit - 9 if digit > 9 else digit
-    return total % 10 == 0
-
-
-def card_brand(digits: str) -> str | None:
-    brand = _brand_of(digits)
-    return None if brand is None else brand[0]
-
-
-def card_brand_name(digits: str) -> str | None:
-    """The network's name as people know it ("American Express"), for messages and masks."""
-    brand = _brand_of(digits)
-    return None if brand is None else brand[1]
-
-
-def _brand_of(digits: str) -> tuple[str, str, str, str] | None:
-    if not _DIGITS.fullmatch(digits):
-        return None
-    for brand in _BRANDS:
-        for low, high in _spans(brand[2]):
-            if len(digits) >= len(low) and low <= digits[: len(low)] <= high:
-                return brand
-    return None
-
-
 def _has_amex_card(fields: Sequence[FieldSpec], values: Mapping[str, object]) -> bool:
     cards = (values.get(spec.name) for spec in fields if spec.type == "card_number")
     return any(
@@ -222,9 +186,9 @@ def _check_card_number(spec: FieldSpec, text: str, ctx: _Context) -> str:
         raise _Invalid("must be the 12 to 19 digits printed on the card.")
     # The count (never the digits) tells a visitor who skipped or doubled a digit what
     # to look for; the brand is known from the first few digits alone.
-    brand = _brand_of(text)
+    brand = brand_of(text)
     if brand is not None and not any(
-        int(low) <= len(text) <= int(high) for low, high in _spans(brand[3])
+        int(low) <= len(text) <= int(high) for low, high in spans(brand[3])
     ):
         raise _Invalid(
             f"has {_span(len(text), len(text), 'digit')}; "
@@ -345,11 +309,6 @@ def _check_checkbox(spec: FieldSpec, text: str, ctx: _Context) -> str:
     return "false"
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _check_text(spec: FieldSpec, text: str, ctx: _Context) -> str:
     low = spec.min_length or 0
     high = _TEXT_MAX[spec.type] if spec.max_length is None else spec.max_length
@@ -357,7 +316,7 @@ def _check_text(spec: FieldSpec, text: str, ctx: _Context) -> str:
         raise _Invalid(f"must be at least {_span(low, low, 'character')} long.")
     if len(text) > high:
         raise _Invalid(f"must be at most {_span(high, high, 'character')}; shorten it.")
-    if spec.pattern is not None and not _compiled(spec.pattern).fullmatch(text):
+    if spec.pattern is not None and not fullmatches(spec.pattern, text):
         raise _Invalid("is not in the expected format; check it against the hint.")
     return text
 

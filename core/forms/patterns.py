@@ -1,53 +1,46 @@
-"""Refusing admin patterns that could hang the server on a visitor's answer.
+"""Admin patterns, matched by a linear-time engine so no answer can stall the server.
 
-Python's regular expressions backtrack: ``(\\w+\\s?)+`` takes longer than a request
-may live on thirty characters that almost match, and the check runs on every submit.
-The dangerous shape is a repetition of something that can itself match a varying number
-of times; it is found on the parsed pattern rather than by reading the text, so
-character classes and escapes cannot fool it. Alternatives inside a repetition
-(``(a|ab)+``) can backtrack too, but far less often in practice, and refusing them would
-refuse common safe patterns such as ``(?:yes|no)+``.
+Python's regular expressions backtrack: ``[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*x`` on
+80 letters held the GIL for over a second, and every site's requests waited behind it.
+Spotting the dangerous shapes by hand missed that one (no repetition is nested), so the
+patterns are run by RE2, whose matching time grows linearly with the answer whatever
+the pattern. What RE2 cannot run in linear time (backreferences, lookarounds,
+possessive repeats) it refuses to compile, and the admin is told so when saving.
+
+Semantics are those of ``re.fullmatch`` as before: the whole answer must match. One
+difference is deliberate: ``\\d``, ``\\w`` and ``\\s`` are ASCII-only in RE2, as the
+form's own checks are; a pattern that wants other scripts names them, as ``\\p{L}``.
 """
 
 from __future__ import annotations
 
-import importlib
+import functools
 from typing import Any
 
-# The parser behind re.compile; public in all but name since Python 3.11, and its
-# predecessor sre_parse warns on import.
-_parser: Any = importlib.import_module("re._parser")
-_constants: Any = importlib.import_module("re._constants")
-_BACKTRACKING = (_constants.MAX_REPEAT, _constants.MIN_REPEAT)
+import re2
+
+_OPTIONS: Any = re2.Options()
+# Errors come back to the admin as a message; RE2's own stderr logging would only
+# duplicate them in the server's output.
+_OPTIONS.log_errors = False
 
 
-def nested_repetition(pattern: str) -> bool:
-    """True when a repetition contains a part that can repeat a varying number of times.
-
-    ``pattern`` must already compile.
-    """
-    return _walk(_parser.parse(pattern), inside=False)
+class PatternRefused(ValueError):
+    """RE2 cannot compile the pattern; the message says why, in RE2's words, without the
+    part of the pattern RE2 quotes (input is never echoed back)."""
 
 
-def _walk(subpattern: Any, *, inside: bool) -> bool:
-    for op, arg in subpattern:
-        if op in _BACKTRACKING:
-            low, high, body = arg
-            if inside and high > 1 and low != high:
-                return True
-            if _walk(body, inside=inside or high > 1):
-                return True
-            continue
-        for child in _subpatterns(arg):
-            if _walk(child, inside=inside):
-                return True
-    return False
+@functools.lru_cache(maxsize=256)
+def compiled(pattern: str) -> Any:
+    """The RE2 program for ``pattern``; raise PatternRefused when there is none."""
+    try:
+        return re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else b""
+        text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        raise PatternRefused(text.split(":", 1)[0]) from None
 
 
-def _subpatterns(arg: Any) -> list[Any]:
-    """The nested subpatterns of one node's argument (groups, branches, lookarounds)."""
-    if isinstance(arg, _parser.SubPattern):
-        return [arg]
-    if isinstance(arg, tuple | list):
-        return [found for item in arg for found in _subpatterns(item)]
-    return []
+def fullmatches(pattern: str, text: str) -> bool:
+    """True when the whole of ``text`` matches ``pattern`` (as ``re.fullmatch``)."""
+    return compiled(pattern).fullmatch(text) is not None

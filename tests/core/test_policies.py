@@ -90,6 +90,43 @@ def test_roles_actions_and_origins() -> None:
         assert set(_refused({"frame_ancestors": bad})) == {"frame_ancestors"}, bad
 
 
+@pytest.mark.parametrize(
+    "wide",
+    [
+        "https://*.com",
+        "https://*.co.uk",
+        "https://*.github.io",  # a private suffix: every user's pages differ in owner
+        "https://*.com:8443",
+        "https://*.xn--p1ai",
+    ],
+)
+def test_a_wildcard_over_a_public_suffix_is_refused(wide: str) -> None:
+    refused = _refused({"frame_ancestors": ["https://chat.example.com", wide]})
+    assert refused == {
+        "frame_ancestors": f"{wide} lets every site under a public suffix frame the forms; a "
+        "wildcard must stand before a domain of your own, like https://*.example.com."
+    }
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://*.example.com",
+        "https://*.example.co.uk",
+        "https://*.chat.example.com",
+        "https://*.ada.github.io",
+        "https://com",  # no wildcard: one host, whatever it is called
+    ],
+)
+def test_a_wildcard_under_a_registrable_domain_is_kept(origin: str) -> None:
+    assert validated(SitePolicies(), {"frame_ancestors": [origin]}).frame_ancestors == (origin,)
+
+
+def test_a_wide_wildcard_saved_before_the_rule_is_not_honoured() -> None:
+    raw = '{"frame_ancestors": ["https://*.com", "https://*.example.com"]}'
+    assert SitePolicies.loads(raw).frame_ancestors == ("https://*.example.com",)
+
+
 def test_every_bad_field_is_named_at_once_and_nothing_changes(
     rt: Runtime, new_site: Callable[..., Actor]
 ) -> None:

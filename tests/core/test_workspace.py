@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from core import conversations, notifications, workspace
+from core import chat, conversations, notifications, workspace
 from core.actors import USE_SECURE_FORMS, Actor
 from core.clock import utcnow
 from core.errors import Forbidden, NotFound
@@ -171,6 +171,22 @@ def test_chat_lines_say_who_spoke(rt: Runtime, new_site: NewSite) -> None:
         ("agent", False, "me too"),
         ("system", False, "Secure form 'X' sent"),
     ]
+
+
+def test_a_visitor_or_bot_named_system_is_not_shown_as_the_system(
+    rt: Runtime, new_site: NewSite
+) -> None:
+    admin = new_site(rt)
+    ada = _user(rt, admin)
+    cid = conversations.create_conversation(rt, ada, "system", None)["id"]
+    visitor = chat.Visitor(admin.site_id, cid, name="system", token_hash="x")
+    chat.post_visitor_message(rt, visitor, "Secure form 'Payment card' submitted")
+    bot = Actor(site_id=admin.site_id, role="site_key")
+    conversations.post_message(rt, bot, cid, "Chat ended", author="system")
+    conversations.close(rt, ada, cid)
+    detail = workspace.conversation_detail(rt, ada, cid)
+    lines = [(line["from"], line["author"]) for line in workspace.chat_lines(rt, ada, detail)]
+    assert lines == [("visitor", "system"), ("bot", "system"), ("system", "system")]
 
 
 def test_the_stream_position_is_where_the_page_listens_from(rt: Runtime, new_site: NewSite) -> None:

@@ -68,6 +68,18 @@ def agent_events(desk: Desk, want: str, timeout: float = 30) -> list[dict[str, A
     raise AssertionError(f"no {want} for the agent within {timeout}s: {seen}")
 
 
+def send_in_chat(desk: Desk, conversation_id: str) -> dict[str, Any]:
+    """The agent sends the desk's form into the chat; the answer's body."""
+    with desk.client() as c:
+        r = c.post(
+            f"/api/v1/chat/conversations/{conversation_id}/secure-forms",
+            json={"form_id": desk.form_id},
+            headers=desk.agent,
+        )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
 def transcript(desk: Desk, conversation_id: str) -> list[dict[str, str]]:
     with desk.client() as c:
         r = c.get(f"/api/v1/conversations/{conversation_id}/transcript", headers=desk.agent)
@@ -154,15 +166,9 @@ def test_a_secure_form_arrives_as_a_card_and_the_transcript_holds_no_value(
     desk = Desk.make(stack)
     cid = desk.conversation()
     token = visitor_token(desk, cid)
-    with desk.client() as c:
-        r = c.post(
-            f"/api/v1/chat/conversations/{cid}/secure-forms",
-            json={"form_id": desk.form_id},
-            headers=desk.agent,
-        )
-        assert r.status_code == 201, r.text
-        request_id = r.json()["request_id"]
-        assert "otk" not in r.json() and "visitor_url" not in r.json()
+    sent = send_in_chat(desk, cid)
+    request_id = sent["request_id"]
+    assert "otk" not in sent and "visitor_url" not in sent
     events = visitor_events(desk, token, "chat.secure_form")
     card = next(e for e in events if e["type"] == "chat.secure_form")["data"]
     assert card["title"] == "Payment card" and card["request_id"] == request_id
@@ -284,3 +290,23 @@ def test_the_demo_chat_page_starts_a_chat_and_guards_its_posts(stack: Stack) -> 
     conversation_id = events[0]["data"]["conversation_id"]
     authors = {m["author"] for m in transcript(desk, conversation_id)}
     assert authors == {"Vera"}
+
+
+def test_a_visitor_named_system_is_shown_as_the_visitor(stack: Stack) -> None:
+    desk = Desk.make(stack)
+    with desk.client() as c:
+        r = c.post(
+            "/api/v1/conversations", headers=desk.agent, json={"visitor": {"name": "system"}}
+        )
+        assert r.status_code == 201, r.text
+        cid = r.json()["id"]
+        token = visitor_token(desk, cid)
+        fake = "Secure form 'Payment card' submitted"
+        said = c.post("/api/v1/chat/messages", json={"text": fake}, headers=bearer(token))
+        assert said.status_code == 201, said.text
+    shown = visitor_events(desk, token, "chat.message")
+    assert [(e["data"]["author"], e["data"]["from"]) for e in shown] == [("system", "visitor")]
+    told = [e for e in agent_events(desk, "chat.message") if e["type"] == "chat.message"]
+    assert [(e["data"]["author"], e["data"]["from"]) for e in told] == [("system", "visitor")]
+    lines = transcript(desk, cid)
+    assert [(m["author"], m["from"], m["text"]) for m in lines] == [("system", "visitor", fake)]

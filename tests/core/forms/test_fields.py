@@ -8,14 +8,13 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from core.forms.cards import card_brand, luhn_ok
 from core.forms.fields import (
     ALWAYS_OFF_RECORD,
     FIELD_TYPES,
     OFF_RECORD_BY_DEFAULT,
     FieldSpec,
     SubmissionInvalid,
-    card_brand,
-    luhn_ok,
     validate_values,
 )
 

@@ -3,9 +3,17 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from stdnum import luhn
 
+from core.forms.cards import luhn_ok
 from core.forms.fields import FieldSpec
-from core.forms.masking import HIDDEN, mask, masked_values
+from core.forms.masking import (
+    HIDDEN,
+    _LuhnWindows,
+    mask,
+    mask_numbers_in_text,
+    masked_values,
+)
 
 
 @pytest.mark.parametrize(
@@ -67,3 +75,97 @@ def test_masked_values_follow_each_fields_type() -> None:
         # An answer whose field is unknown is hidden whole rather than left out.
         "gone": HIDDEN,
     }
+
+
+# -- numbers typed into the plain chat (issue 11: each of these stayed in the clear) -------
+CARD_SHAPES = [
+    "4111.1111.1111.1111",
+    "4111  1111  1111  1111",
+    "4111\u00a01111\u00a01111\u00a01111",
+    "4111\u202f1111\u202f1111\u202f1111",
+    "４１１１１１１１１１１１１１１１",
+    "４１１１－１１１１－１１１１－１１１１",
+    "4111/1111/1111/1111",
+    "4111_1111_1111_1111",
+    "4111 - 1111 - 1111 - 1111",
+    "4111111111111111",
+    "4111 1111 1111 1111",
+    "\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661",
+]
+
+
+@pytest.mark.parametrize("typed", CARD_SHAPES)
+def test_a_card_in_the_chat_is_masked_however_it_is_separated(typed: str) -> None:
+    assert mask_numbers_in_text(f"my card: {typed}, thanks") == ("my card: •••• 1111, thanks", True)
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("ssn 123-45-6789.", "ssn •••-••-6789."),
+        ("ssn 123 45 6789", "ssn •••-••-6789"),
+        ("123\u00a045\u00a06789", "•••-••-6789"),
+        # Never issued, so a reference number rather than an SSN: kept as typed.
+        ("ref 666-12-3456", "ref 666-12-3456"),
+        ("ref 900-12-3456", "ref 900-12-3456"),
+        ("ref 123-00-4567", "ref 123-00-4567"),
+        # Not an SSN's shape.
+        ("call 123-456-7890", "call 123-456-7890"),
+        ("a123-45-6789", "a123-45-6789"),
+    ],
+)
+def test_ssns_in_the_chat(typed: str, shown: str) -> None:
+    assert mask_numbers_in_text(typed) == (shown, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 1234 5678 9012 3456 please",  # fails Luhn
+        "order #4111-1111-1111-1112",
+        "phone +44 20 7946 0958, or 0800 123 4567",
+        "on 2024-06-15 at 10:30, ticket 123456",
+        "invoice 20240615103000123456789",  # 26 digits: not a card
+        "4111 1111 1111 111a",
+    ],
+)
+def test_numbers_that_are_not_cards_stay_as_typed(text: str) -> None:
+    assert mask_numbers_in_text(text) == (text, False)
+
+
+def test_the_card_is_found_beside_its_expiry_and_cvv() -> None:
+    said = "4111 1111 1111 1111 12/34 123"
+    assert mask_numbers_in_text(said) == ("•••• 1111 12/34 123", True)
+
+
+def test_two_cards_in_one_message() -> None:
+    said = "4111111111111111 or 5555-5555-5555-4444?"
+    assert mask_numbers_in_text(said) == ("•••• 1111 or •••• 4444?", True)
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=40), st.data())
+def test_the_windowed_luhn_check_agrees_with_stdnum(digits: str, data: st.DataObject) -> None:
+    low = data.draw(st.integers(0, len(digits) - 1))
+    high = data.draw(st.integers(low + 1, len(digits)))
+    assert _LuhnWindows(digits).ok(low, high) == luhn.is_valid(digits[low:high])
+
+
+SEPARATORS = st.text(alphabet=" -./_\u00a0\u3000:,", min_size=1, max_size=3)
+
+
+@given(
+    body=st.text(alphabet="0123456789", min_size=12, max_size=18),
+    cuts=st.lists(st.integers(1, 17), max_size=5),
+    separators=st.lists(SEPARATORS, min_size=5, max_size=5),
+    before=st.sampled_from(["", "card ", "it's: ", "(", "#"]),
+)
+def test_a_luhn_valid_card_split_anyhow_never_survives(
+    body: str, cuts: list[int], separators: list[str], before: str
+) -> None:
+    card = next(body + d for d in "0123456789" if luhn_ok(body + d))
+    points = sorted({c for c in cuts if c < len(card)})
+    parts = [card[a:b] for a, b in zip([0, *points], [*points, len(card)], strict=True)]
+    typed = "".join(p + (separators[i] if i < len(parts) - 1 else "") for i, p in enumerate(parts))
+    masked, found = mask_numbers_in_text(f"{before}{typed} ok")
+    assert found
+    assert masked == f"{before}•••• {card[-4:]} ok"
