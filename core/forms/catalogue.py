@@ -152,7 +152,7 @@ def load_version(rt: Runtime, site_id: str, form_id: str, version: int) -> FormD
         ).scalar()
     if raw is None:
         raise NotFound("No such form version.")
-    definition = parse_definition(json.loads(raw))
+    definition = parse_definition(json.loads(raw), stored=True)
     if len(_VERSIONS) >= _VERSIONS_MAX:
         _VERSIONS.clear()
     _VERSIONS[(site_id, form_id, version)] = definition
@@ -195,7 +195,7 @@ def list_forms(
         if not include_archived:
             query = query.where(forms.c.archived.is_(False))
         rows = conn.execute(query.order_by(forms.c.name, forms.c.created_at)).all()
-    return [_public(r, parse_definition(json.loads(r.definition))) for r in rows]
+    return [_public(r, parse_definition(json.loads(r.definition), stored=True)) for r in rows]
 
 
 def update_form(rt: Runtime, actor: Actor, form_id: str, payload: object) -> dict[str, Any]:

@@ -12,10 +12,14 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .fields import ALWAYS_OFF_RECORD, FIELD_TYPES, OFF_RECORD_BY_DEFAULT, FieldSpec
 from .patterns import PatternRefused, compiled
+
+# Threaded through the field readers without widening every signature for one rule.
+_READING_STORED: ContextVar[bool] = ContextVar("reading_stored_definition", default=False)
 
 MAX_FIELDS = 50
 MAX_OPTIONS = 100
@@ -77,8 +81,21 @@ class DefinitionInvalid(Exception):
         super().__init__("form definition is invalid: " + ", ".join(self.errors))
 
 
-def parse_definition(payload: object) -> FormDefinition:
-    """Check decoded JSON and return the definition, or raise DefinitionInvalid."""
+def parse_definition(payload: object, *, stored: bool = False) -> FormDefinition:
+    """Check decoded JSON and return the definition, or raise DefinitionInvalid.
+
+    `stored`: a version read back from the app DB. It passed the rules of the day it was
+    saved; a pattern those rules allowed and RE2 refuses is kept (it then matches
+    nothing, see patterns.fullmatches), so the form still opens, lists and edits.
+    """
+    token = _READING_STORED.set(stored)
+    try:
+        return _parse_definition(payload)
+    finally:
+        _READING_STORED.reset(token)
+
+
+def _parse_definition(payload: object) -> FormDefinition:
     if not isinstance(payload, dict):
         raise DefinitionInvalid({"definition": "A form definition must be an object."})
     reader = _Reader(payload, "", {})
@@ -269,6 +286,8 @@ def _pattern(reader: _Reader) -> str | None:
     try:
         compiled(pattern)
     except PatternRefused as exc:
+        if _READING_STORED.get():
+            return pattern
         reader.fail(
             "pattern",
             f"'pattern' cannot be used: {exc}. Patterns are matched in linear time, so "

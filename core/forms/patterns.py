@@ -42,5 +42,14 @@ def compiled(pattern: str) -> Any:
 
 
 def fullmatches(pattern: str, text: str) -> bool:
-    """True when the whole of ``text`` matches ``pattern`` (as ``re.fullmatch``)."""
-    return compiled(pattern).fullmatch(text) is not None
+    """True when the whole of ``text`` matches ``pattern`` (as ``re.fullmatch``).
+
+    A pattern RE2 refuses can only come from a form saved before RE2 (a lookahead, say):
+    it matches nothing, so the form refuses that answer until an admin fixes the pattern,
+    rather than accepting answers unchecked or failing the visitor with a server error.
+    """
+    try:
+        program = compiled(pattern)
+    except PatternRefused:
+        return False
+    return program.fullmatch(text) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections.abc import Callable
@@ -217,3 +218,39 @@ def test_concurrent_edits_never_fail_on_the_version_key(rt: Any, admin: Actor) -
     assert all(isinstance(r, dict | Conflict) for r in results)
     assert versions and versions == list(range(2, 2 + len(versions)))
     assert catalogue.get_form(rt, admin, made["id"])["version"] == versions[-1]
+
+
+def test_a_pattern_saved_before_re2_still_opens_and_refuses_every_answer(
+    rt: Any, admin: Actor
+) -> None:
+    # Python's re took lookaheads; RE2 does not. Such a form, already in the DB, must still
+    # list and load (no server error), and its pattern must fail closed: nothing passes it.
+    from sqlalchemy import update
+
+    from core.forms.fields import SubmissionInvalid, validate_values
+    from core.schema import form_versions
+
+    made = catalogue.create_form(rt, admin, definition("legacy"))
+    old = definition(
+        "legacy",
+        fields=[{"name": "ref", "label": "Reference", "type": "text", "pattern": "(?=A)A\\d+"}],
+    )
+    with rt.app_engine.begin() as conn:
+        conn.execute(
+            update(form_versions)
+            .where(form_versions.c.form_id == made["id"])
+            .values(definition=json.dumps(old))
+        )
+    catalogue._VERSIONS.clear()
+
+    assert made["id"] in {f["id"] for f in catalogue.list_forms(rt, admin)}
+    loaded = catalogue.load_version(rt, admin.site_id, made["id"], 1)
+    (spec,) = loaded.fields
+    assert spec.pattern == "(?=A)A\\d+"
+    with pytest.raises(SubmissionInvalid) as caught:
+        validate_values(loaded.fields, {"ref": "A123"})
+    assert set(caught.value.errors) == {"ref"}
+    # Saving it again goes through today's rules, which name the pattern.
+    with pytest.raises(ValidationFailed) as refused:
+        catalogue.update_form(rt, admin, made["id"], old)
+    assert "fields[0].pattern" in (refused.value.fields or {})
