@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from core import audit, mfa, profiles
-from core.actors import USER_ROLES, Actor
+from core.actors import USER_ROLES, Actor, Role
 from core.clock import rfc3339, utcnow
 from core.errors import (
     AccountDisabled,
@@ -31,13 +31,13 @@ from core.passwords import (
     HISTORY_DEPTH,
     check_password_policy,
     hash_password,
-    storable,
     verify_password,
 )
 from core.policies import SitePolicies, site_policies
 from core.runtime import Runtime
 from core.schema import password_history, sites, users
 from core.sessions import end_session, end_user_sessions, start_session, update_user_sessions
+from core.text import storable
 
 # Failures for usernames that don't exist are counted too (see the module docstring).
 _UNKNOWN_PREFIX = "sf:login-unknown:"
@@ -123,7 +123,7 @@ def create_user(
     if profile_id is not None:
         profiles.check_assignable(conn, site_id, profile_id, role)
     else:
-        profile_id, _ = profiles.profile_for(conn, site_id, role, None)
+        profile_id, _ = profiles.profile_for(conn, site_id, Role(role), None)
     user_id = str(uuid.uuid4())
     password_hash = hash_password(password)
     now = utcnow()
@@ -348,7 +348,7 @@ def get_user(rt: Runtime, site_id: str, user_id: str) -> dict[str, Any]:
 
 
 def list_users(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     with rt.app_engine.connect() as conn:
         rows = conn.execute(
             select(users).where(users.c.site_id == actor.site_id).order_by(users.c.username)
@@ -375,7 +375,7 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
     Disabling, a password reset or an MFA reset ends the user's sessions at once; a new
     profile's permissions reach their live sessions at once.
     """
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     ended = False
     permissions: frozenset[str] | None = None
     with rt.app_engine.begin() as conn:

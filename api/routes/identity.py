@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.auth import credentials
 from api.bodies import field
-from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx, session_token
+from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx
 from api.errors import ApiError
 from api.routes import registry
 from core import mfa, sessions, users
@@ -43,7 +44,7 @@ def login(ctx: Ctx) -> dict[str, Any]:
 @registry.route("POST", "/api/v1/auth/logout", status=204, tag="sessions", roles=ANY_USER)
 def logout(ctx: Ctx) -> None:
     """End this session."""
-    token, _ = session_token(ctx.request, ctx.services)
+    token, _ = credentials(ctx.request, ctx.services.settings)
     assert token is not None
     sessions.end_session(ctx.rt, token)
 
