@@ -7,7 +7,11 @@ ends). `authenticate` turns that into an `Actor`; a write sent with the cookie m
 carry the session's CSRF token (`csrf_ok`), since a browser sends cookies on its own.
 
 `authorize` is the edge's permission check (role, profile permission, MFA enrolment),
-auditing a refusal as `access.denied`. The JSON API's dispatcher wraps its handlers with
+auditing a refusal as `access.denied`. Before any of that, a user with a `Setup` step
+unfinished reaches only what that step needs (`unfinished`): a password an admin chose is
+replaced first, then a role the site makes use MFA enrols; until then everything else
+answers 403 (`password_change_required`, `mfa_enrollment_required`) or, for a page, sends
+the user to /account, which explains. The JSON API's dispatcher wraps its handlers with
 `api_call`; the pages' handlers get the same checks from `api.pages.session.signed_in_page`.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +34,8 @@ from configs import Settings
 from core import audit
 from core.actors import SITE_KEY, Actor, Role
 from core.errors import Forbidden, Unauthenticated
-from core.mfa import require_enrolled
+from core.mfa import MfaEnrollmentRequired, require_enrolled
+from core.policies import site_policies
 from core.runtime import Runtime
 from core.sessions import resolve_session
 from core.sites import site_for_api_key
@@ -42,15 +48,39 @@ _SESSION_COOKIE = "sf_session"
 API_KEY_PREFIX = "sfk_"
 
 
+class Setup(StrEnum):
+    """A step a user must finish before using anything else; the value is the error code."""
+
+    PASSWORD = "password_change_required"  # noqa: S105 (an error code)
+    MFA = "mfa_enrollment_required"
+
+
+EVERY_SETUP = frozenset(Setup)
+NO_SETUP: frozenset[Setup] = frozenset()
+
+
+class PasswordChangeRequired(ApiError):
+    def __init__(self) -> None:
+        super().__init__(
+            403,
+            Setup.PASSWORD,
+            "An administrator set your password: choose your own first "
+            "(POST /api/v1/auth/password).",
+        )
+
+
 @dataclass(frozen=True)
 class Access:
     """Who may call an endpoint or page: `auth`, then any of `roles` (None: whoever `auth`
-    lets in), the profile `permission`, and `mfa`: enrolled if the site makes the role."""
+    lets in), the profile `permission`, and `mfa`: enrolled if the site makes the role.
+    `during_setup`: the unfinished setup steps that still let a user in (sign-out, the
+    password change, MFA enrolment); by default none do."""
 
     auth: str = USER
     roles: tuple[Role, ...] | None = None
     permission: str | None = None
     mfa: bool = False
+    during_setup: frozenset[Setup] = NO_SETUP
 
 
 # -- credentials ------------------------------------------------------------------------------
@@ -143,10 +173,38 @@ def refused(rt: Runtime, actor: Actor, resource: str, type: str = "access.denied
     )
 
 
+def unfinished(rt: Runtime, actor: Actor) -> Setup | None:
+    """The setup step this user must finish before anything else, if any."""
+    if actor.user_id is None:
+        return None  # a site key
+    if actor.must_change_password:
+        return Setup.PASSWORD
+    if not actor.mfa_enabled and actor.role in site_policies(rt, actor.site_id).mfa_required_roles:
+        return Setup.MFA
+    return None
+
+
+def setup_blocks(rt: Runtime, access: Access, actor: Actor, resource: str) -> Setup | None:
+    """The unfinished step that keeps `actor` from `resource` (audited), or None."""
+    step = unfinished(rt, actor)
+    if step is None or step in access.during_setup:
+        return None
+    refused(rt, actor, f"{resource};{step}")
+    return step
+
+
 def authorize(rt: Runtime, access: Access, actor: Actor | None, resource: str) -> None:
-    """The edge's permission check: role, profile permission, MFA enrolment."""
+    """The edge's permission check: setup finished, role, profile permission, MFA."""
     if actor is None:
         return
+    step = setup_blocks(rt, access, actor, resource)
+    if step is Setup.PASSWORD:
+        raise PasswordChangeRequired()
+    if step is Setup.MFA:
+        raise MfaEnrollmentRequired(
+            "This site requires multi-factor authentication for your role: enrol first "
+            "(POST /api/v1/auth/mfa/enroll). Until then only your account and sign-out work."
+        )
     allowed = (access.roles is None or actor.role in access.roles) and (
         access.permission is None or access.permission in actor.permissions
     )

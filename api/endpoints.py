@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api.auth import PUBLIC, USER, USER_OR_KEY, Access, api_call, refused
+from api.auth import NO_SETUP, PUBLIC, USER, USER_OR_KEY, Access, Setup, api_call, refused
 from api.bodies import F, parse_json, read_body
 from api.errors import NO_STORE, ApiError, unexpected_error_handler
 from api.ratelimit import client_address
@@ -80,10 +80,11 @@ class EndpointSpec:
     permission: str | None = None
     mfa: bool = False
     audit: str | None = None  # the audit type of this endpoint's refused attempts
+    during_setup: frozenset[Setup] = NO_SETUP  # see api.auth.Setup
 
     @property
     def access(self) -> Access:
-        return Access(self.auth, self.roles, self.permission, self.mfa)
+        return Access(self.auth, self.roles, self.permission, self.mfa, self.during_setup)
 
 
 class Registry:
@@ -106,6 +107,7 @@ class Registry:
         permission: str | None = None,
         mfa: bool = False,
         audit: str | None = None,
+        during_setup: frozenset[Setup] = NO_SETUP,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if auth == PUBLIC and (roles or permission or mfa):
             raise ValueError(f"{method} {path}: a public endpoint has nobody to check")
@@ -116,6 +118,12 @@ class Registry:
             documented.setdefault(403, "forbidden")
         if mfa:
             documented[403] = "forbidden or mfa_enrollment_required"
+        if auth != PUBLIC:
+            # A user with a setup step unfinished (api.auth.Setup) is refused elsewhere.
+            blocked = sorted(str(s) for s in set(Setup) - during_setup)
+            if blocked:
+                shown = documented.get(403, "").replace(" or mfa_enrollment_required", "")
+                documented[403] = " or ".join(filter(None, [shown, *blocked]))
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             self.specs.append(
@@ -134,6 +142,7 @@ class Registry:
                     permission,
                     mfa,
                     audit,
+                    during_setup,
                 )
             )
             return handler

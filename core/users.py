@@ -94,7 +94,9 @@ def create_user(
     profile_id: str | None = None,
     conn: Connection | None = None,
     by: str | None = None,
+    must_change_password: bool = False,
 ) -> str:
+    """A new user; `must_change_password` when an admin chose the password (PCI 8.3.5)."""
     if conn is None:
         with rt.app_engine.begin() as own:
             return create_user(
@@ -107,6 +109,7 @@ def create_user(
                 profile_id=profile_id,
                 conn=own,
                 by=by,
+                must_change_password=must_change_password,
             )
     if role not in USER_ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -142,6 +145,7 @@ def create_user(
                 created_at=now,
                 mfa_enabled=False,
                 password_changed_at=now,
+                must_change_password=must_change_password,
             )
         )
     except IntegrityError:  # a concurrent create of the same username
@@ -218,6 +222,7 @@ def log_in(
         display_name=row.display_name,
         permissions=permissions,
         mfa_enabled=bool(row.mfa_enabled),
+        must_change_password=bool(row.must_change_password),
     )
     token = start_session(rt, actor, policies.idle_timeout_s)
     _recheck(rt, token, actor, row.password_hash)
@@ -403,6 +408,7 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
             shown.append(f"profile={changes['profile_id']}")
         if "password" in changes:
             values |= _new_password(conn, row, changes["password"])
+            values["must_change_password"] = True  # the admin knows it: the user replaces it
             ended = True
             shown.append("password=reset")
         if changes.get("mfa_reset"):
@@ -460,7 +466,7 @@ def change_password(rt: Runtime, actor: Actor, current: str, new: str) -> None:
         )
         raise WrongCurrentPassword(fields={"current_password": "Not your current password."})
     with rt.app_engine.begin() as conn:
-        values = _new_password(conn, row, new)
+        values = _new_password(conn, row, new) | {"must_change_password": False}
         conn.execute(update(users).where(users.c.id == row.id).values(**values))
         audit.record(
             rt,

@@ -24,12 +24,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.auth import EVERY_SETUP, Setup
 from api.pages import session as page_session
 from api.pages.render import render
 from api.pages.session import Posted, signed_in_page
 from api.pages.web import page, services
 from core import mfa, users
-from core.actors import Actor, Role
+from core.actors import Actor
 from core.errors import Conflict, PasswordPolicy
 from core.passwords import HISTORY_DEPTH
 from core.policies import site_policies
@@ -38,11 +39,7 @@ from core.users import WrongCurrentPassword
 
 PASSWORD_MAX = 1024
 _SECRET = re.compile(r"[A-Z2-7]{16,128}")  # base32, as core.mfa.new_secret makes them
-# What a role can't do before enrolling, where the site requires it (mfa=True endpoints).
-_MFA_GATES = {
-    Role.AGENT: "reveal answers sent back in secure forms",
-    Role.MANAGER: "read stored answers in engagement history",
-}
+_ENROLLING = frozenset({Setup.MFA})  # a password an admin chose is replaced first
 _NOTICES = {
     "mfa_on": "Two-step sign-in is already on. If you have lost your authenticator app, "
     "ask an administrator to reset it.",
@@ -88,6 +85,7 @@ def _account_page(
     me = users.whoami(rt, actor)
     errors = errors or {}
     required = _mfa_required(rt, actor, me["mfa_enabled"])
+    sent_for = request.query_params.get("required")
     return render(
         request,
         "account.html",
@@ -96,9 +94,10 @@ def _account_page(
         user=me,
         role_name=page_session.ROLE_NAMES.get(me["role"], me["role"]),
         mfa_required=required,
-        mfa_gate=_MFA_GATES.get(actor.role, "use the pages that need it"),
-        # Sent here by the workspace or console: the banner takes focus, unless errors do.
-        focus_banner=required and not errors and request.query_params.get("required") == "1",
+        password_required=actor.must_change_password,
+        # Sent here by another page (api.auth.Setup): its banner takes focus, unless errors do.
+        focus_banner=required and not errors and sent_for in ("1", "mfa"),
+        focus_password_banner=actor.must_change_password and not errors,
         notice=_NOTICES.get(request.query_params.get("notice", "")),
         errors=errors,
         summary=_summary(errors),
@@ -132,13 +131,13 @@ def _setup_page(
 
 
 @page
-@signed_in_page()
+@signed_in_page(during_setup=EVERY_SETUP)
 def account(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     return _account_page(request, rt, actor)
 
 
 @page
-@signed_in_page(posts=True)
+@signed_in_page(posts=True, during_setup=_ENROLLING)
 def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     try:
         started = mfa.enroll(rt, actor)
@@ -148,7 +147,7 @@ def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Re
 
 
 @page
-@signed_in_page(posts=True, limit="login")
+@signed_in_page(posts=True, limit="login", during_setup=_ENROLLING)
 def mfa_confirm(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     code = posted.get("totp", "").strip().replace(" ", "")
     shown = posted.get("secret", "")
@@ -208,7 +207,7 @@ def _password_errors(posted: dict[str, str]) -> dict[str, str]:
 
 
 @page
-@signed_in_page(posts=True, limit="login")
+@signed_in_page(posts=True, limit="login", during_setup=EVERY_SETUP)
 def change_password(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     errors = _password_errors(posted)
     if errors:

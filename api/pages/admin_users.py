@@ -115,6 +115,7 @@ def create_user(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> 
             display_name=entered["display_name"] or None,
             profile_id=entered["profile_id"] or None,
             by=actor.user_id,
+            must_change_password=True,  # the admin knows it: changed at the first sign-in
         )
     except DomainError as exc:
         return _list_page(

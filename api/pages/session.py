@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.auth import cookie_token, csrf_for, csrf_ok
+from api.auth import NO_SETUP, Access, Setup, cookie_token, csrf_for, csrf_ok, setup_blocks
 from api.auth import forget as forget
 from api.auth import remember as remember
 from api.pages.web import MAX_FORM_FIELDS, Handler, forbidden_page, rate_limit, read_form
@@ -32,6 +32,12 @@ from core.sessions import resolve_session
 from core.text import one_line
 
 ROLE_NAMES = {Role.AGENT: "Agent", Role.MANAGER: "Manager", Role.ADMIN: "Administrator"}
+
+# Where a user with a setup step unfinished is sent; the account page explains it.
+_SETUP_PAGES = {
+    Setup.PASSWORD: "/account?required=password#password-title",
+    Setup.MFA: "/account?required=mfa",
+}
 
 Posted = dict[str, str]
 PageView = Callable[[Request, Runtime, Actor, Posted], Response]
@@ -102,10 +108,6 @@ def layout(rt: Runtime, actor: Actor, current: str) -> dict[str, Any]:
         "nav": [{"href": h, "label": label, "current": h == current} for h, label in nav],
         "csrf": csrf_for(rt, actor),
         "idle_timeout_s": policies.idle_timeout_s,
-        # The account page explains this itself, at length.
-        "mfa_setup_needed": current != "/account"
-        and actor.role in policies.mfa_required_roles
-        and not actor.mfa_enabled,
     }
 
 
@@ -116,11 +118,15 @@ def signed_in_page(
     limit: str | None = None,
     max_fields: int = MAX_FORM_FIELDS,
     check: Check | None = None,
+    during_setup: frozenset[Setup] = NO_SETUP,
 ) -> Callable[[PageView], Handler]:
     """A page for a signed-in user of `roles` (None: any). A post (`posts`) is read first
     (rate-limited by `limit`), then must carry the session's CSRF token: a refused one
     changes nothing. `check` is the section's own rule, after sign-in and before CSRF.
-    The view runs in the thread pool: sessions, stores and Argon2 block."""
+    A user with a setup step unfinished that `during_setup` doesn't name is sent to
+    /account instead (api.auth.Setup). The view runs in the thread pool: sessions, stores
+    and Argon2 block."""
+    access = Access(during_setup=during_setup)
 
     def decorate(view: PageView) -> Handler:
         @functools.wraps(view)
@@ -134,6 +140,10 @@ def signed_in_page(
                 actor = signed_in(request, svc.rt, svc.settings, roles)
                 if isinstance(actor, Response):
                     return actor
+                resource = f"{request.method} {request.url.path}"
+                step = setup_blocks(svc.rt, access, actor, resource)
+                if step is not None:
+                    return RedirectResponse(_SETUP_PAGES[step], status_code=303)
                 instead = check(request, svc.rt, actor) if check is not None else None
                 if instead is not None:
                     return instead

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.auth import credentials
+from api.auth import EVERY_SETUP, Setup, credentials
 from api.bodies import field
 from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx
 from api.errors import ApiError
@@ -41,7 +41,14 @@ def login(ctx: Ctx) -> dict[str, Any]:
     return users.log_in(ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp"))
 
 
-@registry.route("POST", "/api/v1/auth/logout", status=204, tag="sessions", roles=ANY_USER)
+@registry.route(
+    "POST",
+    "/api/v1/auth/logout",
+    status=204,
+    tag="sessions",
+    roles=ANY_USER,
+    during_setup=EVERY_SETUP,
+)
 def logout(ctx: Ctx) -> None:
     """End this session."""
     token, _ = credentials(ctx.request, ctx.services.settings)
@@ -54,6 +61,7 @@ def logout(ctx: Ctx) -> None:
     "/api/v1/auth/me",
     tag="sessions",
     roles=ANY_USER,
+    during_setup=EVERY_SETUP,
     summary="Who this session is: the user, their role, permissions and MFA state.",
 )
 def me(ctx: Ctx) -> dict[str, Any]:
@@ -68,6 +76,7 @@ def me(ctx: Ctx) -> dict[str, Any]:
     rate="login",
     tag="sessions",
     roles=ANY_USER,
+    during_setup=EVERY_SETUP,
     body={"current_password": _PASSWORD, "new_password": _PASSWORD},
     responses={403: "wrong_password", 422: "password_policy"},
     summary="Change your own password; every one of your sessions ends, this one included.",
@@ -82,6 +91,7 @@ def change_password(ctx: Ctx) -> None:
     "/api/v1/auth/mfa/enroll",
     tag="sessions",
     roles=ANY_USER,
+    during_setup=frozenset({Setup.MFA}),
     responses={409: "conflict"},
     summary='Start MFA enrolment: {"secret", "otpauth_uri"} (TOTP, RFC 6238) for an '
     "authenticator app; nothing changes until /mfa/confirm.",
@@ -97,6 +107,7 @@ def mfa_enroll(ctx: Ctx) -> dict[str, str]:
     rate="login",
     tag="sessions",
     roles=ANY_USER,
+    during_setup=frozenset({Setup.MFA}),
     body={"totp": field(str, required=True, max_length=16)},
     responses={409: "conflict", 422: "invalid_totp"},
     summary='Confirm MFA with a current code: {"recovery_codes": [...]} (shown once); from '
@@ -143,6 +154,7 @@ def create_user(ctx: Ctx) -> dict[str, str]:
         display_name=b.get("display_name"),
         profile_id=b.get("profile_id"),
         by=ctx.user.user_id,
+        must_change_password=True,  # the admin knows it: changed at the first sign-in
     )
     return {"id": user_id}
 
