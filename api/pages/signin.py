@@ -115,13 +115,14 @@ async def login(request: Request) -> Response:
     await rate_limit(request, "login")
     svc = services(request)
     posted = await read_form(request)
+    site_id, username = _clean(posted.get("site"), 64), _clean(posted.get("username"))
+    if site_id and username:  # as POST /api/v1/auth/login counts them
+        await svc.limiter.check_login(site_id, username)
 
     def work() -> Response:
         binding = _browser_binding(request)
         if binding is None or not csrf.verify(svc.rt, LOGIN, binding, posted.get("csrf")):
             return forbidden_page(request)
-        site_id = _clean(posted.get("site"), 64)
-        username = _clean(posted.get("username"))
         password = posted.get("password", "")
         code = _clean(posted.get("totp"), 16).replace(" ", "")
         next_path = page_session.local_path(posted.get("next"))

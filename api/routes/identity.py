@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from api.auth import EVERY_SETUP, Setup, credentials
 from api.bodies import field
 from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx
@@ -35,10 +37,15 @@ _PASSWORD = field(str, required=True, max_length=1024)
     summary="Log in; answers a bearer token. With MFA on, `totp` is the authenticator's "
     "code or one of the recovery codes (each works once).",
 )
-def login(ctx: Ctx) -> dict[str, Any]:
+async def login(ctx: Ctx) -> dict[str, Any]:
     """Log in; answers a bearer token for the other endpoints."""
     b = ctx.body
-    return users.log_in(ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp"))
+    # Besides the caller's address (rate="login"): the account and the site it names.
+    await ctx.services.limiter.check_login(b["site_id"], b["username"])
+    result: dict[str, Any] = await run_in_threadpool(
+        users.log_in, ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp")
+    )
+    return result
 
 
 @registry.route(

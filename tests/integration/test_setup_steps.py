@@ -187,4 +187,5 @@ def test_passwords_the_operator_chose_are_not_flagged(stack: Stack) -> None:
         demo_users = conn.exec_driver_sql(
             "SELECT count(*) FROM users u JOIN sites s ON s.id = u.site_id WHERE s.name = 'Demo'"
         ).scalar()
+    seeded.dispose()
     assert demo_users and flagged == 0
