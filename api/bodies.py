@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from api.errors import ApiError
+from core.text import storable
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,8 @@ def _clean_text(data: object) -> bool:
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return False
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return False
+        elif isinstance(item, str) and not storable(item):
+            return False
     return True
 
 

@@ -16,35 +16,31 @@ by core, where they happen).
 from __future__ import annotations
 
 import inspect
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.auth import NO_SETUP, PUBLIC, USER, USER_OR_KEY, Access, Setup, api_call, refused
 from api.bodies import F, parse_json, read_body
 from api.errors import NO_STORE, ApiError, unexpected_error_handler
-from api.pages import session as page_session
 from api.ratelimit import client_address
 from api.services import Services
 from core import audit
-from core.actors import SITE_KEY, USER_ROLES, Actor
-from core.errors import DomainError, Forbidden, Unauthenticated
-from core.mfa import require_enrolled
-from core.sessions import resolve_session
-from core.sites import site_for_api_key
+from core.actors import SITE_KEY, USER_ROLES, Actor, Role
+from core.errors import DomainError
+from core.runtime import Runtime
+from core.text import is_uuid, one_line
 
-# Who may call: nobody needs to log in / a logged-in user / a user or a site API key.
-PUBLIC, USER, USER_OR_KEY = "public", "user", "user_or_key"
+__all__ = ["PUBLIC", "USER", "USER_OR_KEY", "Ctx", "Registry"]
+
 ANY_BODY: Mapping[str, F] = {}  # marker: the handler validates the object itself
-# Roles, for `roles=`: any user / admins only / agents, admins and chat platforms' keys.
-ANY_USER: tuple[str, ...] = USER_ROLES
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-ADMIN: tuple[str, ...] = ("admin",)
+# Roles, for `roles=`: any user / admins only.
+ANY_USER: tuple[Role, ...] = USER_ROLES
+ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 
 
 @dataclass
@@ -56,7 +52,7 @@ class Ctx:
     path: dict[str, str]
 
     @property
-    def rt(self):  # type: ignore[no-untyped-def]
+    def rt(self) -> Runtime:
         return self.services.rt
 
     @property
@@ -80,10 +76,15 @@ class EndpointSpec:
     tag: str
     rate: str | None
     responses: dict[int, str] = field(default_factory=dict)
-    roles: tuple[str, ...] | None = None  # None: any actor `auth` lets in
+    roles: tuple[Role, ...] | None = None  # None: any actor `auth` lets in
     permission: str | None = None
     mfa: bool = False
     audit: str | None = None  # the audit type of this endpoint's refused attempts
+    during_setup: frozenset[Setup] = NO_SETUP  # see api.auth.Setup
+
+    @property
+    def access(self) -> Access:
+        return Access(self.auth, self.roles, self.permission, self.mfa, self.during_setup)
 
 
 class Registry:
@@ -102,10 +103,11 @@ class Registry:
         tag: str = "",
         rate: str | None = None,
         responses: dict[int, str] | None = None,
-        roles: tuple[str, ...] | None = None,
+        roles: tuple[Role, ...] | None = None,
         permission: str | None = None,
         mfa: bool = False,
         audit: str | None = None,
+        during_setup: frozenset[Setup] = NO_SETUP,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if auth == PUBLIC and (roles or permission or mfa):
             raise ValueError(f"{method} {path}: a public endpoint has nobody to check")
@@ -116,6 +118,12 @@ class Registry:
             documented.setdefault(403, "forbidden")
         if mfa:
             documented[403] = "forbidden or mfa_enrollment_required"
+        if auth != PUBLIC:
+            # A user with a setup step unfinished (api.auth.Setup) is refused elsewhere.
+            blocked = sorted(str(s) for s in set(Setup) - during_setup)
+            if blocked:
+                shown = documented.get(403, "").replace(" or mfa_enrollment_required", "")
+                documented[403] = " or ".join(filter(None, [shown, *blocked]))
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             self.specs.append(
@@ -134,6 +142,7 @@ class Registry:
                     permission,
                     mfa,
                     audit,
+                    during_setup,
                 )
             )
             return handler
@@ -150,71 +159,34 @@ class Registry:
         ]
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+def _takes_body(spec: EndpointSpec) -> bool:
+    return spec.method in ("POST", "PUT", "PATCH")
 
 
-def session_token(request: Request, services: Services) -> tuple[str | None, bool]:
-    """The caller's token, and whether it came from the pages' session cookie (whose
-    writes must then carry the page's CSRF token)."""
-    token = bearer_token(request)
-    if token is not None:
-        return token, False
-    token = page_session.cookie_token(request, services.settings)
-    return token, token is not None
+def _call(spec: EndpointSpec) -> Callable[[Request, bytes], Awaitable[Any]]:
+    """The spec's handler behind the one auth layer (api.auth.api_call)."""
+    schema = None if spec.body is ANY_BODY else (spec.body or {})
+    parse = (lambda raw: parse_json(raw, schema)) if _takes_body(spec) else None
+    access = api_call(spec.access, f"{spec.method} {spec.path}", parse=parse)
+
+    def context(request: Request, actor: Actor | None, body: dict[str, Any]) -> Ctx:
+        services: Services = request.app.state.services
+        return Ctx(request, services, actor, body, dict(request.path_params))
+
+    if inspect.iscoroutinefunction(spec.handler):
+
+        async def run_async(request: Request, actor: Actor | None, body: dict[str, Any]) -> Any:
+            return await spec.handler(context(request, actor, body))
+
+        return access(run_async)
+
+    def run(request: Request, actor: Actor | None, body: dict[str, Any]) -> Any:
+        return _audited(spec, context(request, actor, body))
+
+    return access(run)
 
 
-def check_page_csrf(services: Services, request: Request, actor: Actor | None) -> None:
-    """A write made with the session cookie must prove it came from one of our pages."""
-    if actor is None or request.method in page_session.SAFE_METHODS:
-        return
-    if not page_session.csrf_ok(services.rt, actor, request.headers.get("x-csrf-token")):
-        raise ApiError(403, "forbidden", "Reload the page and try again.")
-
-
-def authenticate(services: Services, token: str | None, auth: str) -> Actor | None:
-    if auth == PUBLIC:
-        return None
-    if token is None:
-        raise Unauthenticated()
-    if token.startswith("sfk_"):
-        # A key that isn't one is unauthenticated wherever it is sent; a real one is
-        # refused where keys may not go.
-        site_id = site_for_api_key(services.rt, token)
-        if site_id is None:
-            raise Unauthenticated()
-        if auth != USER_OR_KEY:
-            raise ApiError(403, "forbidden", "A site API key can only manage conversations.")
-        return Actor(site_id=site_id, role=SITE_KEY)
-    return resolve_session(services.rt, token)
-
-
-def authorize(services: Services, spec: EndpointSpec, actor: Actor | None) -> None:
-    """The edge's permission check: role, profile permission, MFA enrolment."""
-    if actor is None:
-        return
-    allowed = (spec.roles is None or actor.role in spec.roles) and (
-        spec.permission is None or spec.permission in actor.permissions
-    )
-    if not allowed:
-        audit.record(
-            services.rt,
-            site_id=actor.site_id,
-            type="access.denied",
-            outcome=audit.FAILURE,
-            user_id=actor.user_id,
-            resource=f"{spec.method} {spec.path}",
-        )
-        raise Forbidden()
-    if spec.mfa:
-        require_enrolled(services.rt, actor)
-
-
-def _audited(services: Services, spec: EndpointSpec, ctx: Ctx) -> Any:
+def _audited(spec: EndpointSpec, ctx: Ctx) -> Any:
     """Run the handler; for an audited endpoint, record a refusal under its type."""
     if spec.audit is None or ctx.actor is None:
         return spec.handler(ctx)
@@ -224,14 +196,7 @@ def _audited(services: Services, spec: EndpointSpec, ctx: Ctx) -> Any:
         resource = ";".join(
             f"{k.removesuffix('_id')}:{_id_or_mark(v)}" for k, v in ctx.path.items()
         )
-        audit.record(
-            services.rt,
-            site_id=ctx.actor.site_id,
-            type=spec.audit,
-            outcome=audit.FAILURE,
-            user_id=ctx.actor.user_id,
-            resource=f"{resource};error={exc.code}",
-        )
+        refused(ctx.rt, ctx.actor, f"{resource};error={exc.code}", type=spec.audit)
         raise
 
 
@@ -240,25 +205,15 @@ def _id_or_mark(value: str) -> str:
 
     Anything else a client put in the path stays out of the trail, whatever it is.
     """
-    return value if _UUID.match(value) else "(not an id)"
-
-
-def _names_nothing(value: str) -> bool:
-    """A path parameter no resource can be named by: control characters (NUL, which
-    PostgreSQL refuses) or text that isn't valid Unicode."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+    return value if is_uuid(value) else "(not an id)"
 
 
 def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
+    calls = {method: _call(spec) for method, spec in methods.items()}
+
     async def handle(request: Request) -> Response:
-        spec = methods[request.method] if request.method in methods else methods.get("GET")
-        assert spec is not None
+        method = request.method if request.method in methods else "GET"
+        spec, call = methods[method], calls[method]
         services: Services = request.app.state.services
         # Each request runs in a task of its own, and run_in_threadpool copies the context:
         # whatever core audits while answering it names this client as the origin.
@@ -266,36 +221,13 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
         if spec.rate:
             await services.limiter.check(spec.rate, client_address(request))
         raw = b""
-        takes_body = spec.method in ("POST", "PUT", "PATCH")
-        if takes_body:
+        if _takes_body(spec):
             raw = await read_body(request, services.settings.max_body_bytes)
-        token, from_cookie = session_token(request, services)
-        path = dict(request.path_params)
-        if any(_names_nothing(str(v)) for v in path.values()):
+        # A path parameter no resource can be named by: control characters (NUL, which
+        # PostgreSQL refuses) or text that isn't valid Unicode.
+        if not all(one_line(str(v)) for v in request.path_params.values()):
             raise ApiError(404, "not_found", "No such resource on this site.")
-
-        def admit() -> tuple[Actor | None, dict[str, Any]]:
-            # Who is calling, then what they sent, then whether they may: a stranger learns
-            # nothing from a body's errors, a user's malformed request still hears why.
-            actor = authenticate(services, token, spec.auth)
-            if from_cookie:
-                check_page_csrf(services, request, actor)
-            body: dict[str, Any] = {}
-            if takes_body:
-                body = parse_json(raw, None if spec.body is ANY_BODY else (spec.body or {}))
-            authorize(services, spec, actor)
-            return actor, body
-
-        if inspect.iscoroutinefunction(spec.handler):
-            actor, body = await run_in_threadpool(admit)
-            result = await spec.handler(Ctx(request, services, actor, body, path))
-        else:
-
-            def work() -> Any:
-                actor, body = admit()
-                return _audited(services, spec, Ctx(request, services, actor, body, path))
-
-            result = await run_in_threadpool(work)
+        result = await call(request, raw)
         if isinstance(result, Response):
             return result
         if result is None:

@@ -11,19 +11,36 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("api.access")
 
-API_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'"
-)
-_HEADERS = [
-    (b"content-security-policy", API_CSP.encode()),
-    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
-]
+NO_FRAMING = "'none'"
+
+
+def csp(frame_ancestors: str = NO_FRAMING) -> str:
+    """Our own scripts and styles only: no inline script, no `style=`, nothing from another
+    origin. `frame_ancestors` is a checked source list (api.pages.render.ancestors)."""
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; font-src 'self'; form-action 'self'; object-src 'none'; "
+        f"base-uri 'none'; frame-ancestors {frame_ancestors}"
+    )
+
+
+def security_headers(frame_ancestors: str = NO_FRAMING) -> dict[str, str]:
+    """The headers every response carries; a page that may be framed passes its origins."""
+    headers = {
+        "Content-Security-Policy": csp(frame_ancestors),
+        "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+    if frame_ancestors == NO_FRAMING:
+        headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
+    return headers
+
+
+_HEADERS = [(k.lower().encode(), v.encode()) for k, v in security_headers().items()]
+_CSP, _XFO = b"content-security-policy", b"x-frame-options"
 
 
 class SecurityHeaders:
@@ -37,7 +54,9 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name for name, _ in message.get("headers", [])}
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                if _CSP in present:  # the response chose its own framing (a page's)
+                    present.add(_XFO)
                 message["headers"] = list(message.get("headers", [])) + [
                     h for h in _HEADERS if h[0] not in present
                 ]

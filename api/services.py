@@ -28,10 +28,7 @@ class Services:
             rt=rt,
             publisher=Publisher(settings, rt.keyring),
             events=EventReader(settings.redis_url),
-            limiter=RateLimiter(
-                settings.redis_url,
-                {"login": settings.login_rate_per_minute, "otk": settings.otk_rate_per_minute},
-            ),
+            limiter=RateLimiter(settings),
         )
 
     def publish(self, submission: Submission) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import users
-from core.actors import Actor
+from core.actors import Actor, Role
 from core.forms import catalogue
 from core.runtime import Runtime
 from core.sites import create_site, find_site_by_name
@@ -26,7 +26,7 @@ def seed(rt: Runtime) -> dict[str, Any]:
     if site_id is None:
         password = DEMO_USERS["admin"][1]
         site_id = create_site(rt, DEMO_SITE, "admin", password)["site_id"]
-    admin = Actor(site_id=site_id, role="admin", user_id="seed")
+    admin = Actor(site_id=site_id, role=Role.ADMIN, user_id="seed")
     existing = {u["username"] for u in users.list_users(rt, admin)}
     for username, (role, password, display) in DEMO_USERS.items():
         if username not in existing:

@@ -76,6 +76,9 @@ def cmd_api(args: argparse.Namespace) -> int:
         access_log=False,
         log_config=None,
         server_header=False,
+        # api.ratelimit.client_address reads X-Forwarded-For, from forwarded_allow_ips only;
+        # uvicorn's own handling would believe it from 127.0.0.1 whatever the setting.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
     return 0

@@ -7,6 +7,7 @@ in tracebacks and debug logs.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -56,6 +57,9 @@ class Settings:
     sweep_interval_s: int
     login_rate_per_minute: int
     otk_rate_per_minute: int
+    # The reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks);
+    # () for none ("none"), None when not given (which production refuses).
+    forwarded_allow_ips: tuple[str, ...] | None = None
 
     @property
     def is_production(self) -> bool:
@@ -110,7 +114,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if env not in ENVIRONMENTS:
         raise ConfigError(f"SECUREFORMS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     raw: dict[str, Any] = _read_toml(env)
-    for key in [*raw, "data_dir", "keyring", "off_record_redis_url", "keystore_database_url"]:
+    extra = ("data_dir", "keyring", "off_record_redis_url", "keystore_database_url")
+    for key in [*raw, *extra, "forwarded_allow_ips"]:
         override = _env_value(environ, key)
         if override is not None:
             raw[key] = override
@@ -158,10 +163,33 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_url=str(raw["public_url"]).rstrip("/"),
         log_level=str(raw.get("log_level", "INFO")).upper(),
         publish_timeout_s=publish_timeout_s,
+        forwarded_allow_ips=_proxies(raw.get("forwarded_allow_ips")),
         **ints,
     )
     _refuse_unsafe(settings)
     return settings
+
+
+def _proxies(value: object) -> tuple[str, ...] | None:
+    """forwarded_allow_ips: "none", or addresses / CIDR networks (a list, or a string
+    separated by commas or spaces), each checked and written in its normal form."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else re.split(r"[,\s]+", str(value).strip())
+    names = [str(i).strip() for i in items if str(i).strip()]
+    if [n.lower() for n in names] == ["none"]:
+        return ()
+    if not names:
+        raise ConfigError('forwarded_allow_ips is empty: name the proxies, or "none"')
+    networks = []
+    for name in names:
+        try:
+            networks.append(str(ipaddress.ip_network(name, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"forwarded_allow_ips: {name!r} is not an IP address or network"
+            ) from None
+    return tuple(networks)
 
 
 def _refuse_unsafe(settings: Settings) -> None:
@@ -184,5 +212,12 @@ def _refuse_unsafe(settings: Settings) -> None:
     if not settings.public_url.startswith("https://"):
         # Visitor links, HSTS and the Secure/__Host- cookies all assume HTTPS.
         problems.append("public_url is not https:// (set SECUREFORMS_PUBLIC_URL)")
+    if settings.forwarded_allow_ips is None:
+        # Behind a proxy every client would share its address (one rate-limit bucket, one
+        # audit origin); without one, a trusted header would let clients pick theirs.
+        problems.append(
+            "forwarded_allow_ips is not set (set SECUREFORMS_FORWARDED_ALLOW_IPS to the "
+            'addresses of your reverse proxies, or to "none" if clients connect directly)'
+        )
     if problems:
         raise ConfigError("production refuses development defaults: " + "; ".join(problems))

@@ -9,6 +9,7 @@ checking them costs nothing per request; a profile change rewrites the live sess
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from core.errors import Forbidden
 
@@ -16,36 +17,57 @@ USE_SECURE_FORMS = "secure_forms.use"
 VIEW_HISTORY = "secure_forms.view_history"
 PERMISSIONS = (USE_SECURE_FORMS, VIEW_HISTORY)
 
-USER_ROLES = ("agent", "manager", "admin")
-SITE_KEY = "site_key"
+
+class Role(StrEnum):
+    """Who an actor is. A StrEnum, so the DB, sessions and JSON keep the plain strings."""
+
+    AGENT = "agent"
+    MANAGER = "manager"
+    ADMIN = "admin"
+    SITE_KEY = "site_key"  # a chat platform calling with the site's API key, not a user
+
+
+USER_ROLES: tuple[Role, ...] = (Role.AGENT, Role.MANAGER, Role.ADMIN)
+SITE_KEY = Role.SITE_KEY
+CONSOLE_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 
 # What a role's default profile grants (and the most a profile of that role may grant).
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "agent": frozenset({USE_SECURE_FORMS}),
-    "manager": frozenset(),
-    "admin": frozenset(),
-    SITE_KEY: frozenset(),
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.AGENT: frozenset({USE_SECURE_FORMS}),
+    Role.MANAGER: frozenset(),
+    Role.ADMIN: frozenset(),
+    Role.SITE_KEY: frozenset(),
 }
-ASSIGNABLE: dict[str, frozenset[str]] = {
-    "agent": frozenset({USE_SECURE_FORMS}),
-    "manager": frozenset({VIEW_HISTORY}),
-    "admin": frozenset(),
+ASSIGNABLE: dict[Role, frozenset[str]] = {
+    Role.AGENT: frozenset({USE_SECURE_FORMS}),
+    Role.MANAGER: frozenset({VIEW_HISTORY}),
+    Role.ADMIN: frozenset(),
 }
+
+
+def user_role(value: object) -> Role | None:
+    """The user role a stored or posted string names, or None (a site key is no user)."""
+    return next((r for r in USER_ROLES if r == value), None)
 
 
 @dataclass(frozen=True)
 class Actor:
     site_id: str
-    role: str  # agent | manager | admin | site_key
+    role: Role
     user_id: str | None = None
     session_id: str | None = None
     display_name: str | None = None
     permissions: frozenset[str] = frozenset()
     mfa_enabled: bool = False
+    # Set when an admin chose the password (a new user, a reset): until the user picks
+    # their own, they reach nothing but the password change and sign-out.
+    must_change_password: bool = False
 
     def __post_init__(self) -> None:
         if not self.site_id:
             raise ValueError("an actor always belongs to exactly one site")
+        # Rows and sessions hand in the stored string; it must name a role (ValueError).
+        object.__setattr__(self, "role", Role(self.role))
 
     @property
     def is_user(self) -> bool:
@@ -62,6 +84,6 @@ class Actor:
         if permission not in self.permissions:
             raise Forbidden()
 
-    def require_role(self, *roles: str) -> None:
+    def require_role(self, *roles: Role) -> None:
         if self.role not in roles:
             raise Forbidden()

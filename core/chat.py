@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core import form_requests, notifications
-from core.actors import Actor
+from core.actors import Actor, Role
 from core.clock import aware, rfc3339, utcnow
 from core.conversations import (
     ACTIVE,
@@ -49,6 +49,7 @@ from core.runtime import Runtime
 from core.schema import conversations, sites, users
 from core.schema import form_requests as form_requests_table
 from core.sites import find_site_by_name, site_exists
+from core.text import storable
 from vault import OtkClaims, VaultError
 
 TOKEN_PREFIX = "sfv_"  # noqa: S105 (a prefix, not a secret)
@@ -91,10 +92,10 @@ def _mint(rt: Runtime, site_id: str, conversation_id: str, name: str | None) -> 
 def visitor_token(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, str]:
     """A chat token for the visitor of a conversation, for a platform's visitor client."""
     conversation = get_conversation(rt, actor.site_id, conversation_id)
-    if actor.role == "agent":
+    if actor.role == Role.AGENT:
         if conversation.agent_id != actor.user_id:
             raise Forbidden("Only the assigned agent can invite the visitor.")
-    elif actor.role not in ("site_key", "admin"):
+    elif actor.role not in (Role.SITE_KEY, Role.ADMIN):
         raise Forbidden()
     if conversation.status != ACTIVE:
         raise ConversationClosed()
@@ -107,7 +108,9 @@ def _least_busy_agent(rt: Runtime, site_id: str) -> str | None:
             conn.execute(
                 select(users.c.id)
                 .where(
-                    users.c.site_id == site_id, users.c.role == "agent", users.c.enabled.is_(True)
+                    users.c.site_id == site_id,
+                    users.c.role == Role.AGENT.value,
+                    users.c.enabled.is_(True),
                 )
                 .order_by(users.c.created_at, users.c.id)
             )
@@ -138,7 +141,7 @@ def start_demo_chat(
         raise NotFound("No such site.")
     name = "".join(ch for ch in (name or "") if ch.isprintable()).strip()[:MAX_NAME] or None
     agent_id = agent_id or _least_busy_agent(rt, site_id)
-    site = Actor(site_id=site_id, role="site_key")
+    site = Actor(site_id=site_id, role=Role.SITE_KEY)
     conversation = create_conversation(rt, site, name, agent_id)
     return {"conversation_id": conversation["id"], **_mint(rt, site_id, conversation["id"], name)}
 
@@ -166,19 +169,8 @@ def end_visitor(rt: Runtime, token: str) -> None:
     rt.redis.delete(_KEY + _hash(token))
 
 
-def _printable(text: str) -> bool:
-    # NUL and lone surrogates can't be stored (PostgreSQL refuses the one, UTF-8 the other).
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def post_visitor_message(rt: Runtime, visitor: Visitor, text: str) -> dict[str, Any]:
-    if not _printable(text) or not text.strip() or len(text) > MAX_MESSAGE:
+    if not storable(text) or not text.strip() or len(text) > MAX_MESSAGE:
         raise ValidationFailed(
             "A message is 1 to 5000 characters of text.",
             fields={"text": "1 to 5000 characters of text."},

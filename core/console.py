@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core import audit
-from core.actors import VIEW_HISTORY, Actor
+from core.actors import VIEW_HISTORY, Actor, Role
 from core.clock import rfc3339
 from core.runtime import Runtime
 from core.schema import audit_events, conversations, form_requests, users
@@ -31,7 +31,7 @@ def audit_newest_first(
 ) -> list[dict[str, Any]]:
     """The site's audit entries, latest first; `before` pages on by sequence number and a
     `type` ending in "." matches a family ("auth."), as `audit.list_events` does."""
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     query = select(audit_events).where(audit_events.c.site_id == actor.site_id)
     if before is not None:
         query = query.where(audit_events.c.seq < before)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from configs.database import insert_unless_present
 from core import lifecycle, notifications
-from core.actors import Actor
+from core.actors import Actor, Role
 from core.clock import rfc3339, utcnow
 from core.errors import ConversationClosed, Forbidden, NotFound
 from core.forms.masking import mask_numbers_in_text
@@ -38,7 +38,7 @@ def _agent_on_site(conn: Connection, site_id: str, agent_id: str) -> bool:
             select(users.c.id).where(
                 users.c.id == agent_id,
                 users.c.site_id == site_id,
-                users.c.role == "agent",
+                users.c.role == Role.AGENT.value,
                 users.c.enabled.is_(True),
             )
         ).first()
@@ -49,11 +49,11 @@ def _agent_on_site(conn: Connection, site_id: str, agent_id: str) -> bool:
 def create_conversation(
     rt: Runtime, actor: Actor, visitor_name: str | None, agent_id: str | None
 ) -> dict[str, Any]:
-    if actor.role == "agent":
+    if actor.role == Role.AGENT:
         agent_id = agent_id or actor.user_id
         if agent_id != actor.user_id:
             raise Forbidden("An agent can only open a conversation assigned to themselves.")
-    elif actor.role not in ("site_key", "admin"):
+    elif actor.role not in (Role.SITE_KEY, Role.ADMIN):
         raise Forbidden()
     conversation_id = str(uuid.uuid4())
     now = utcnow()
@@ -107,9 +107,9 @@ def get_conversation(rt: Runtime, site_id: str, conversation_id: str) -> Any:
 
 def _may_manage(rt: Runtime, actor: Actor, conversation: Any) -> None:
     """Site keys and admins manage any conversation of their site; agents only their own."""
-    if actor.role in ("site_key", "admin"):
+    if actor.role in (Role.SITE_KEY, Role.ADMIN):
         return
-    if actor.role == "agent" and conversation.agent_id == actor.user_id:
+    if actor.role == Role.AGENT and conversation.agent_id == actor.user_id:
         return
     raise Forbidden()
 
@@ -232,10 +232,10 @@ def post_message(
     rt: Runtime, actor: Actor, conversation_id: str, text: str, *, author: str | None = None
 ) -> dict[str, Any]:
     conversation = get_conversation(rt, actor.site_id, conversation_id)
-    if actor.role == "agent":
+    if actor.role == Role.AGENT:
         if actor.user_id not in list_participants(rt, conversation_id):
             raise Forbidden()
-    elif actor.role not in ("site_key", "admin"):
+    elif actor.role not in (Role.SITE_KEY, Role.ADMIN):
         raise Forbidden()
     if conversation.status != ACTIVE:
         raise ConversationClosed()
@@ -287,7 +287,7 @@ def add_system_message(
 
 def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str, str]]:
     conversation = get_conversation(rt, actor.site_id, conversation_id)
-    if actor.role == "agent" and actor.user_id not in list_participants(rt, conversation.id):
+    if actor.role == Role.AGENT and actor.user_id not in list_participants(rt, conversation.id):
         raise Forbidden()
     with rt.app_engine.connect() as conn:
         rows = conn.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core import audit
-from core.actors import Actor
+from core.actors import Actor, Role
 from core.errors import NotFound
 from core.runtime import Runtime
 from core.schema import conversations
@@ -54,7 +54,7 @@ def _erase(rt: Runtime, site_id: str, conversation_id: str, user_id: str | None)
 
 
 def erase_for_admin(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, int]:
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     if site_of_conversation(rt, conversation_id) != actor.site_id:
         raise NotFound("No such conversation on this site.")
     return {"erased": _erase(rt, actor.site_id, conversation_id, actor.user_id)}

@@ -12,22 +12,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from core.errors import PasswordPolicy
+from core.text import storable
 
 HISTORY_DEPTH = 4  # a new password must differ from the last four (PCI-DSS 8.3.7)
 
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
 _DUMMY_HASH = _hasher.hash("this password is never right, it only costs time")
-
-
-def storable(text: str) -> bool:
-    """Text every store can hold: no NUL (PostgreSQL refuses it), no unpaired surrogate."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _bytes(password: str) -> bytes:

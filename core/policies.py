@@ -18,13 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from core import audit
-from core.actors import Actor
+from core.actors import USER_ROLES, Actor, Role
 from core.errors import DomainError, NotFound
 from core.runtime import Runtime
 from core.schema import sites, users
 from core.sessions import update_user_sessions
 
-ROLES = ("agent", "manager", "admin")
+ROLES = USER_ROLES
 IDLE_ACTIONS = ("logout",)
 MAX_IDLE_TIMEOUT_S = 900  # PCI-DSS 8.2.8: re-authenticate after 15 minutes idle
 
@@ -187,7 +187,7 @@ def _wildcard_is_one_owner(origin: str) -> bool:
 
 def update_policies(rt: Runtime, actor: Actor, changes: Mapping[str, Any]) -> SitePolicies:
     """Apply an admin's changes (all or nothing), audit them, and re-time live sessions."""
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     with rt.app_engine.begin() as conn:
         before = _locked(conn, actor.site_id)
         after = validated(before, changes, test_env=rt.settings.env == "test")

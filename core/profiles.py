@@ -19,15 +19,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from core import audit
-from core.actors import ASSIGNABLE, ROLE_PERMISSIONS, USER_ROLES, Actor
+from core.actors import ASSIGNABLE, ROLE_PERMISSIONS, USER_ROLES, Actor, Role, user_role
 from core.clock import rfc3339, utcnow
 from core.errors import Conflict, DomainError, NotFound
-from core.passwords import storable
 from core.runtime import Runtime
 from core.schema import profiles, users
 from core.sessions import update_user_sessions
+from core.text import storable
 
-DEFAULTS = (("Agent", "agent"), ("Manager", "manager"), ("Administrator", "admin"))
+DEFAULTS = (("Agent", Role.AGENT), ("Manager", Role.MANAGER), ("Administrator", Role.ADMIN))
 
 
 class InvalidProfile(DomainError):
@@ -62,7 +62,7 @@ def _permissions(raw: str) -> frozenset[str]:
 
 
 def profile_for(
-    conn: Connection, site_id: str, role: str, profile_id: str | None
+    conn: Connection, site_id: str, role: Role, profile_id: str | None
 ) -> tuple[str | None, frozenset[str]]:
     """(profile id, permissions) a user of `role` gets: their profile, else the default.
 
@@ -81,13 +81,13 @@ def profile_for(
     return str(row.id), _permissions(row.permissions)
 
 
-def site_grants(conn: Connection, site_id: str) -> Callable[[str, str | None], frozenset[str]]:
+def site_grants(conn: Connection, site_id: str) -> Callable[[Role, str | None], frozenset[str]]:
     """`profile_for`'s answer for many users at once: one query for the whole site."""
     rows = conn.execute(select(profiles).where(profiles.c.site_id == site_id)).all()
     by_id = {r.id: (r.role, _permissions(r.permissions)) for r in rows}
     defaults = {r.role: _permissions(r.permissions) for r in rows if r.is_default}
 
-    def grants(role: str, profile_id: str | None) -> frozenset[str]:
+    def grants(role: Role, profile_id: str | None) -> frozenset[str]:
         if profile_id in by_id and by_id[profile_id][0] == role:
             return by_id[profile_id][1]
         return defaults.get(role, ROLE_PERMISSIONS.get(role, frozenset()))
@@ -131,7 +131,7 @@ def _public(row: Any) -> dict[str, Any]:
 
 
 def list_profiles(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     with rt.app_engine.connect() as conn:
         rows = conn.execute(
             select(profiles)
@@ -142,7 +142,7 @@ def list_profiles(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
 
 
 def get_profile(rt: Runtime, actor: Actor, profile_id: str) -> dict[str, Any]:
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     with rt.app_engine.connect() as conn:
         row = _row(conn, actor.site_id, profile_id)
     return _public(row)
@@ -157,7 +157,7 @@ def _row(conn: Connection, site_id: str, profile_id: str) -> Any:
     return row
 
 
-def _checked_permissions(role: str, permissions: object) -> list[str]:
+def _checked_permissions(role: Role, permissions: object) -> list[str]:
     if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
         raise InvalidProfile(fields={"permissions": "A list of permission names."})
     unknown = set(permissions) - ASSIGNABLE[role]
@@ -182,10 +182,11 @@ def _checked_name(name: object) -> str:
 def create_profile(
     rt: Runtime, actor: Actor, name: object, role: object, permissions: object
 ) -> dict[str, Any]:
-    actor.require_role("admin")
-    if role not in USER_ROLES:
+    actor.require_role(Role.ADMIN)
+    checked_role = user_role(role)
+    if checked_role is None:
         raise InvalidProfile(fields={"role": f"One of {', '.join(USER_ROLES)}."})
-    assert isinstance(role, str)
+    role = checked_role
     clean_name = _checked_name(name)
     granted = _checked_permissions(role, permissions)
     profile_id = str(uuid.uuid4())
@@ -235,7 +236,7 @@ def update_profile(
     rt: Runtime, actor: Actor, profile_id: str, changes: dict[str, Any]
 ) -> dict[str, Any]:
     """Rename a profile or change what it grants; its users' sessions follow at once."""
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     with rt.app_engine.begin() as conn:
         row = _row(conn, actor.site_id, profile_id)
         if "role" in changes and changes["role"] != row.role:

@@ -49,6 +49,8 @@ users = Table(
     Column("mfa_pending_secret", String(255), nullable=True),
     Column("mfa_last_step", Integer, nullable=True),  # a TOTP step is accepted once
     Column("password_changed_at", DateTime(timezone=True), nullable=True),
+    # a0004: an admin chose the password (created, reset): the user must choose their own
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("site_id", "username", name="uq_users_site_username"),
 )
 

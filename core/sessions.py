@@ -25,7 +25,7 @@ _KEEP_S = ABSOLUTE_LIFETIME_S + 3600  # a little longer, so an old session says 
 
 _TOUCH = """
 local s = redis.call('HMGET', KEYS[1], 'site', 'role', 'user', 'name', 'created', 'seen', 'idle',
-                      'perms', 'mfa')
+                      'perms', 'mfa', 'pwc')
 if not s[1] then return {'missing'} end
 local now = tonumber(ARGV[1])
 if now - tonumber(s[6]) > tonumber(s[7]) or now - tonumber(s[5]) > tonumber(ARGV[2]) then
@@ -33,7 +33,7 @@ if now - tonumber(s[6]) > tonumber(s[7]) or now - tonumber(s[5]) > tonumber(ARGV
   return {'expired'}
 end
 redis.call('HSET', KEYS[1], 'seen', ARGV[1])
-return {'ok', s[1], s[2], s[3], s[4], s[8] or '', s[9] or '0'}
+return {'ok', s[1], s[2], s[3], s[4], s[8] or '', s[9] or '0', s[10] or '0'}
 """
 
 # Only a session that still exists is changed: HSET on a deleted one would bring back a
@@ -72,6 +72,8 @@ def start_session(rt: Runtime, actor: Actor, idle_timeout_s: int, *, now: int | 
             "idle": idle_timeout_s,
             "perms": _perms(actor.permissions),
             "mfa": "1" if actor.mfa_enabled else "0",
+            # Never rewritten: setting or clearing it ends every session of the user.
+            "pwc": "1" if actor.must_change_password else "0",
         },
     )
     pipe.expire(key, _KEEP_S)
@@ -91,7 +93,7 @@ def resolve_session(rt: Runtime, token: str, *, now: int | None = None) -> Actor
         raise Unauthenticated()
     if status == "expired":
         raise SessionExpired()
-    site, role, user, name, perms, mfa = (v.decode() for v in result[1:7])
+    site, role, user, name, perms, mfa, pwc = (v.decode() for v in result[1:8])
     return Actor(
         site_id=site,
         role=role,
@@ -100,6 +102,7 @@ def resolve_session(rt: Runtime, token: str, *, now: int | None = None) -> Actor
         display_name=name or None,
         permissions=frozenset(perms.split()),
         mfa_enabled=mfa == "1",
+        must_change_password=pwc == "1",
     )
 
 

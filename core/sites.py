@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy import insert, select
 
+from core.actors import Role
 from core.clock import utcnow
 from core.errors import NotFound
 from core.forms.catalogue import install_templates
@@ -44,7 +45,7 @@ def create_site(
             site_id,
             admin_username,
             admin_password,
-            "admin",
+            Role.ADMIN,
             display_name="Administrator",
             conn=conn,
         )

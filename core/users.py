@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from core import audit, mfa, profiles
-from core.actors import USER_ROLES, Actor
+from core.actors import USER_ROLES, Actor, Role
 from core.clock import rfc3339, utcnow
 from core.errors import (
     AccountDisabled,
@@ -31,13 +31,13 @@ from core.passwords import (
     HISTORY_DEPTH,
     check_password_policy,
     hash_password,
-    storable,
     verify_password,
 )
 from core.policies import SitePolicies, site_policies
 from core.runtime import Runtime
 from core.schema import password_history, sites, users
 from core.sessions import end_session, end_user_sessions, start_session, update_user_sessions
+from core.text import storable
 
 # Failures for usernames that don't exist are counted too (see the module docstring).
 _UNKNOWN_PREFIX = "sf:login-unknown:"
@@ -94,7 +94,9 @@ def create_user(
     profile_id: str | None = None,
     conn: Connection | None = None,
     by: str | None = None,
+    must_change_password: bool = False,
 ) -> str:
+    """A new user; `must_change_password` when an admin chose the password (PCI 8.3.5)."""
     if conn is None:
         with rt.app_engine.begin() as own:
             return create_user(
@@ -107,6 +109,7 @@ def create_user(
                 profile_id=profile_id,
                 conn=own,
                 by=by,
+                must_change_password=must_change_password,
             )
     if role not in USER_ROLES:
         raise ValueError(f"unknown role {role!r}")
@@ -123,7 +126,7 @@ def create_user(
     if profile_id is not None:
         profiles.check_assignable(conn, site_id, profile_id, role)
     else:
-        profile_id, _ = profiles.profile_for(conn, site_id, role, None)
+        profile_id, _ = profiles.profile_for(conn, site_id, Role(role), None)
     user_id = str(uuid.uuid4())
     password_hash = hash_password(password)
     now = utcnow()
@@ -142,6 +145,7 @@ def create_user(
                 created_at=now,
                 mfa_enabled=False,
                 password_changed_at=now,
+                must_change_password=must_change_password,
             )
         )
     except IntegrityError:  # a concurrent create of the same username
@@ -218,6 +222,7 @@ def log_in(
         display_name=row.display_name,
         permissions=permissions,
         mfa_enabled=bool(row.mfa_enabled),
+        must_change_password=bool(row.must_change_password),
     )
     token = start_session(rt, actor, policies.idle_timeout_s)
     _recheck(rt, token, actor, row.password_hash)
@@ -348,7 +353,7 @@ def get_user(rt: Runtime, site_id: str, user_id: str) -> dict[str, Any]:
 
 
 def list_users(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     with rt.app_engine.connect() as conn:
         rows = conn.execute(
             select(users).where(users.c.site_id == actor.site_id).order_by(users.c.username)
@@ -375,7 +380,7 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
     Disabling, a password reset or an MFA reset ends the user's sessions at once; a new
     profile's permissions reach their live sessions at once.
     """
-    actor.require_role("admin")
+    actor.require_role(Role.ADMIN)
     ended = False
     permissions: frozenset[str] | None = None
     with rt.app_engine.begin() as conn:
@@ -403,6 +408,7 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
             shown.append(f"profile={changes['profile_id']}")
         if "password" in changes:
             values |= _new_password(conn, row, changes["password"])
+            values["must_change_password"] = True  # the admin knows it: the user replaces it
             ended = True
             shown.append("password=reset")
         if changes.get("mfa_reset"):
@@ -460,7 +466,7 @@ def change_password(rt: Runtime, actor: Actor, current: str, new: str) -> None:
         )
         raise WrongCurrentPassword(fields={"current_password": "Not your current password."})
     with rt.app_engine.begin() as conn:
-        values = _new_password(conn, row, new)
+        values = _new_password(conn, row, new) | {"must_change_password": False}
         conn.execute(update(users).where(users.c.id == row.id).values(**values))
         audit.record(
             rt,

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from core import notifications
-from core.actors import SITE_KEY, Actor
+from core.actors import SITE_KEY, USER_ROLES, Actor, Role
 from core.clock import aware, rfc3339, utcnow
 from core.conversations import (
     ACTIVE,
@@ -31,14 +31,14 @@ from core.schema import conversations, form_requests, messages, participants, us
 
 STATUSES = ("active", "closed", "all")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-_READERS = ("agent", "manager", "admin", SITE_KEY)
+_READERS = (*USER_ROLES, SITE_KEY)
 
 
 def _agent_exists(rt: Runtime, site_id: str, agent_id: str) -> bool:
     with rt.app_engine.connect() as conn:
         found = conn.execute(
             select(users.c.id).where(
-                users.c.id == agent_id, users.c.site_id == site_id, users.c.role == "agent"
+                users.c.id == agent_id, users.c.site_id == site_id, users.c.role == Role.AGENT.value
             )
         ).first()
     return found is not None
@@ -48,7 +48,7 @@ def _whose(rt: Runtime, actor: Actor, agent_id: str | None) -> str | None:
     """Whose conversations to list: an agent's own, or (for the others) one agent's or all."""
     if actor.role not in _READERS:
         raise Forbidden()
-    if actor.role == "agent":
+    if actor.role == Role.AGENT:
         if agent_id not in (None, actor.user_id):
             raise Forbidden("An agent can only list their own conversations.")
         return actor.user_id
@@ -114,7 +114,7 @@ def _may_read(rt: Runtime, actor: Actor, conversation: Any) -> list[str]:
     if actor.role not in _READERS:
         raise Forbidden()
     present = list_participants(rt, conversation.id)
-    if actor.role == "agent" and actor.user_id not in present:
+    if actor.role == Role.AGENT and actor.user_id not in present:
         raise Forbidden("This conversation is not one of yours.")
     return present
 

@@ -16,20 +16,19 @@ can show the same secret again; what gets confirmed is the secret core keeps pen
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api.auth import EVERY_SETUP, Setup
 from api.pages import session as page_session
 from api.pages.render import render
-from api.pages.web import Handler, forbidden_page, page, rate_limit, read_form, services
+from api.pages.session import Posted, signed_in_page
+from api.pages.web import page, services
 from core import mfa, users
 from core.actors import Actor
 from core.errors import Conflict, PasswordPolicy
@@ -38,17 +37,9 @@ from core.policies import site_policies
 from core.runtime import Runtime
 from core.users import WrongCurrentPassword
 
-Posted = dict[str, str]
-PostView = Callable[[Request, Runtime, Actor, Posted], Response]
-
 PASSWORD_MAX = 1024
 _SECRET = re.compile(r"[A-Z2-7]{16,128}")  # base32, as core.mfa.new_secret makes them
-_ROLE_NAMES = {"agent": "Agent", "manager": "Manager", "admin": "Administrator"}
-# What a role can't do before enrolling, where the site requires it (mfa=True endpoints).
-_MFA_GATES = {
-    "agent": "reveal answers sent back in secure forms",
-    "manager": "read stored answers in engagement history",
-}
+_ENROLLING = frozenset({Setup.MFA})  # a password an admin chose is replaced first
 _NOTICES = {
     "mfa_on": "Two-step sign-in is already on. If you have lost your authenticator app, "
     "ask an administrator to reset it.",
@@ -68,37 +59,6 @@ def _summary(errors: dict[str, str]) -> list[dict[str, str]]:
     return [
         {"message": message, "href": f"#{_FIELD_IDS[name]}"} for name, message in errors.items()
     ]
-
-
-def _signed_in(request: Request) -> tuple[Runtime, Actor | Response]:
-    svc = services(request)
-    return svc.rt, page_session.signed_in(request, svc.rt, svc.settings)
-
-
-def _account_post(*, limit: str | None = None) -> Callable[[PostView], Handler]:
-    """A form post of these pages (rate-limited by `limit`): the view runs in the thread
-    pool once the sender is signed in and the form carries their session's CSRF token."""
-
-    def decorate(view: PostView) -> Handler:
-        @functools.wraps(view)
-        async def handler(request: Request) -> Response:
-            if limit is not None:
-                await rate_limit(request, limit)
-            posted = await read_form(request)
-
-            def work() -> Response:
-                rt, actor = _signed_in(request)
-                if not isinstance(actor, Actor):
-                    return actor
-                if not page_session.csrf_ok(rt, actor, posted.get("csrf")):
-                    return forbidden_page(request)
-                return view(request, rt, actor, posted)
-
-            return await run_in_threadpool(work)
-
-        return handler
-
-    return decorate
 
 
 def _layout(rt: Runtime, actor: Actor) -> dict[str, Any]:
@@ -125,17 +85,19 @@ def _account_page(
     me = users.whoami(rt, actor)
     errors = errors or {}
     required = _mfa_required(rt, actor, me["mfa_enabled"])
+    sent_for = request.query_params.get("required")
     return render(
         request,
         "account.html",
         status_code=status_code,
         **_layout(rt, actor),
         user=me,
-        role_name=_ROLE_NAMES.get(me["role"], me["role"]),
+        role_name=page_session.ROLE_NAMES.get(me["role"], me["role"]),
         mfa_required=required,
-        mfa_gate=_MFA_GATES.get(actor.role, "use the pages that need it"),
-        # Sent here by the workspace or console: the banner takes focus, unless errors do.
-        focus_banner=required and not errors and request.query_params.get("required") == "1",
+        password_required=actor.must_change_password,
+        # Sent here by another page (api.auth.Setup): its banner takes focus, unless errors do.
+        focus_banner=required and not errors and sent_for in ("1", "mfa"),
+        focus_password_banner=actor.must_change_password and not errors,
         notice=_NOTICES.get(request.query_params.get("notice", "")),
         errors=errors,
         summary=_summary(errors),
@@ -169,18 +131,13 @@ def _setup_page(
 
 
 @page
-async def account(request: Request) -> Response:
-    def work() -> Response:
-        rt, actor = _signed_in(request)
-        if not isinstance(actor, Actor):
-            return actor
-        return _account_page(request, rt, actor)
-
-    return await run_in_threadpool(work)
+@signed_in_page(during_setup=EVERY_SETUP)
+def account(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    return _account_page(request, rt, actor)
 
 
 @page
-@_account_post()
+@signed_in_page(posts=True, during_setup=_ENROLLING)
 def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     try:
         started = mfa.enroll(rt, actor)
@@ -190,7 +147,7 @@ def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Re
 
 
 @page
-@_account_post(limit="login")
+@signed_in_page(posts=True, limit="login", during_setup=_ENROLLING)
 def mfa_confirm(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     code = posted.get("totp", "").strip().replace(" ", "")
     shown = posted.get("secret", "")
@@ -250,7 +207,7 @@ def _password_errors(posted: dict[str, str]) -> dict[str, str]:
 
 
 @page
-@_account_post(limit="login")
+@signed_in_page(posts=True, limit="login", during_setup=EVERY_SETUP)
 def change_password(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     errors = _password_errors(posted)
     if errors:

@@ -30,7 +30,7 @@ from api.pages import (
 from api.pages.admin_gate import ANY_CONSOLE_USER, console_get
 from api.pages.admin_kit import SECTIONS, console_page, may_use
 from api.pages.web import page
-from core.actors import VIEW_HISTORY, Actor
+from core.actors import VIEW_HISTORY, Actor, Role
 from core.runtime import Runtime
 
 _ABOUT = {
@@ -58,7 +58,7 @@ def overview(request: Request, rt: Runtime, actor: Actor) -> Response:
         "admin_overview.html",
         section="/admin",
         sections=sections,
-        lacks_history=actor.role == "manager" and VIEW_HISTORY not in actor.permissions,
+        lacks_history=actor.role == Role.MANAGER and VIEW_HISTORY not in actor.permissions,
     )
 
 

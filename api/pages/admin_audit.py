@@ -21,10 +21,10 @@ from api.pages.web import page
 from core import console
 from core.actors import Actor
 from core.runtime import Runtime
+from core.text import is_id
 
 PER_PAGE = 50
 _TYPE = re.compile(r"^[a-z_]+(\.[a-z_]*)*$")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _SEQ = re.compile(r"^[0-9]{1,10}$")
 
@@ -73,7 +73,7 @@ def _read_filters(query: Mapping[str, str]) -> tuple[dict[str, str], dict[str, s
         )
     if chosen["type"] and (len(chosen["type"]) > 64 or not _TYPE.match(chosen["type"])):
         errors["type"] = "Choose a type of event from the list."
-    if chosen["user_id"] and not _ID.match(chosen["user_id"]):
+    if chosen["user_id"] and not is_id(chosen["user_id"]):
         errors["user_id"] = "Choose a user from the list."
     if chosen["before"] and not _SEQ.match(chosen["before"]):
         chosen["before"] = ""  # a broken paging link starts again from the newest

@@ -19,22 +19,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api.auth import refused
 from api.pages.admin_gate import Posted, console_get, console_post
 from api.pages.admin_kit import console_page, valid_id, when
 from api.pages.render import error_page
 from api.pages.web import page
-from core import audit, console, history
+from core import console, history
 from core.actors import VIEW_HISTORY, Actor
 from core.errors import DomainError, NotFound
 from core.forms.catalogue import load_version
 from core.forms.masking import mask
 from core.mfa import MfaEnrollmentRequired, require_enrolled
 from core.runtime import Runtime
+from core.text import is_uuid
 
 SECTION = "/admin/history"
 PER_PAGE = 20
 _PAGE = re.compile(r"^[1-9][0-9]{0,4}$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _fields(rt: Runtime, actor: Actor, form: dict[str, Any]) -> list[dict[str, str]]:
@@ -103,15 +104,8 @@ def history_page(request: Request, rt: Runtime, actor: Actor) -> Response:
 
 def _audit_refusal(rt: Runtime, actor: Actor, submission_id: str, code: str) -> None:
     # What the API's audited endpoint records for a refused reveal.
-    shown = submission_id if _UUID.match(submission_id) else "(not an id)"
-    audit.record(
-        rt,
-        site_id=actor.site_id,
-        type="form.history_revealed",
-        outcome=audit.FAILURE,
-        user_id=actor.user_id,
-        resource=f"submission:{shown};error={code}",
-    )
+    shown = submission_id if is_uuid(submission_id) else "(not an id)"
+    refused(rt, actor, f"submission:{shown};error={code}", type="form.history_revealed")
 
 
 @page

@@ -5,7 +5,6 @@ is admin_gate's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,12 +13,12 @@ from starlette.responses import RedirectResponse, Response
 
 from api.pages.render import render
 from api.pages.session import layout
-from core.actors import VIEW_HISTORY, Actor
+from core.actors import VIEW_HISTORY, Actor, Role
 from core.errors import NotFound
 from core.runtime import Runtime
+from core.text import is_id
 
-ADMIN = "admin"
-_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+ADMIN: str = Role.ADMIN  # a section's `need`: this role, or else a permission
 
 # (path, label, who may use it: the admin role, or a profile permission)
 SECTIONS = (
@@ -58,14 +57,14 @@ def console_nav(actor: Actor, current: str) -> list[dict[str, Any]]:
     shown = [("/admin", "Overview")] + [
         (href, label)
         for href, label, need in SECTIONS
-        if may_use(actor, need) or (need == VIEW_HISTORY and actor.role == "manager")
+        if may_use(actor, need) or (need == VIEW_HISTORY and actor.role == Role.MANAGER)
     ]
     return [{"href": h, "label": label, "current": h == current} for h, label in shown]
 
 
 def valid_id(value: str) -> str:
     """A path id as the stores may be asked for it; anything else names nothing."""
-    if not _ID.match(value):
+    if not is_id(value):
         raise NotFound()
     return value
 

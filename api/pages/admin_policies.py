@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from api.pages.admin_gate import Posted, console_get, console_post
 from api.pages.admin_kit import ADMIN, console_page, done, error_summary, text, ticked
-from api.pages.admin_users import ROLE_NAMES
+from api.pages.session import ROLE_NAMES
 from api.pages.web import page
 from core import policies
 from core.actors import Actor

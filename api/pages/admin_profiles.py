@@ -16,10 +16,18 @@ from starlette.responses import Response
 
 from api.pages.admin_gate import Posted, console_get, console_post
 from api.pages.admin_kit import ADMIN, console_page, done, error_summary, text, ticked, valid_id
-from api.pages.admin_users import ROLE_NAMES
+from api.pages.session import ROLE_NAMES
 from api.pages.web import page
 from core import profiles
-from core.actors import ASSIGNABLE, PERMISSIONS, USE_SECURE_FORMS, USER_ROLES, VIEW_HISTORY, Actor
+from core.actors import (
+    ASSIGNABLE,
+    PERMISSIONS,
+    USE_SECURE_FORMS,
+    USER_ROLES,
+    VIEW_HISTORY,
+    Actor,
+    Role,
+)
 from core.errors import DomainError
 from core.runtime import Runtime
 
@@ -41,7 +49,7 @@ def _box_id(permission: str) -> str:
     return "perm-" + permission.replace(".", "-").replace("_", "-")
 
 
-def _permission_boxes(granted: Any, roles: tuple[str, ...]) -> list[dict[str, Any]]:
+def _permission_boxes(granted: Any, roles: tuple[Role, ...]) -> list[dict[str, Any]]:
     return [
         {
             "id": _box_id(p),

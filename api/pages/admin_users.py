@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from api.pages.admin_gate import Posted, console_get, console_post
 from api.pages.admin_kit import ADMIN, console_page, done, error_summary, text, valid_id, when
+from api.pages.session import ROLE_NAMES
 from api.pages.web import page
 from core import profiles, users
 from core.actors import USER_ROLES, Actor
@@ -25,7 +26,6 @@ from core.errors import DomainError
 from core.runtime import Runtime
 
 SECTION = "/admin/users"
-ROLE_NAMES = {"agent": "Agent", "manager": "Manager", "admin": "Administrator"}
 _LIMITS = {"username": 150, "display_name": 200, "password": 1024}
 
 
@@ -115,6 +115,7 @@ def create_user(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> 
             display_name=entered["display_name"] or None,
             profile_id=entered["profile_id"] or None,
             by=actor.user_id,
+            must_change_password=True,  # the admin knows it: changed at the first sign-in
         )
     except DomainError as exc:
         return _list_page(

@@ -14,26 +14,26 @@ with a one-time key the server hands to that script alone, never rendered by the
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api.pages import session
 from api.pages.render import render
-from api.pages.web import forbidden_page, page, read_form, services
+from api.pages.session import Posted, signed_in_page
+from api.pages.web import page, services
 from core import chat, workspace
 from core import conversations as conv
-from core.actors import USE_SECURE_FORMS, Actor
+from core.actors import USE_SECURE_FORMS, Actor, Role
 from core.errors import ConversationClosed, Forbidden, NotFound, ValidationFailed
 from core.forms import catalogue
+from core.runtime import Runtime
+from core.text import is_id
 
-AGENTS = frozenset({"agent"})
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+AGENTS = frozenset({Role.AGENT})
 STATUS_WORDS = {
     "sent": "Sent: waiting for the visitor",
     "opened": "Opened by the visitor",
@@ -69,7 +69,7 @@ NOTICES: dict[str, tuple[str, str, str | None]] = {
 
 
 def _id(value: object) -> str | None:
-    return value if isinstance(value, str) and _ID.fullmatch(value) else None
+    return value if isinstance(value, str) and is_id(value) else None
 
 
 def _back(conversation_id: str | None, notice: str | None = None, anchor: str = "") -> Response:
@@ -131,34 +131,14 @@ def _workspace(request: Request, actor: Actor) -> Response:
 
 
 @page
-async def workspace_page(request: Request) -> Response:
-    svc = services(request)
-
-    def work() -> Response:
-        actor = session.signed_in(request, svc.rt, svc.settings, AGENTS)
-        if not isinstance(actor, Actor):
-            return actor
-        return _workspace(request, actor)
-
-    return await run_in_threadpool(work)
-
-
-async def _posted(request: Request) -> tuple[Actor | Response, dict[str, str]]:
-    """The signed-in agent and their form, or the page that replaces the answer."""
-    svc = services(request)
-    posted = await read_form(request)
-    actor = await run_in_threadpool(session.signed_in, request, svc.rt, svc.settings, AGENTS)
-    if isinstance(actor, Actor) and not session.csrf_ok(svc.rt, actor, posted.get("csrf")):
-        return forbidden_page(request), posted
-    return actor, posted
+@signed_in_page(AGENTS)
+def workspace_page(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    return _workspace(request, actor)
 
 
 @page
-async def say(request: Request) -> Response:
-    actor, posted = await _posted(request)
-    if not isinstance(actor, Actor):
-        return actor
-    rt = services(request).rt
+@signed_in_page(AGENTS, posts=True)
+def say(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     conversation_id = _id(posted.get("conversation"))
     text = posted.get("text", "").strip()
     if conversation_id is None:
@@ -167,67 +147,49 @@ async def say(request: Request) -> Response:
         return _back(conversation_id, "empty", "#compose-text")
     if len(text) > chat.MAX_MESSAGE:
         return _back(conversation_id, "long", "#compose-text")
-
-    def work() -> Response:
-        try:
-            sent = conv.post_message(rt, actor, conversation_id, text)
-        except ConversationClosed:
-            return _back(conversation_id, "closed")
-        except (NotFound, Forbidden):
-            return _back(None, "gone")
-        except ValidationFailed:
-            return _back(conversation_id, "empty", "#compose-text")
-        return _back(conversation_id, "card" if sent["card_number_masked"] else None, "#compose")
-
-    return await run_in_threadpool(work)
+    try:
+        sent = conv.post_message(rt, actor, conversation_id, text)
+    except ConversationClosed:
+        return _back(conversation_id, "closed")
+    except (NotFound, Forbidden):
+        return _back(None, "gone")
+    except ValidationFailed:
+        return _back(conversation_id, "empty", "#compose-text")
+    return _back(conversation_id, "card" if sent["card_number_masked"] else None, "#compose")
 
 
 @page
-async def send_form(request: Request) -> Response:
-    actor, posted = await _posted(request)
-    if not isinstance(actor, Actor):
-        return actor
-    rt = services(request).rt
+@signed_in_page(AGENTS, posts=True)
+def send_form(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     conversation_id = _id(posted.get("conversation"))
     form_id = _id(posted.get("form_id"))
     if conversation_id is None:
         return _back(None, "gone")
     if form_id is None:
         return _back(conversation_id, "choose-form", "#form-choice")
-
-    def work() -> Response:
-        try:
-            chat.send_form_in_chat(rt, actor, conversation_id, form_id)
-        except ConversationClosed:
-            return _back(conversation_id, "closed")
-        except Forbidden:
-            return _back(conversation_id, "form-refused")
-        except NotFound:
-            # The chat is checked before the form: still readable means the form is gone.
-            return _back(conversation_id, "choose-form", "#form-choice")
-        return _back(conversation_id, "form-sent", "#secure-forms")
-
-    return await run_in_threadpool(work)
+    try:
+        chat.send_form_in_chat(rt, actor, conversation_id, form_id)
+    except ConversationClosed:
+        return _back(conversation_id, "closed")
+    except Forbidden:
+        return _back(conversation_id, "form-refused")
+    except NotFound:
+        # The chat is checked before the form: still readable means the form is gone.
+        return _back(conversation_id, "choose-form", "#form-choice")
+    return _back(conversation_id, "form-sent", "#secure-forms")
 
 
 @page
-async def close(request: Request) -> Response:
-    actor, posted = await _posted(request)
-    if not isinstance(actor, Actor):
-        return actor
-    rt = services(request).rt
+@signed_in_page(AGENTS, posts=True)
+def close(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
     conversation_id = _id(posted.get("conversation"))
     if conversation_id is None:
         return _back(None, "gone")
-
-    def work() -> Response:
-        try:
-            conv.close(rt, actor, conversation_id)
-        except (NotFound, Forbidden):
-            return _back(None, "gone")
-        return _back(conversation_id, "ended")
-
-    return await run_in_threadpool(work)
+    try:
+        conv.close(rt, actor, conversation_id)
+    except (NotFound, Forbidden):
+        return _back(None, "gone")
+    return _back(conversation_id, "ended")
 
 
 def routes() -> list[BaseRoute]:

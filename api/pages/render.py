@@ -1,8 +1,7 @@
 """Rendering pages: one Jinja2 environment (autoescaped), strict headers on every page.
 
-A page's CSP allows our own scripts and styles only: no inline script, no `style=`
-attribute, nothing from another origin. `frame-ancestors` is 'none' unless a site has
-allowed origins to embed its visitor form (a chat widget's iframe).
+The headers and CSP are the API's (api.middleware.security_headers); `frame-ancestors` is
+'none' unless a site has allowed origins to embed its visitor form (a chat widget's iframe).
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+
+from api.middleware import security_headers
 
 log = logging.getLogger("api.pages")
 
@@ -55,26 +56,9 @@ def ancestors(origins: Iterable[str]) -> str:
     return " ".join(allowed) if allowed else "'none'"
 
 
-def page_csp(frame_ancestors: Iterable[str] = ()) -> str:
-    return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        "connect-src 'self'; font-src 'self'; form-action 'self'; object-src 'none'; "
-        f"base-uri 'none'; frame-ancestors {ancestors(frame_ancestors)}"
-    )
-
-
 def page_headers(frame_ancestors: Iterable[str] = ()) -> dict[str, str]:
-    csp = page_csp(frame_ancestors)
-    headers = {
-        "Content-Security-Policy": csp,
-        "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-store",
-    }
-    if csp.endswith("frame-ancestors 'none'"):
-        headers["X-Frame-Options"] = "DENY"  # for browsers that predate frame-ancestors
-    return headers
+    """The API's security headers (api.middleware), with this page's framing; never cached."""
+    return {**security_headers(ancestors(frame_ancestors)), "Cache-Control": "no-store"}
 
 
 def render(

@@ -19,11 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from api.auth import cookie_token, csrf_ok
 from api.pages import cookies, csrf
 from api.pages import session as page_session
 from api.pages.render import render
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
 from core import chat, sessions, users
+from core.actors import Role
 from core.errors import AccountDisabled, InvalidCredentials
 from core.mfa import MfaRequired
 
@@ -113,13 +115,14 @@ async def login(request: Request) -> Response:
     await rate_limit(request, "login")
     svc = services(request)
     posted = await read_form(request)
+    site_id, username = _clean(posted.get("site"), 64), _clean(posted.get("username"))
+    if site_id and username:  # as POST /api/v1/auth/login counts them
+        await svc.limiter.check_login(site_id, username)
 
     def work() -> Response:
         binding = _browser_binding(request)
         if binding is None or not csrf.verify(svc.rt, LOGIN, binding, posted.get("csrf")):
             return forbidden_page(request)
-        site_id = _clean(posted.get("site"), 64)
-        username = _clean(posted.get("username"))
         password = posted.get("password", "")
         code = _clean(posted.get("totp"), 16).replace(" ", "")
         next_path = page_session.local_path(posted.get("next"))
@@ -156,8 +159,8 @@ async def login(request: Request) -> Response:
                 423, problem="This account is locked. Ask an administrator to re-enable it."
             )
         role = result["user"]["role"]
-        home = next_path or ("/agent" if role == "agent" else "/admin")
-        previous = page_session.cookie_token(request, svc.settings)
+        home = next_path or page_session.home_of_role(Role(role))
+        previous = cookie_token(request, svc.settings)
         if previous is not None:  # one browser, one session: the one it replaces ends
             sessions.end_session(svc.rt, previous)
         response = RedirectResponse(home, status_code=303)
@@ -176,15 +179,15 @@ async def logout(request: Request) -> Response:
         actor = page_session.page_actor(request, svc.rt, svc.settings)
         reason = "idle" if posted.get("reason") == "idle" else "signed_out"
         if actor is not None:
-            if not page_session.csrf_ok(svc.rt, actor, posted.get("csrf")):
+            if not csrf_ok(svc.rt, actor, posted.get("csrf")):
                 return forbidden_page(request)
-            token = page_session.cookie_token(request, svc.settings)
+            token = cookie_token(request, svc.settings)
             assert token is not None
             sessions.end_session(svc.rt, token)
         response = RedirectResponse(f"/login?reason={reason}", status_code=303)
         # A cross-site post arrives without the SameSite=Strict cookie: then there is
         # nothing of ours to clear, and clearing anyway would sign a stranger's victim out.
-        if page_session.cookie_token(request, svc.settings) is not None:
+        if cookie_token(request, svc.settings) is not None:
             page_session.forget(response, svc.settings)
         return response
 

@@ -12,10 +12,10 @@ from api.errors import ApiError
 from api.routes import registry
 from core import audit, policies, profiles
 from core.policies import site_policies
+from core.text import is_id
 
 MAX_AUDIT_PAGE = 1000
 _TYPE = re.compile(r"^[a-z_]+(\.[a-z_]*)*$")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @registry.route("GET", "/api/v1/profiles", tag="profiles", roles=ADMIN)
@@ -161,7 +161,7 @@ def list_audit(ctx: Ctx) -> dict[str, Any]:
             fields={"type": "Such as auth.login, or auth. for the family."},
         )
     user_id = ctx.query("user_id") or None
-    if user_id is not None and not _ID.match(user_id):
+    if user_id is not None and not is_id(user_id):
         raise ApiError(422, "invalid_query", "user_id must be an id.", fields={"user_id": "An id."})
     limit = _query_int(ctx, "limit", 100, 1, MAX_AUDIT_PAGE)
     events = audit.list_events(

@@ -8,15 +8,15 @@ carry the page's CSRF token in `X-CSRF-Token`.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from api.auth import bearer_token
 from api.bodies import field
-from api.endpoints import PUBLIC, USER_OR_KEY, Ctx, bearer_token
+from api.endpoints import PUBLIC, USER_OR_KEY, Ctx
 from api.errors import NO_STORE, ApiError
 from api.pages import csrf
 from api.pages.visitor_chat import CHAT, chat_token
@@ -26,8 +26,8 @@ from core import chat
 from core.actors import USE_SECURE_FORMS
 from core.conversations import visitor_recipient
 from core.errors import NotFound, Unauthenticated
+from core.text import is_id
 
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SSE_BLOCK_S = 15.0
 
 
@@ -71,7 +71,7 @@ def visitor_token(ctx: Ctx) -> dict[str, str]:
 def send_in_chat(ctx: Ctx) -> dict[str, Any]:
     """Send a secure form and show it in the visitor's chat as a card with its link."""
     form_id = ctx.body["form_id"]
-    if not _ID.fullmatch(form_id):  # not an id we ever hand out, so no such form
+    if not is_id(form_id):  # not an id we ever hand out, so no such form
         raise NotFound("No such form on this site.")
     return chat.send_form_in_chat(ctx.rt, ctx.user, ctx.path["conversation_id"], form_id)
 

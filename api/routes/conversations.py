@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from api.bodies import field
@@ -11,14 +10,15 @@ from api.errors import ApiError
 from api.routes import registry
 from core import conversations as conv
 from core import workspace
+from core.actors import Role
+from core.text import is_id
 
 _ID = field(str, required=True, max_length=64)
 # Agents (their own conversations), admins and chat platforms' back ends manage
 # conversations; managers only read transcripts. Core checks which conversation.
-_MANAGERS_OF_CHATS = ("agent", "admin", "site_key")
-_READERS = (*ANY_USER, "site_key")
+_MANAGERS_OF_CHATS = (Role.AGENT, Role.ADMIN, Role.SITE_KEY)
+_READERS = (*ANY_USER, Role.SITE_KEY)
 _LIST_QUERY = ("status", "agent_id", "limit")
-_AN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _bad_query(name: str, hint: str) -> ApiError:
@@ -47,7 +47,7 @@ def _list_query(ctx: Ctx) -> tuple[str, str | None, int]:
     if not 1 <= limit <= workspace.MAX_LIMIT:
         raise _bad_query("limit", f"A whole number from 1 to {workspace.MAX_LIMIT}.")
     agent_id = params.get("agent_id")
-    if agent_id is not None and not _AN_ID.fullmatch(agent_id):
+    if agent_id is not None and not is_id(agent_id):
         # Not an id we ever hand out: no such agent here, as for any other unknown id.
         raise ApiError(404, "not_found", "No such agent on this site.")
     return status, agent_id, limit

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import EVERY_SETUP, Setup, credentials
 from api.bodies import field
-from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx, session_token
+from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx
 from api.errors import ApiError
 from api.routes import registry
 from core import mfa, sessions, users
@@ -34,16 +37,28 @@ _PASSWORD = field(str, required=True, max_length=1024)
     summary="Log in; answers a bearer token. With MFA on, `totp` is the authenticator's "
     "code or one of the recovery codes (each works once).",
 )
-def login(ctx: Ctx) -> dict[str, Any]:
+async def login(ctx: Ctx) -> dict[str, Any]:
     """Log in; answers a bearer token for the other endpoints."""
     b = ctx.body
-    return users.log_in(ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp"))
+    # Besides the caller's address (rate="login"): the account and the site it names.
+    await ctx.services.limiter.check_login(b["site_id"], b["username"])
+    result: dict[str, Any] = await run_in_threadpool(
+        users.log_in, ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp")
+    )
+    return result
 
 
-@registry.route("POST", "/api/v1/auth/logout", status=204, tag="sessions", roles=ANY_USER)
+@registry.route(
+    "POST",
+    "/api/v1/auth/logout",
+    status=204,
+    tag="sessions",
+    roles=ANY_USER,
+    during_setup=EVERY_SETUP,
+)
 def logout(ctx: Ctx) -> None:
     """End this session."""
-    token, _ = session_token(ctx.request, ctx.services)
+    token, _ = credentials(ctx.request, ctx.services.settings)
     assert token is not None
     sessions.end_session(ctx.rt, token)
 
@@ -53,6 +68,7 @@ def logout(ctx: Ctx) -> None:
     "/api/v1/auth/me",
     tag="sessions",
     roles=ANY_USER,
+    during_setup=EVERY_SETUP,
     summary="Who this session is: the user, their role, permissions and MFA state.",
 )
 def me(ctx: Ctx) -> dict[str, Any]:
@@ -67,6 +83,7 @@ def me(ctx: Ctx) -> dict[str, Any]:
     rate="login",
     tag="sessions",
     roles=ANY_USER,
+    during_setup=EVERY_SETUP,
     body={"current_password": _PASSWORD, "new_password": _PASSWORD},
     responses={403: "wrong_password", 422: "password_policy"},
     summary="Change your own password; every one of your sessions ends, this one included.",
@@ -81,6 +98,7 @@ def change_password(ctx: Ctx) -> None:
     "/api/v1/auth/mfa/enroll",
     tag="sessions",
     roles=ANY_USER,
+    during_setup=frozenset({Setup.MFA}),
     responses={409: "conflict"},
     summary='Start MFA enrolment: {"secret", "otpauth_uri"} (TOTP, RFC 6238) for an '
     "authenticator app; nothing changes until /mfa/confirm.",
@@ -96,6 +114,7 @@ def mfa_enroll(ctx: Ctx) -> dict[str, str]:
     rate="login",
     tag="sessions",
     roles=ANY_USER,
+    during_setup=frozenset({Setup.MFA}),
     body={"totp": field(str, required=True, max_length=16)},
     responses={409: "conflict", 422: "invalid_totp"},
     summary='Confirm MFA with a current code: {"recovery_codes": [...]} (shown once); from '
@@ -142,6 +161,7 @@ def create_user(ctx: Ctx) -> dict[str, str]:
         display_name=b.get("display_name"),
         profile_id=b.get("profile_id"),
         by=ctx.user.user_id,
+        must_change_password=True,  # the admin knows it: changed at the first sign-in
     )
     return {"id": user_id}
 

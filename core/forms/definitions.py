@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from core.text import encodable
+
 from .fields import ALWAYS_OFF_RECORD, FIELD_TYPES, OFF_RECORD_BY_DEFAULT, FieldSpec
 from .patterns import PatternRefused, compiled
 
@@ -299,9 +301,7 @@ def _pattern(reader: _Reader) -> str | None:
 
 def _text_problem(value: str, multiline: bool) -> str | None:
     """Why a label-like string cannot be shown as it is, or None."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+    if not encodable(value):
         return "contains characters that are not valid Unicode text."
     allowed = _LINE_BREAKS if multiline else frozenset()
     if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):

@@ -16,6 +16,8 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
+from core.text import encodable
+
 from .cards import brand_of, card_brand, luhn_ok, spans
 from .patterns import fullmatches
 
@@ -133,7 +135,7 @@ def _has_amex_card(fields: Sequence[FieldSpec], values: Mapping[str, object]) ->
 
 def _check_field(spec: FieldSpec, raw: object, ctx: _Context) -> str | None:
     text = None if raw is None else _as_text(spec, raw).strip()
-    if text is not None and not _encodable(text):
+    if text is not None and not encodable(text):
         # Lone surrogates survive JSON decoding but not UTF-8 encoding, which the vault
         # and the reveal answer both need: refuse them here rather than fail later.
         raise _Invalid("contains characters that are not text; type it again.")
@@ -144,14 +146,6 @@ def _check_field(spec: FieldSpec, raw: object, ctx: _Context) -> str | None:
             raise _Invalid("is required.")
         return None
     return _CHECKERS[spec.type](spec, text, ctx)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _as_text(spec: FieldSpec, raw: object) -> str:

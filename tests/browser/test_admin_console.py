@@ -14,7 +14,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 from support.flow import Desk, card_values
 from support.shown import shows
-from support.stack import Stack
+from support.stack import Stack, choose_own_password
 
 NewPage = Callable[..., Page]
 Check = Callable[[Page, str], None]
@@ -360,6 +360,7 @@ def test_a_manager_sees_history_and_reveals_a_stored_answer(
             },
         )
         assert r.status_code == 201, r.text
+        password = choose_own_password(c, stack.site_id, username, password)
 
     page = new_page(WIDE)
     sign_in(page, stack, username, password)

@@ -81,9 +81,30 @@ def test_production_starts_with_postgres_and_an_explicit_keyring(tmp_path) -> No
             "SECUREFORMS_APP_DATABASE_URL": "postgresql+psycopg://pg/app",
             "SECUREFORMS_VAULT_DATABASE_URL": "postgresql+psycopg://pg/vault",
             "SECUREFORMS_KEYRING": str(tmp_path / "k.json"),
+            "SECUREFORMS_FORWARDED_ALLOW_IPS": "none",
         }
     )
     assert s.is_production and not s.allows_dev_defaults
+    assert s.forwarded_allow_ips == ()
+
+
+def test_production_refuses_to_start_without_forwarded_allow_ips(tmp_path) -> None:
+    env = {
+        "SECUREFORMS_ENV": "production",
+        "SECUREFORMS_APP_DATABASE_URL": "postgresql+psycopg://pg/app",
+        "SECUREFORMS_VAULT_DATABASE_URL": "postgresql+psycopg://pg/vault",
+        "SECUREFORMS_KEYRING": str(tmp_path / "k.json"),
+    }
+    with pytest.raises(ConfigError, match="forwarded_allow_ips is not set"):
+        load_settings(env)
+    proxied = load_settings(env | {"SECUREFORMS_FORWARDED_ALLOW_IPS": "10.0.0.5, 10.1.0.0/16"})
+    assert proxied.forwarded_allow_ips == ("10.0.0.5/32", "10.1.0.0/16")
+
+
+@pytest.mark.parametrize("value", ["10.0.0.300", "proxy.local", "none, 10.0.0.1", ","])
+def test_forwarded_allow_ips_must_name_addresses(value: str) -> None:
+    with pytest.raises(ConfigError, match="forwarded_allow_ips"):
+        load_settings({"SECUREFORMS_FORWARDED_ALLOW_IPS": value})
 
 
 def test_production_refuses_a_plain_http_public_url(tmp_path) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from support.flow import Desk, Sent, card_values, luhn_complete
 from support.shown import shows
-from support.stack import PAYMENT_FORM, Stack
+from support.stack import PAYMENT_FORM, Stack, choose_own_password
 
 API = "/api/v1"
 
@@ -117,6 +117,8 @@ def other_site(stack: Stack) -> OtherSite:
         {"username": username, "password": password, "role": "agent"},
     )
     assert r.status_code == 201, r.text
+    with stack.client() as c:
+        password = choose_own_password(c, site_id, username, password)
     agent = login_on(stack, site_id, username, password)
     return OtherSite(site_id, admin, Desk(stack, admin, form_id, r.json()["id"], agent))
 

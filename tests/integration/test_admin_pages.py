@@ -16,7 +16,7 @@ import httpx
 import pytest
 from support.flow import Desk, card_values
 from support.shown import shows
-from support.stack import Stack
+from support.stack import Stack, choose_own_password
 
 CONSOLE_PAGES = [
     "/admin",
@@ -446,6 +446,8 @@ def test_a_manager_reveals_stored_answers_on_a_page_without_script(stack: Stack)
             "profile_id": profile["id"],
         },
     )
+    with stack.client() as c:
+        password = choose_own_password(c, stack.site_id, username, password)
     with signed_in(stack, username, password) as c:
         page = c.get("/admin/history")
         assert page.status_code == 200

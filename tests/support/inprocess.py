@@ -21,6 +21,7 @@ from configs import Settings, load_settings
 from core.runtime import Runtime, migrate
 from core.sites import create_api_key, create_site
 from support import redis_dbs
+from support.stack import choose_own_password
 
 ADMIN_PASSWORD = "admin-password-1"
 BASE_URL = "http://127.0.0.1:8000"  # the test environment's public_url
@@ -74,7 +75,8 @@ class Api:
             json={"username": username, "password": password, "role": role},
         )
         assert r.status_code == 201, r.text
-        return str(r.json()["id"]), self.login(username, password)
+        own = choose_own_password(self.http, self.site_id, username, password)
+        return str(r.json()["id"]), self.login(username, own)
 
     def new_agent(self, admin: dict[str, str]) -> tuple[str, dict[str, str]]:
         user_id, token = self.new_user(admin)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from support.flow import Desk
-from support.stack import PAYMENT_FORM, Stack
+from support.stack import PAYMENT_FORM, Stack, choose_own_password
 
 API = "/api/v1"
 ADMIN_PASSWORD = "admin-password-1"
@@ -74,6 +74,8 @@ class OwnSite:
             body["profile_id"] = profile_id
         r = self.call("POST", "/users", self.admin, body)
         assert r.status_code == 201, r.text
+        with self.stack.client() as c:
+            password = choose_own_password(c, self.site_id, username, password)
         return str(r.json()["id"]), username, password
 
     def signed_in(

@@ -44,6 +44,24 @@ def _die_with_parent() -> None:
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def choose_own_password(client: httpx.Client, site_id: str, username: str, given: str) -> str:
+    """The first sign-in after an admin chose a user's password: the user must set one of
+    their own before anything else answers (api.auth.Setup.PASSWORD). Answers it."""
+    r = client.post(
+        "/api/v1/auth/login",
+        json={"site_id": site_id, "username": username, "password": given},
+    )
+    assert r.status_code == 200, r.text
+    own = f"pw-{uuid.uuid4().hex}"
+    r = client.post(
+        "/api/v1/auth/password",
+        headers={"Authorization": f"Bearer {r.json()['token']}"},
+        json={"current_password": given, "new_password": own},
+    )
+    assert r.status_code == 204, r.text
+    return own
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -338,7 +356,8 @@ class Stack:
                     "display_name": username,
                 },
             )
-        assert r.status_code == 201, r.text
+            assert r.status_code == 201, r.text
+            password = choose_own_password(c, self.site_id, username, password)
         return str(r.json()["id"]), username, password
 
     def new_agent(
