@@ -30,13 +30,13 @@ from starlette.routing import BaseRoute, Route
 from api.pages import session as page_session
 from api.pages.render import render
 from api.pages.web import Handler, forbidden_page, page, rate_limit, read_form, services
-from core import mfa, users
+from core import credentials, mfa, users
 from core.actors import Actor
+from core.credentials import WrongCurrentPassword
 from core.errors import Conflict, PasswordPolicy
 from core.passwords import HISTORY_DEPTH
 from core.policies import site_policies
 from core.runtime import Runtime
-from core.users import WrongCurrentPassword
 
 Posted = dict[str, str]
 PostView = Callable[[Request, Runtime, Actor, Posted], Response]
@@ -256,7 +256,7 @@ def change_password(request: Request, rt: Runtime, actor: Actor, posted: Posted)
     if errors:
         return _account_page(request, rt, actor, errors=errors, status_code=422)
     try:
-        users.change_password(rt, actor, posted[_CURRENT], posted[_NEW])
+        credentials.change_password(rt, actor, posted[_CURRENT], posted[_NEW])
     except WrongCurrentPassword:
         return _account_page(
             request,

@@ -8,7 +8,7 @@ from api.bodies import field
 from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx, session_token
 from api.errors import ApiError
 from api.routes import registry
-from core import mfa, sessions, users
+from core import credentials, logins, mfa, sessions, users
 from core.actors import USER_ROLES
 
 _PASSWORD = field(str, required=True, max_length=1024)
@@ -37,7 +37,7 @@ _PASSWORD = field(str, required=True, max_length=1024)
 def login(ctx: Ctx) -> dict[str, Any]:
     """Log in; answers a bearer token for the other endpoints."""
     b = ctx.body
-    return users.log_in(ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp"))
+    return logins.log_in(ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp"))
 
 
 @registry.route("POST", "/api/v1/auth/logout", status=204, tag="sessions", roles=ANY_USER)
@@ -68,12 +68,15 @@ def me(ctx: Ctx) -> dict[str, Any]:
     tag="sessions",
     roles=ANY_USER,
     body={"current_password": _PASSWORD, "new_password": _PASSWORD},
-    responses={403: "wrong_password", 422: "password_policy"},
-    summary="Change your own password; every one of your sessions ends, this one included.",
+    responses={403: "wrong_password", 422: "password_policy", 423: "account_disabled"},
+    summary="Change your own password; every one of your sessions ends, this one included. "
+    "Wrong current passwords count toward the failed-login limit.",
 )
 def change_password(ctx: Ctx) -> None:
     """Change your own password."""
-    users.change_password(ctx.rt, ctx.user, ctx.body["current_password"], ctx.body["new_password"])
+    credentials.change_password(
+        ctx.rt, ctx.user, ctx.body["current_password"], ctx.body["new_password"]
+    )
 
 
 @registry.route(

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from core import mfa, users
+from core import logins, mfa, users
 from core.actors import Actor
 from core.errors import Conflict, InvalidCredentials, Unauthenticated
 from core.policies import update_policies
@@ -103,7 +103,7 @@ PASSWORD = "correct-horse-9"
 
 def _agent(rt: Runtime, admin: Actor, name: str = "ada") -> tuple[Actor, str]:
     users.create_user(rt, admin.site_id, name, PASSWORD, "agent")
-    token = users.log_in(rt, admin.site_id, name, PASSWORD)["token"]
+    token = logins.log_in(rt, admin.site_id, name, PASSWORD)["token"]
     return resolve_session(rt, token), token
 
 
@@ -123,7 +123,7 @@ def test_enrolment_needs_a_correct_first_code(rt: Runtime, new_site: Callable[..
     with pytest.raises(mfa.InvalidTotp):
         mfa.confirm(rt, actor, wrong)
     # Until confirmed, log-in doesn't ask for a code.
-    users.log_in(rt, actor.site_id, "ada", PASSWORD)
+    logins.log_in(rt, actor.site_id, "ada", PASSWORD)
     codes = mfa.confirm(rt, actor, mfa.totp(secret, time.time()))["recovery_codes"]
     assert len(codes) == mfa.RECOVERY_CODES
     # The live session learnt it at once.
@@ -137,12 +137,12 @@ def test_log_in_needs_the_code_and_a_code_works_once(
 ) -> None:
     actor, _, secret, _ = _enrolled(rt, new_site(rt))
     with pytest.raises(mfa.MfaRequired):
-        users.log_in(rt, actor.site_id, "ada", PASSWORD)
+        logins.log_in(rt, actor.site_id, "ada", PASSWORD)
     # The confirmation spent the current step; the next one is within the window.
     code = mfa.totp(secret, time.time() + 30)
-    assert users.log_in(rt, actor.site_id, "ada", PASSWORD, code)["token"]
+    assert logins.log_in(rt, actor.site_id, "ada", PASSWORD, code)["token"]
     with pytest.raises(InvalidCredentials):
-        users.log_in(rt, actor.site_id, "ada", PASSWORD, code)  # replayed
+        logins.log_in(rt, actor.site_id, "ada", PASSWORD, code)  # replayed
 
 
 def test_a_recovery_code_works_once_in_any_spelling(
@@ -150,10 +150,10 @@ def test_a_recovery_code_works_once_in_any_spelling(
 ) -> None:
     actor, _, _, codes = _enrolled(rt, new_site(rt, failed_login_limit=10))
     shouted = " " + codes[0].upper() + " "
-    assert users.log_in(rt, actor.site_id, "ada", PASSWORD, shouted)["token"]
+    assert logins.log_in(rt, actor.site_id, "ada", PASSWORD, shouted)["token"]
     with pytest.raises(InvalidCredentials):
-        users.log_in(rt, actor.site_id, "ada", PASSWORD, codes[0])
-    assert users.log_in(rt, actor.site_id, "ada", PASSWORD, codes[1].replace("-", ""))["token"]
+        logins.log_in(rt, actor.site_id, "ada", PASSWORD, codes[0])
+    assert logins.log_in(rt, actor.site_id, "ada", PASSWORD, codes[1].replace("-", ""))["token"]
 
 
 def test_an_mfa_reset_forgets_secret_and_codes(rt: Runtime, new_site: Callable[..., Actor]) -> None:
@@ -162,14 +162,14 @@ def test_an_mfa_reset_forgets_secret_and_codes(rt: Runtime, new_site: Callable[.
     users.update_user(rt, admin, actor.user_id or "", {"mfa_reset": True})
     with pytest.raises(Unauthenticated):
         resolve_session(rt, token)  # the reset ended every session
-    assert users.log_in(rt, actor.site_id, "ada", PASSWORD)["token"]  # no code needed now
-    fresh = resolve_session(rt, users.log_in(rt, actor.site_id, "ada", PASSWORD)["token"])
+    assert logins.log_in(rt, actor.site_id, "ada", PASSWORD)["token"]  # no code needed now
+    fresh = resolve_session(rt, logins.log_in(rt, actor.site_id, "ada", PASSWORD)["token"])
     assert not fresh.mfa_enabled
     # The old recovery codes are gone with the old secret.
     secret = mfa.enroll(rt, fresh)["secret"]
     mfa.confirm(rt, fresh, mfa.totp(secret, time.time()))
     with pytest.raises(InvalidCredentials):
-        users.log_in(rt, actor.site_id, "ada", PASSWORD, codes[2])
+        logins.log_in(rt, actor.site_id, "ada", PASSWORD, codes[2])
 
 
 def test_a_role_that_must_use_mfa_reveals_nothing_until_enrolled(

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from support.databases import app_migrations
 
 from configs import load_settings
-from core import keys, mfa, users
+from core import keys, logins, mfa, users
 from core.actors import Actor
 from core.errors import Conflict, InvalidCredentials
 from core.passwords import hash_password
@@ -67,7 +67,7 @@ def _set(rt: Runtime, user_id: str, **values: Any) -> None:
 def _agent(rt: Runtime, admin: Actor, name: str | None = None) -> tuple[Actor, str]:
     name = name or f"agent-{uuid.uuid4().hex[:6]}"
     users.create_user(rt, admin.site_id, name, PASSWORD, "agent")
-    return resolve_session(rt, users.log_in(rt, admin.site_id, name, PASSWORD)["token"]), name
+    return resolve_session(rt, logins.log_in(rt, admin.site_id, name, PASSWORD)["token"]), name
 
 
 def _enrolled(rt: Runtime, admin: Actor) -> tuple[Actor, str, str, list[str]]:
@@ -80,7 +80,7 @@ def _enrolled(rt: Runtime, admin: Actor) -> tuple[Actor, str, str, list[str]]:
 
 
 def _log_in(rt: Runtime, actor: Actor, name: str, code: str) -> dict[str, Any]:
-    return users.log_in(rt, actor.site_id, name, PASSWORD, code)
+    return logins.log_in(rt, actor.site_id, name, PASSWORD, code)
 
 
 # -- the stored form --------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_a_plaintext_secret_still_works_and_is_sealed_when_used(
     secret = mfa.new_secret()
     _set(rt, actor.user_id or "", mfa_enabled=True, mfa_secret=secret)
     with pytest.raises(mfa.MfaRequired):
-        users.log_in(rt, actor.site_id, name, PASSWORD)
+        logins.log_in(rt, actor.site_id, name, PASSWORD)
     assert _log_in(rt, actor, name, mfa.totp(secret, time.time()))["token"]
     assert_nothing_of(secret, _row(rt, actor.user_id or "").mfa_secret)
     assert _log_in(rt, actor, name, mfa.totp(secret, time.time() + 30))["token"]
