@@ -81,6 +81,7 @@ def test_production_starts_with_postgres_and_an_explicit_keyring(tmp_path) -> No
             "SECUREFORMS_APP_DATABASE_URL": "postgresql+psycopg://pg/app",
             "SECUREFORMS_VAULT_DATABASE_URL": "postgresql+psycopg://pg/vault",
             "SECUREFORMS_KEYRING": str(tmp_path / "k.json"),
+            "SECUREFORMS_BROKER_URL": "amqp://secureforms:a-password@rabbit//",
         }
     )
     assert s.is_production and not s.allows_dev_defaults
