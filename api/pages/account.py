@@ -2,9 +2,10 @@
 
     GET  /account               who you are and whether two-step sign-in is on, with a
                                 banner when the site requires it for your role and it is off
-    POST /account/mfa/setup     starts enrolment: the secret, the otpauth:// URI and a
-                                field for the first code
+    POST /account/mfa/setup     starts enrolment once the current password is given again:
+                                the secret, the otpauth:// URI and a field for the first code
     POST /account/mfa/confirm   checks that code; the recovery codes are shown once
+    POST /account/mfa/codes     new recovery codes (shown once) for the current password
     POST /account/password      changes the password; core ends every session, this one
                                 included, so the user goes on to /login
 
@@ -55,8 +56,13 @@ _NOTICES = {
     "mfa_restart": "That set-up was replaced or has ended. Please start again.",
 }
 _CURRENT, _NEW, _CONFIRM = "current_password", "new_password", "confirm_password"
+# The password asked for again before an MFA change; one name per form, so an error shows
+# beside the form that was sent.
+_MFA_PASSWORD, _CODES_PASSWORD = "mfa_current_password", "codes_current_password"
 # The error summary links each message to its field by these ids.
 _FIELD_IDS = {
+    _MFA_PASSWORD: "mfa-password",
+    _CODES_PASSWORD: "codes-password",
     _CURRENT: "password-current",
     _NEW: "password-new",
     _CONFIRM: "password-confirm",
@@ -179,14 +185,58 @@ async def account(request: Request) -> Response:
     return await run_in_threadpool(work)
 
 
+def _reauthenticated(
+    request: Request, rt: Runtime, actor: Actor, posted: Posted, name: str
+) -> tuple[str, Response | None]:
+    """The password given again in field `name`, or the account page saying what's wrong.
+
+    A wrong one is counted by core (toward the failed-login limit); at the limit core
+    raises AccountDisabled, which @page answers as a page, the sessions having ended.
+    """
+    password = posted.get(name, "")
+    if not password or len(password) > PASSWORD_MAX:
+        errors = {name: "Enter your current password."}
+        return "", _account_page(request, rt, actor, errors=errors, status_code=422)
+    return password, None
+
+
 @page
-@_account_post()
+@_account_post(limit="login")
 def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    password, refused = _reauthenticated(request, rt, actor, posted, _MFA_PASSWORD)
+    if refused is not None:
+        return refused
     try:
-        started = mfa.enroll(rt, actor)
+        started = mfa.enroll(rt, actor, password)
+    except WrongCurrentPassword:
+        errors = {_MFA_PASSWORD: "That is not your current password."}
+        return _account_page(request, rt, actor, errors=errors, status_code=403)
     except Conflict:
         return RedirectResponse("/account?notice=mfa_on", status_code=303)
     return _setup_page(request, rt, actor, started["secret"])
+
+
+@page
+@_account_post(limit="login")
+def mfa_codes(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    password, refused = _reauthenticated(request, rt, actor, posted, _CODES_PASSWORD)
+    if refused is not None:
+        return refused
+    try:
+        made = mfa.new_recovery_codes(rt, actor, password)
+    except WrongCurrentPassword:
+        errors = {_CODES_PASSWORD: "That is not your current password."}
+        return _account_page(request, rt, actor, errors=errors, status_code=403)
+    except Conflict:
+        return RedirectResponse("/account?notice=mfa_restart", status_code=303)
+    return render(
+        request,
+        "account_mfa_codes.html",
+        **_layout(rt, actor),
+        recovery_codes=made["recovery_codes"],
+        home=page_session.home_of(actor),
+        replaced=True,
+    )
 
 
 @page
@@ -230,6 +280,7 @@ def mfa_confirm(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> 
         **_layout(rt, actor),
         recovery_codes=confirmed["recovery_codes"],
         home=page_session.home_of(actor),
+        replaced=False,
     )
 
 
@@ -281,11 +332,17 @@ async def back_to_account(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    actions = ("/account/mfa/setup", "/account/mfa/confirm", "/account/password")
+    actions = (
+        "/account/mfa/setup",
+        "/account/mfa/confirm",
+        "/account/mfa/codes",
+        "/account/password",
+    )
     return [
         Route("/account", account, methods=["GET"]),
         *(Route(path, back_to_account, methods=["GET"]) for path in actions),
         Route("/account/mfa/setup", mfa_setup, methods=["POST"]),
         Route("/account/mfa/confirm", mfa_confirm, methods=["POST"]),
+        Route("/account/mfa/codes", mfa_codes, methods=["POST"]),
         Route("/account/password", change_password, methods=["POST"]),
     ]

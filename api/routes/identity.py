@@ -79,18 +79,40 @@ def change_password(ctx: Ctx) -> None:
     )
 
 
+_REAUTH = {403: "wrong_password", 409: "conflict", 423: "account_disabled"}
+
+
 @registry.route(
     "POST",
     "/api/v1/auth/mfa/enroll",
+    rate="login",
     tag="sessions",
     roles=ANY_USER,
-    responses={409: "conflict"},
-    summary='Start MFA enrolment: {"secret", "otpauth_uri"} (TOTP, RFC 6238) for an '
-    "authenticator app; nothing changes until /mfa/confirm.",
+    body={"current_password": _PASSWORD},
+    responses=_REAUTH,
+    summary='Start MFA enrolment with your current password: {"secret", "otpauth_uri"} (TOTP, '
+    "RFC 6238) for an authenticator app; nothing changes until /mfa/confirm. Wrong "
+    "passwords count toward the failed-login limit.",
 )
 def mfa_enroll(ctx: Ctx) -> dict[str, str]:
     """Start MFA enrolment."""
-    return mfa.enroll(ctx.rt, ctx.user)
+    return mfa.enroll(ctx.rt, ctx.user, ctx.body["current_password"])
+
+
+@registry.route(
+    "POST",
+    "/api/v1/auth/mfa/recovery-codes",
+    rate="login",
+    tag="sessions",
+    roles=ANY_USER,
+    body={"current_password": _PASSWORD},
+    responses=_REAUTH,
+    summary='New recovery codes with your current password: {"recovery_codes": [...]} (shown '
+    "once); the earlier ones stop working. Wrong passwords count toward the failed-login limit.",
+)
+def mfa_recovery_codes(ctx: Ctx) -> dict[str, Any]:
+    """Replace your MFA recovery codes."""
+    return mfa.new_recovery_codes(ctx.rt, ctx.user, ctx.body["current_password"])
 
 
 @registry.route(

@@ -109,7 +109,7 @@ def _agent(rt: Runtime, admin: Actor, name: str = "ada") -> tuple[Actor, str]:
 
 def _enrolled(rt: Runtime, admin: Actor) -> tuple[Actor, str, str, list[str]]:
     actor, token = _agent(rt, admin)
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     codes = mfa.confirm(rt, actor, mfa.totp(secret, time.time()))["recovery_codes"]
     return actor, token, secret, codes
 
@@ -118,7 +118,7 @@ def test_enrolment_needs_a_correct_first_code(rt: Runtime, new_site: Callable[..
     actor, token = _agent(rt, new_site(rt))
     with pytest.raises(Conflict):
         mfa.confirm(rt, actor, "123456")  # nothing to confirm yet
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     wrong = str((int(mfa.totp(secret, time.time())) + 1) % 10**6).zfill(6)
     with pytest.raises(mfa.InvalidTotp):
         mfa.confirm(rt, actor, wrong)
@@ -129,7 +129,7 @@ def test_enrolment_needs_a_correct_first_code(rt: Runtime, new_site: Callable[..
     # The live session learnt it at once.
     assert resolve_session(rt, token).mfa_enabled
     with pytest.raises(Conflict):
-        mfa.enroll(rt, actor)
+        mfa.enroll(rt, actor, PASSWORD)
 
 
 def test_log_in_needs_the_code_and_a_code_works_once(
@@ -166,7 +166,7 @@ def test_an_mfa_reset_forgets_secret_and_codes(rt: Runtime, new_site: Callable[.
     fresh = resolve_session(rt, logins.log_in(rt, actor.site_id, "ada", PASSWORD)["token"])
     assert not fresh.mfa_enabled
     # The old recovery codes are gone with the old secret.
-    secret = mfa.enroll(rt, fresh)["secret"]
+    secret = mfa.enroll(rt, fresh, PASSWORD)["secret"]
     mfa.confirm(rt, fresh, mfa.totp(secret, time.time()))
     with pytest.raises(InvalidCredentials):
         logins.log_in(rt, actor.site_id, "ada", PASSWORD, codes[2])
@@ -184,6 +184,6 @@ def test_a_role_that_must_use_mfa_reveals_nothing_until_enrolled(
     assert (refused.value.status, refused.value.code) == (403, "mfa_enrollment_required")
     # Admins are not listed: nothing asked of them.
     mfa.require_enrolled(rt, admin)
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     mfa.confirm(rt, actor, mfa.totp(secret, time.time()))
     mfa.require_enrolled(rt, resolve_session(rt, token))  # the same session, now enrolled

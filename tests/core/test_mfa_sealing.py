@@ -74,7 +74,7 @@ def _enrolled(rt: Runtime, admin: Actor) -> tuple[Actor, str, str, list[str]]:
     """An agent with MFA on: (actor, username, secret, recovery codes). The current step and
     the one before are spent by nobody; the confirmation used the one before."""
     actor, name = _agent(rt, admin)
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     codes = mfa.confirm(rt, actor, mfa.totp(secret, time.time() - 30))["recovery_codes"]
     return actor, name, secret, codes
 
@@ -90,7 +90,7 @@ def test_the_stored_value_is_neither_the_secret_nor_any_spelling_of_it(
     rt: Runtime, new_site: Callable[..., Actor]
 ) -> None:
     actor, name = _agent(rt, new_site(rt))
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     pending = _row(rt, actor.user_id or "").mfa_pending_secret
     assert_nothing_of(secret, pending)
     assert mfa.sealed_key_id(pending) == rt.keyring.primary("data").id
@@ -166,14 +166,14 @@ def test_an_unreadable_pending_secret_asks_for_a_new_enrolment(
     rt: Runtime, new_site: Callable[..., Actor]
 ) -> None:
     actor, _ = _agent(rt, new_site(rt))
-    first = mfa.enroll(rt, actor)["secret"]
+    first = mfa.enroll(rt, actor, PASSWORD)["secret"]
     foreign = mfa.seal_secret(
         Keyring.generate(), actor.site_id, actor.user_id or "", "mfa_pending_secret", first
     )
     _set(rt, actor.user_id or "", mfa_pending_secret=foreign)
     with pytest.raises(Conflict):
         mfa.confirm(rt, actor, mfa.totp(first, time.time()))
-    second = mfa.enroll(rt, actor)["secret"]
+    second = mfa.enroll(rt, actor, PASSWORD)["secret"]
     assert mfa.confirm(rt, actor, mfa.totp(second, time.time()))["recovery_codes"]
 
 
@@ -233,7 +233,7 @@ def test_rotation_reseals_secrets_so_the_old_key_retires_and_codes_still_work(
     admin = new_site(rt)
     actor, name, secret, _ = _enrolled(rt, admin)
     waiting, _ = _agent(rt, admin)  # enrolled but not confirmed: a pending secret
-    pending = mfa.enroll(rt, waiting)["secret"]
+    pending = mfa.enroll(rt, waiting, PASSWORD)["secret"]
     old = rt.keyring.primary("data").id
     assert mfa.sealed_key_id(_row(rt, actor.user_id or "").mfa_secret) == old
 
