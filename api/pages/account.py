@@ -186,57 +186,61 @@ async def account(request: Request) -> Response:
 
 
 def _reauthenticated(
-    request: Request, rt: Runtime, actor: Actor, posted: Posted, name: str
-) -> tuple[str, Response | None]:
-    """The password given again in field `name`, or the account page saying what's wrong.
+    request: Request,
+    rt: Runtime,
+    actor: Actor,
+    posted: Posted,
+    name: str,
+    act: Callable[[str], Response],
+) -> Response:
+    """Run `act` with the password given again in field `name`, or show the account page
+    saying what's wrong with it.
 
-    A wrong one is counted by core (toward the failed-login limit); at the limit core
-    raises AccountDisabled, which @page answers as a page, the sessions having ended.
+    Core counts a wrong one toward the failed-login limit; at the limit it raises
+    AccountDisabled, which @page answers as a page, the sessions having ended.
     """
     password = posted.get(name, "")
     if not password or len(password) > PASSWORD_MAX:
         errors = {name: "Enter your current password."}
-        return "", _account_page(request, rt, actor, errors=errors, status_code=422)
-    return password, None
+        return _account_page(request, rt, actor, errors=errors, status_code=422)
+    try:
+        return act(password)
+    except WrongCurrentPassword:
+        errors = {name: "That is not your current password."}
+        return _account_page(request, rt, actor, errors=errors, status_code=403)
 
 
 @page
 @_account_post(limit="login")
 def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
-    password, refused = _reauthenticated(request, rt, actor, posted, _MFA_PASSWORD)
-    if refused is not None:
-        return refused
-    try:
-        started = mfa.enroll(rt, actor, password)
-    except WrongCurrentPassword:
-        errors = {_MFA_PASSWORD: "That is not your current password."}
-        return _account_page(request, rt, actor, errors=errors, status_code=403)
-    except Conflict:
-        return RedirectResponse("/account?notice=mfa_on", status_code=303)
-    return _setup_page(request, rt, actor, started["secret"])
+    def start(password: str) -> Response:
+        try:
+            started = mfa.enroll(rt, actor, password)
+        except Conflict:
+            return RedirectResponse("/account?notice=mfa_on", status_code=303)
+        return _setup_page(request, rt, actor, started["secret"])
+
+    return _reauthenticated(request, rt, actor, posted, _MFA_PASSWORD, start)
 
 
 @page
 @_account_post(limit="login")
 def mfa_codes(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
-    password, refused = _reauthenticated(request, rt, actor, posted, _CODES_PASSWORD)
-    if refused is not None:
-        return refused
-    try:
-        made = mfa.new_recovery_codes(rt, actor, password)
-    except WrongCurrentPassword:
-        errors = {_CODES_PASSWORD: "That is not your current password."}
-        return _account_page(request, rt, actor, errors=errors, status_code=403)
-    except Conflict:
-        return RedirectResponse("/account?notice=mfa_restart", status_code=303)
-    return render(
-        request,
-        "account_mfa_codes.html",
-        **_layout(rt, actor),
-        recovery_codes=made["recovery_codes"],
-        home=page_session.home_of(actor),
-        replaced=True,
-    )
+    def replace(password: str) -> Response:
+        try:
+            made = mfa.new_recovery_codes(rt, actor, password)
+        except Conflict:
+            return RedirectResponse("/account?notice=mfa_restart", status_code=303)
+        return render(
+            request,
+            "account_mfa_codes.html",
+            **_layout(rt, actor),
+            recovery_codes=made["recovery_codes"],
+            home=page_session.home_of(actor),
+            replaced=True,
+        )
+
+    return _reauthenticated(request, rt, actor, posted, _CODES_PASSWORD, replace)
 
 
 @page
