@@ -13,8 +13,8 @@ from core.sites import create_site, find_site_by_name
 
 DEMO_SITE = "Demo"
 DEMO_USERS = {
-    "admin": ("admin", "demo-admin-pass", "Demo Admin"),
-    "alice": ("agent", "demo-alice-pass", "Alice (agent)"),
+    "admin": ("admin", "demo-admin-pass-1", "Demo Admin"),
+    "alice": ("agent", "demo-alice-pass-1", "Alice (agent)"),
     "bob": ("agent", "demo-bob-pass-1", "Bob (agent)"),
 }
 # The shipped template, so the demo shows what a new site is offered.

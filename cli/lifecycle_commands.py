@@ -1,4 +1,5 @@
-"""`secureforms purge`, `erase` and `keys rotate`: data leaving on schedule and on request."""
+"""`secureforms purge`, `erase`, `keys rotate` and `keys purge-retired`: data and keys
+leaving on schedule and on request."""
 
 from __future__ import annotations
 
@@ -101,6 +102,25 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_purge_retired(args: argparse.Namespace) -> int:
+    from core.errors import DomainError
+    from core.keys import purge_retired
+
+    rt = runtime_or_exit(settings_or_exit())
+    try:
+        purged = purge_retired(rt, args.key or None)
+    except DomainError as exc:  # in use, not retired, or no such key: nothing was removed
+        print(f"secureforms: {exc.message}", file=sys.stderr)
+        return 1
+    except PermissionError:
+        print(f"secureforms: can't rewrite {rt.keyring.path}; run as its owner", file=sys.stderr)
+        return 1
+    finally:
+        rt.close()
+    print(json.dumps({"purged": purged}))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, keys: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add this module's commands to the `secureforms` parser."""
     purge = sub.add_parser("purge", help="run the retention purge now and print what it removed")
@@ -125,3 +145,12 @@ def register(sub: argparse._SubParsersAction, keys: argparse._SubParsersAction) 
         "--wait", action="store_true", help="re-wrap now in this process instead of a worker"
     )
     rotate.set_defaults(func=cmd_keys_rotate)
+
+    purge_keys = keys.add_parser(
+        "purge-retired",
+        help="remove retired keys' secret material from the keyring file once nothing uses them",
+    )
+    purge_keys.add_argument(
+        "--key", action="append", metavar="ID", help="only this retired key (repeatable)"
+    )
+    purge_keys.set_defaults(func=cmd_keys_purge_retired)

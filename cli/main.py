@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from cli import audit_commands, lifecycle_commands
+from cli import audit_commands, lifecycle_commands, user_commands
 from cli.common import runtime_or_exit, settings_or_exit
 
 
@@ -236,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_keys_init)
     keys.add_parser("list", help="show each key and its state").set_defaults(func=cmd_keys_list)
     audit_commands.register(sub)
+    user_commands.register(sub)
     lifecycle_commands.register(sub, keys)
     return parser
 

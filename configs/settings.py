@@ -8,16 +8,20 @@ in tracebacks and debug logs.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 ENVIRONMENTS = ("development", "test", "production")
 _HERE = Path(__file__).resolve().parent
+log = logging.getLogger("configs.settings")
 _CREDENTIALS_IN_URL = re.compile(r"(?P<scheme>[a-z0-9+.-]+://)(?P<userinfo>[^@/]*)@", re.I)
 
 
@@ -219,5 +223,54 @@ def _refuse_unsafe(settings: Settings) -> None:
             "forwarded_allow_ips is not set (set SECUREFORMS_FORWARDED_ALLOW_IPS to the "
             'addresses of your reverse proxies, or to "none" if clients connect directly)'
         )
+    problems += _exposed_secrets(settings)
     if problems:
         raise ConfigError("production refuses development defaults: " + "; ".join(problems))
+
+
+def _exposed_secrets(settings: Settings) -> list[str]:
+    """Production's refusals for secrets left open: a keyring file others can read, the
+    broker's well-known guest account, an off-the-record store anyone on the network can
+    read. Each problem names the setting and the way out."""
+    problems = []
+    try:
+        mode = stat.S_IMODE(os.stat(settings.keyring_path).st_mode)
+    except OSError:
+        mode = 0  # missing or unreadable: loading the keyring says so
+    if mode & 0o077:
+        problems.append(
+            f"the keyring file {settings.keyring_path} is open to group or others (mode "
+            f"{mode:04o}; run `chmod 600` on it, owned by the user the services run as)"
+        )
+    broker = urlsplit(settings.broker_url)
+    if broker.scheme in ("amqp", "amqps", "pyamqp"):
+        user, password = unquote(broker.username or ""), unquote(broker.password or "")
+        # An AMQP URL without credentials logs in as guest/guest.
+        if not password or (user, password) == ("guest", "guest"):
+            problems.append(
+                "broker_url uses RabbitMQ's guest account or no credentials (set "
+                "SECUREFORMS_BROKER_URL with a user and password of its own)"
+            )
+    offrecord = urlsplit(settings.off_record_redis_url)
+    if offrecord.scheme == "redis" and not offrecord.password:
+        if _is_loopback(offrecord.hostname):
+            log.warning(
+                "off_record_redis_url has no password; allowed only because it is on this "
+                "host (%s): give it one, or use rediss://",
+                offrecord.hostname,
+            )
+        else:
+            problems.append(
+                "off_record_redis_url is redis:// without a password (use rediss:// or "
+                "redis://:PASSWORD@host; set SECUREFORMS_OFF_RECORD_REDIS_URL)"
+            )
+    return problems
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False

@@ -37,7 +37,10 @@ class InvalidCredentials(DomainError):
 
 class AccountDisabled(DomainError):
     status, code = 423, "account_disabled"
-    default_message = "This account is disabled; an administrator must re-enable it."
+    default_message = (
+        "This account is locked. An administrator can re-enable it; a site's only "
+        "administrator can sign in again 30 minutes after the lock."
+    )
 
 
 class InvalidOrExpired(DomainError):

@@ -2,7 +2,10 @@
 single-use recovery codes.
 
 Enrolment is two steps: `enroll` makes a secret (kept as pending) and `confirm` proves the
-authenticator has it; only then does log-in need a code. A code is accepted for the
+authenticator has it; only then does log-in need a code. Enrolment and a new set of
+recovery codes both ask for the current password again (core.credentials: wrong ones
+count toward the failed-login limit), so a session left open or stolen can't plant its
+own second factor or mint recovery codes for later. A code is accepted for the
 current step and one step either side (clock drift), and each step at most once per user,
 so a code seen over a shoulder can't be replayed. Recovery codes are kept as SHA-256
 hashes (they are random, 50 bits each: a slow hash would add nothing) and each one works
@@ -24,19 +27,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import logging
 import re
 import secrets
-import struct
 import time
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from core import audit
+from core import audit, credentials
 from core.actors import Actor
 from core.clock import utcnow
 from core.errors import Conflict, DomainError, NotFound
@@ -44,13 +44,17 @@ from core.policies import site_policies
 from core.runtime import Runtime
 from core.schema import recovery_codes, users
 from core.sessions import update_user_sessions
+from core.totp import DIGITS as DIGITS
+from core.totp import STEP_S as STEP_S
+from core.totp import decode_secret as decode_secret
+from core.totp import hotp as hotp
+from core.totp import matching_step as matching_step
+from core.totp import new_secret as new_secret
+from core.totp import otpauth_uri as otpauth_uri
+from core.totp import totp as totp
 from vault import Cipher, Keyring, VaultError
 from vault.aad import bind
 
-DIGITS = 6
-STEP_S = 30
-WINDOW = 1  # steps either side of now
-ISSUER = "SecureForms"
 RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 SEALED_PREFIX = "sealed:v1:"  # base32 has no ':', so no plaintext secret starts like this
@@ -77,59 +81,6 @@ class MfaEnrollmentRequired(DomainError):
 class InvalidTotp(DomainError):
     status, code = 422, "invalid_totp"
     default_message = "That code is not the current one; check the authenticator's clock."
-
-
-# -- RFC 4226 / RFC 6238 --------------------------------------------------------------------
-
-
-def hotp(key: bytes, counter: int, *, digits: int = DIGITS, digest: str = "sha1") -> str:
-    mac = hmac.new(key, struct.pack(">Q", counter), digest).digest()
-    offset = mac[-1] & 0x0F
-    value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10**digits).zfill(digits)
-
-
-def totp(
-    secret: str, at: float, *, digits: int = DIGITS, step: int = STEP_S, digest: str = "sha1"
-) -> str:
-    return hotp(decode_secret(secret), int(at // step), digits=digits, digest=digest)
-
-
-def new_secret() -> str:
-    """160 random bits (RFC 4226's recommended length), base32 without padding."""
-    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
-
-
-def decode_secret(secret: str) -> bytes:
-    return base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
-
-
-def matching_step(secret: str, code: str, at: float, *, window: int = WINDOW) -> int | None:
-    """The time step whose code this is (now ± window), or None."""
-    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
-        return None
-    key = decode_secret(secret)
-    now = int(at // STEP_S)
-    found = None
-    for step in range(now - window, now + window + 1):
-        # Every candidate is compared, so the time taken says nothing about which matched.
-        if hmac.compare_digest(hotp(key, step), code):
-            found = step
-    return found
-
-
-def otpauth_uri(secret: str, account: str, issuer: str = ISSUER) -> str:
-    label = quote(f"{issuer}:{account}", safe="")
-    query = urlencode(
-        {
-            "secret": secret,
-            "issuer": issuer,
-            "algorithm": "SHA1",
-            "digits": DIGITS,
-            "period": STEP_S,
-        }
-    )
-    return f"otpauth://totp/{label}?{query}"
 
 
 # -- secrets at rest ----------------------------------------------------------------------------
@@ -267,8 +218,9 @@ def _user(conn: Connection, actor: Actor) -> Any:
     return row
 
 
-def enroll(rt: Runtime, actor: Actor) -> dict[str, str]:
+def enroll(rt: Runtime, actor: Actor, current_password: str) -> dict[str, str]:
     """A new secret for the user's authenticator; log-in needs codes only once confirmed."""
+    credentials.check_current_password(rt, actor, current_password, event="auth.mfa_enrolled")
     secret = new_secret()
     with rt.app_engine.begin() as conn:
         row = _user(conn, actor)
@@ -307,11 +259,7 @@ def confirm(rt: Runtime, actor: Actor, code: str, *, at: float | None = None) ->
         ).rowcount
         if not turned_on:
             raise Conflict("Multi-factor authentication is already on.")
-        conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == row.id))
-        conn.execute(
-            insert(recovery_codes),
-            [{"user_id": row.id, "code_hash": _recovery_hash(c)} for c in codes],
-        )
+        _replace_recovery_codes(conn, row.id, codes)
         audit.record(
             rt,
             site_id=actor.site_id,
@@ -321,6 +269,35 @@ def confirm(rt: Runtime, actor: Actor, code: str, *, at: float | None = None) ->
             conn=conn,
         )
     update_user_sessions(rt, row.id, mfa_enabled=True)
+    return {"recovery_codes": codes}
+
+
+def _replace_recovery_codes(conn: Connection, user_id: str, codes: list[str]) -> None:
+    conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
+    conn.execute(
+        insert(recovery_codes),
+        [{"user_id": user_id, "code_hash": _recovery_hash(c)} for c in codes],
+    )
+
+
+def new_recovery_codes(rt: Runtime, actor: Actor, current_password: str) -> dict[str, Any]:
+    """A fresh set of recovery codes (shown once); every earlier one stops working."""
+    event = "auth.mfa_recovery_codes_reset"
+    credentials.check_current_password(rt, actor, current_password, event=event)
+    codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+    with rt.app_engine.begin() as conn:
+        row = _user(conn, actor)
+        if not row.mfa_enabled:
+            raise Conflict("Multi-factor authentication is off: enrol first.")
+        _replace_recovery_codes(conn, row.id, codes)
+        audit.record(
+            rt,
+            site_id=actor.site_id,
+            type=event,
+            user_id=row.id,
+            resource=f"user:{row.id}",
+            conn=conn,
+        )
     return {"recovery_codes": codes}
 
 

@@ -1,5 +1,5 @@
 """Password hashing with Argon2id, a dummy verify so unknown users cost the same time, and
-the password rules every site enforces (PCI-DSS 8.3.6, 8.3.7).
+the password rules every site enforces (PCI-DSS 8.3.6: length, letters and digits; 8.3.7).
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ def check_password_policy(
         _refuse("The password holds characters that can't be used (NUL, unpaired surrogates).")
     if len(password) < min_length:
         _refuse(f"The password must have at least {min_length} characters.")
+    if not (any(c.isalpha() for c in password) and any(c.isdecimal() for c in password)):
+        _refuse("The password must contain both letters and digits.")
     if password.casefold() == username.casefold():
         _refuse("The password must not be the username.")
     if is_common(password):

@@ -1,84 +1,30 @@
-"""Users of a site: creation under the password policy, log-in with lock-out and MFA,
-password changes with history, and the admin's changes (enable, profile, reset).
+"""Users of a site: creation under the password and username rules, reading, and the
+admin's (or the operator's) changes: enable, profile, reset.
 
-A log-in for an unknown user answers exactly like a wrong password, costs the same Argon2
-time, and after the site's failed-login limit answers `account_disabled` as a real account
-would, so no sequence of answers tells which usernames exist.
+Signing in is core.logins, the failed-login rules core.lockout, and a user's own password
+change core.credentials.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from typing import Any, NoReturn
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from core import audit, mfa, profiles
+from core import audit, lockout, mfa, profiles, usernames
 from core.actors import USER_ROLES, Actor, Role
 from core.clock import rfc3339, utcnow
-from core.errors import (
-    AccountDisabled,
-    Conflict,
-    DomainError,
-    InvalidCredentials,
-    NotFound,
-    ValidationFailed,
-)
-from core.passwords import (
-    HISTORY_DEPTH,
-    check_password_policy,
-    hash_password,
-    verify_password,
-)
-from core.policies import SitePolicies, site_policies
+from core.credentials import new_password, remember, user_row
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.passwords import check_password_policy, hash_password
+from core.policies import SitePolicies
 from core.runtime import Runtime
-from core.schema import password_history, sites, users
-from core.sessions import end_session, end_user_sessions, start_session, update_user_sessions
+from core.schema import sites, users
+from core.sessions import end_user_sessions, update_user_sessions
 from core.text import storable
-
-# Failures for usernames that don't exist are counted too (see the module docstring).
-_UNKNOWN_PREFIX = "sf:login-unknown:"
-_UNKNOWN_KEEP_S = 30 * 24 * 3600
-
-
-class WrongCurrentPassword(DomainError):
-    status, code = 403, "wrong_password"
-    default_message = "The current password is not right."
-
-
-def _history(conn: Connection, user_id: str) -> list[str]:
-    return list(
-        conn.execute(
-            select(password_history.c.password_hash)
-            .where(password_history.c.user_id == user_id)
-            .order_by(password_history.c.id.desc())
-            .limit(HISTORY_DEPTH)
-        ).scalars()
-    )
-
-
-def _remember(conn: Connection, user_id: str, password_hash: str) -> None:
-    conn.execute(
-        insert(password_history).values(
-            user_id=user_id, password_hash=password_hash, created_at=utcnow()
-        )
-    )
-    keep = (
-        select(password_history.c.id)
-        .where(password_history.c.user_id == user_id)
-        .order_by(password_history.c.id.desc())
-        .limit(HISTORY_DEPTH)
-    )
-    conn.execute(
-        delete(password_history).where(
-            password_history.c.user_id == user_id,
-            password_history.c.id.not_in(list(conn.execute(keep).scalars())),
-        )
-    )
-
 
 # -- creating --------------------------------------------------------------------------------
 
@@ -113,16 +59,16 @@ def create_user(
             )
     if role not in USER_ROLES:
         raise ValueError(f"unknown role {role!r}")
+    username = usernames.normalise(username)
     _check_text(username=username, display_name=display_name, profile_id=profile_id)
+    if not username:
+        raise ValidationFailed("Username is empty.", fields={"username": "Required."})
     raw = conn.execute(select(sites.c.policies).where(sites.c.id == site_id)).scalar()
     if raw is None:
         raise NotFound()
     policies = SitePolicies.loads(raw)
     check_password_policy(password, username=username, min_length=policies.password_min_length)
-    if conn.execute(
-        select(users.c.id).where(users.c.site_id == site_id, users.c.username == username)
-    ).first():
-        raise Conflict("A user with this username already exists on this site.")
+    usernames.refuse_lookalike(conn, site_id, username)
     if profile_id is not None:
         profiles.check_assignable(conn, site_id, profile_id, role)
     else:
@@ -150,7 +96,7 @@ def create_user(
         )
     except IntegrityError:  # a concurrent create of the same username
         raise Conflict("A user with this username already exists on this site.") from None
-    _remember(conn, user_id, password_hash)
+    remember(conn, user_id, password_hash)
     audit.record(
         rt,
         site_id=site_id,
@@ -172,160 +118,7 @@ def _check_text(**values: str | None) -> None:
         raise ValidationFailed("Some fields hold characters that can't be stored.", fields=bad)
 
 
-# -- logging in ------------------------------------------------------------------------------
-
-
-def log_in(
-    rt: Runtime, site_id: str, username: str, password: str, totp: str | None = None
-) -> dict[str, Any]:
-    """Check a log-in and start a session: {"token", "user": {"id", "role"}, "idle_timeout_s"}."""
-    try:
-        policies = site_policies(rt, site_id)
-    except NotFound:
-        verify_password(None, password)  # an unknown site costs what any log-in costs
-        raise InvalidCredentials() from None
-    row = None
-    if storable(username):  # a name no store can hold belongs to nobody
-        with rt.app_engine.connect() as conn:
-            row = conn.execute(
-                select(users).where(users.c.site_id == site_id, users.c.username == username)
-            ).first()
-    ok = verify_password(row.password_hash if row else None, password)
-    if row is None:
-        _unknown_user_failed(rt, site_id, username, policies)
-    if not row.enabled:
-        _audit_login(rt, site_id, row.id, "failure", "account_disabled")
-        raise AccountDisabled()
-    if not ok:
-        _failed(rt, row, policies, "wrong_password")
-    second = None
-    if row.mfa_enabled:
-        if not totp:
-            _audit_login(rt, site_id, row.id, "failure", "mfa_required")
-            raise mfa.MfaRequired()
-        with rt.app_engine.begin() as conn:
-            second = mfa.second_factor(rt, conn, row, totp)
-        if second is None:
-            _failed(rt, row, policies, "wrong_second_factor")
-    with rt.app_engine.begin() as conn:
-        if row.failed_logins:
-            conn.execute(update(users).where(users.c.id == row.id).values(failed_logins=0))
-        _, permissions = profiles.profile_for(conn, site_id, row.role, row.profile_id)
-        detail = f"user:{row.id}" + (f";{second}" if second else "")
-        audit.record(
-            rt, site_id=site_id, type="auth.login", user_id=row.id, resource=detail, conn=conn
-        )
-    actor = Actor(
-        site_id=site_id,
-        role=row.role,
-        user_id=row.id,
-        display_name=row.display_name,
-        permissions=permissions,
-        mfa_enabled=bool(row.mfa_enabled),
-        must_change_password=bool(row.must_change_password),
-    )
-    token = start_session(rt, actor, policies.idle_timeout_s)
-    _recheck(rt, token, actor, row.password_hash)
-    return {
-        "token": token,
-        "user": {"id": row.id, "role": row.role},
-        "idle_timeout_s": policies.idle_timeout_s,
-    }
-
-
-def _recheck(rt: Runtime, token: str, actor: Actor, password_hash: str) -> None:
-    """Close the race with an admin's change made while this log-in was under way.
-
-    Disabling, a password change or a profile change that landed after our read but
-    before our session existed found no session to end or rewrite: read again now that it
-    does, and end or correct it.
-    """
-    assert actor.user_id is not None
-    with rt.app_engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.id == actor.user_id)).first()
-        if row is not None:
-            _, permissions = profiles.profile_for(conn, actor.site_id, row.role, row.profile_id)
-    if row is None or not row.enabled or row.password_hash != password_hash:
-        end_session(rt, token)
-        raise AccountDisabled() if row is not None and not row.enabled else InvalidCredentials()
-    if permissions != actor.permissions or bool(row.mfa_enabled) != actor.mfa_enabled:
-        update_user_sessions(
-            rt, actor.user_id, permissions=permissions, mfa_enabled=bool(row.mfa_enabled)
-        )
-
-
-def _audit_login(rt: Runtime, site_id: str, user_id: str | None, outcome: str, why: str) -> None:
-    resource = f"user:{user_id};{why}" if user_id else why
-    audit.record(
-        rt, site_id=site_id, type="auth.login", outcome=outcome, user_id=user_id, resource=resource
-    )
-
-
-def _failed(rt: Runtime, row: Any, policies: SitePolicies, why: str) -> NoReturn:
-    """Count a failure; at the site's limit disable the account. Always raises."""
-    with rt.app_engine.begin() as conn:
-        conn.execute(
-            update(users)
-            .where(users.c.id == row.id)
-            .values(failed_logins=users.c.failed_logins + 1)
-        )
-        failures = conn.execute(
-            select(users.c.failed_logins).where(users.c.id == row.id)
-        ).scalar_one()
-        locked = failures >= policies.failed_login_limit
-        if locked:
-            conn.execute(update(users).where(users.c.id == row.id).values(enabled=False))
-        audit.record(
-            rt,
-            site_id=row.site_id,
-            type="auth.login",
-            outcome="failure",
-            user_id=row.id,
-            resource=f"user:{row.id};{why}",
-            conn=conn,
-        )
-        if locked:
-            audit.record(
-                rt,
-                site_id=row.site_id,
-                type="auth.lockout",
-                outcome="failure",
-                user_id=row.id,
-                resource=f"user:{row.id};failed_logins={failures}",
-                conn=conn,
-            )
-    if locked:
-        end_user_sessions(rt, row.id)
-        raise AccountDisabled()
-    raise InvalidCredentials()
-
-
-def _unknown_user_failed(
-    rt: Runtime, site_id: str, username: str, policies: SitePolicies
-) -> NoReturn:
-    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
-    key = f"{_UNKNOWN_PREFIX}{site_id}:{digest}"
-    pipe = rt.redis.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, _UNKNOWN_KEEP_S)
-    failures, _ = pipe.execute()
-    # The username is not recorded: people type their password into that box.
-    _audit_login(rt, site_id, None, "failure", "unknown_user")
-    if int(failures) >= policies.failed_login_limit:
-        raise AccountDisabled()
-    raise InvalidCredentials()
-
-
 # -- reading -------------------------------------------------------------------------------
-
-
-def _row(conn: Connection, site_id: str, user_id: str) -> Any:
-    row = conn.execute(
-        select(users).where(users.c.id == user_id, users.c.site_id == site_id)
-    ).first()
-    if row is None:
-        raise NotFound("No such user on this site.")
-    return row
 
 
 def _public(row: Any, permissions: frozenset[str]) -> dict[str, Any]:
@@ -347,7 +140,7 @@ def _public(row: Any, permissions: frozenset[str]) -> dict[str, Any]:
 
 def get_user(rt: Runtime, site_id: str, user_id: str) -> dict[str, Any]:
     with rt.app_engine.connect() as conn:
-        row = _row(conn, site_id, user_id)
+        row = user_row(conn, site_id, user_id)
         _, permissions = profiles.profile_for(conn, site_id, row.role, row.profile_id)
     return _public(row, permissions)
 
@@ -381,10 +174,10 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
     profile's permissions reach their live sessions at once.
     """
     actor.require_role(Role.ADMIN)
-    ended = False
+    ended = unlock = False
     permissions: frozenset[str] | None = None
     with rt.app_engine.begin() as conn:
-        row = _row(conn, actor.site_id, user_id)
+        row = user_row(conn, actor.site_id, user_id)
         _check_text(display_name=changes.get("display_name"), profile_id=changes.get("profile_id"))
         values: dict[str, Any] = {}
         shown: list[str] = []
@@ -394,6 +187,7 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
             values["enabled"] = bool(changes["enabled"])
             if values["enabled"]:
                 values["failed_logins"] = 0  # re-enabling starts the failure count afresh
+                unlock = True
             ended |= not values["enabled"]
             shown.append(f"enabled={str(values['enabled']).lower()}")
         if "display_name" in changes:
@@ -407,7 +201,7 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
             )
             shown.append(f"profile={changes['profile_id']}")
         if "password" in changes:
-            values |= _new_password(conn, row, changes["password"])
+            values |= new_password(conn, row, changes["password"])
             values["must_change_password"] = True  # the admin knows it: the user replaces it
             ended = True
             shown.append("password=reset")
@@ -430,6 +224,8 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
                 resource=f"user:{user_id};" + ";".join(shown),
                 conn=conn,
             )
+    if unlock:
+        lockout.unlock(rt, user_id)
     if ended:
         end_user_sessions(rt, user_id)
     elif permissions is not None:
@@ -437,49 +233,32 @@ def update_user(rt: Runtime, actor: Actor, user_id: str, changes: dict[str, Any]
     return get_user(rt, actor.site_id, user_id)
 
 
-def _new_password(conn: Connection, row: Any, password: str) -> dict[str, Any]:
-    raw = conn.execute(select(sites.c.policies).where(sites.c.id == row.site_id)).scalar_one()
-    check_password_policy(
-        password,
-        username=row.username,
-        min_length=SitePolicies.loads(raw).password_min_length,
-        previous_hashes=_history(conn, row.id),
-    )
-    password_hash = hash_password(password)
-    _remember(conn, row.id, password_hash)
-    return {"password_hash": password_hash, "password_changed_at": utcnow(), "failed_logins": 0}
-
-
-def change_password(rt: Runtime, actor: Actor, current: str, new: str) -> None:
-    """A user's own change; every session of theirs ends, this one included."""
-    assert actor.user_id is not None
-    with rt.app_engine.connect() as conn:
-        row = _row(conn, actor.site_id, actor.user_id)
-    if not verify_password(row.password_hash, current):
-        audit.record(
-            rt,
-            site_id=actor.site_id,
-            type="user.password_changed",
-            outcome="failure",
-            user_id=row.id,
-            resource=f"user:{row.id};wrong_password",
-        )
-        raise WrongCurrentPassword(fields={"current_password": "Not your current password."})
-    with rt.app_engine.begin() as conn:
-        values = _new_password(conn, row, new) | {"must_change_password": False}
-        conn.execute(update(users).where(users.c.id == row.id).values(**values))
-        audit.record(
-            rt,
-            site_id=actor.site_id,
-            type="user.password_changed",
-            user_id=row.id,
-            resource=f"user:{row.id}",
-            conn=conn,
-        )
-    end_user_sessions(rt, actor.user_id)
-
-
 def whoami(rt: Runtime, actor: Actor) -> dict[str, Any]:
     assert actor.user_id is not None
     me = get_user(rt, actor.site_id, actor.user_id)
     return {**me, "site_id": actor.site_id, "permissions": sorted(actor.permissions)}
+
+
+def enable_as_operator(rt: Runtime, site_id: str, username: str) -> dict[str, Any]:
+    """The operator's way back in (`secureforms user enable`): enable the user, lift any
+    lock and start their failure count afresh. NotFound for an unknown site or user."""
+    username = usernames.normalise(username)
+    with rt.app_engine.begin() as conn:
+        user_id = conn.execute(
+            select(users.c.id).where(users.c.site_id == site_id, users.c.username == username)
+        ).scalar()
+        if user_id is None:
+            known_site = conn.execute(select(sites.c.id).where(sites.c.id == site_id)).first()
+            raise NotFound("No such user on this site." if known_site else "No such site.")
+        conn.execute(
+            update(users).where(users.c.id == user_id).values(enabled=True, failed_logins=0)
+        )
+        audit.record(
+            rt,
+            site_id=site_id,
+            type="user.changed",
+            resource=f"user:{user_id};enabled=true;by=operator",
+            conn=conn,
+        )
+    lockout.unlock(rt, user_id)
+    return get_user(rt, site_id, user_id)

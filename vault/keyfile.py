@@ -108,6 +108,23 @@ class KeyringFile:
         self.reload(force=True)
         return changed
 
+    def purge(self, key_ids: set[str]) -> list[str]:
+        """Remove retired keys, secret and all, from the file; other keys are left alone.
+
+        The file is rewritten atomically with mode 0600 (Keyring.save). What no longer
+        exists can't be stolen from a backup or a copy of the file made later.
+        """
+        if not key_ids:
+            return []
+        with self._lock:
+            keyring = load_keyring(self.path, allow_generate=self._allow_generate)
+            gone = [k.id for k in keyring.keys() if k.id in key_ids and k.state == "retired"]
+            if gone:
+                kept = [k for k in keyring.keys() if k.id not in gone]
+                Keyring(kept, generated=keyring.generated).save(self.path)
+        self.reload(force=True)
+        return gone
+
     def stale_short_lived(self, now: datetime | None = None) -> set[str]:
         """Active event/off-the-record keys whose successor has been primary long enough."""
         now = now or datetime.now(UTC)

@@ -2,9 +2,10 @@
 
     GET  /account               who you are and whether two-step sign-in is on, with a
                                 banner when the site requires it for your role and it is off
-    POST /account/mfa/setup     starts enrolment: the secret, the otpauth:// URI and a
-                                field for the first code
+    POST /account/mfa/setup     starts enrolment once the current password is given again:
+                                the secret, the otpauth:// URI and a field for the first code
     POST /account/mfa/confirm   checks that code; the recovery codes are shown once
+    POST /account/mfa/codes     new recovery codes (shown once) for the current password
     POST /account/password      changes the password; core ends every session, this one
                                 included, so the user goes on to /login
 
@@ -17,6 +18,7 @@ can show the same secret again; what gets confirmed is the secret core keeps pen
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -29,13 +31,13 @@ from api.pages import session as page_session
 from api.pages.render import render
 from api.pages.session import Posted, signed_in_page
 from api.pages.web import page, services
-from core import mfa, users
+from core import credentials, mfa, users
 from core.actors import Actor
+from core.credentials import WrongCurrentPassword
 from core.errors import Conflict, PasswordPolicy
 from core.passwords import HISTORY_DEPTH
 from core.policies import site_policies
 from core.runtime import Runtime
-from core.users import WrongCurrentPassword
 
 PASSWORD_MAX = 1024
 _SECRET = re.compile(r"[A-Z2-7]{16,128}")  # base32, as core.mfa.new_secret makes them
@@ -46,11 +48,16 @@ _NOTICES = {
     "mfa_restart": "That set-up was replaced or has ended. Please start again.",
 }
 _CURRENT, _NEW, _CONFIRM = "current_password", "new_password", "confirm_password"
+# The password asked for again before an MFA change; one name per form, so an error shows
+# beside the form that was sent.
+_MFA_PASSWORD, _CODES_PASSWORD = "mfa_current_password", "codes_current_password"
 # The error summary links each message to its field by these ids.
 _FIELD_IDS = {
     _CURRENT: "password-current",
     _NEW: "password-new",
     _CONFIRM: "password-confirm",
+    _MFA_PASSWORD: "mfa-password",
+    _CODES_PASSWORD: "codes-password",
     "totp": "mfa-code",
 }
 
@@ -136,14 +143,62 @@ def account(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Resp
     return _account_page(request, rt, actor)
 
 
-@page
-@signed_in_page(posts=True, during_setup=_ENROLLING)
-def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+def _reauthenticated(
+    request: Request,
+    rt: Runtime,
+    actor: Actor,
+    posted: Posted,
+    name: str,
+    act: Callable[[str], Response],
+) -> Response:
+    """Run `act` with the password given again in field `name`, or show the account page
+    saying what's wrong with it.
+
+    Core counts a wrong one toward the failed-login limit; at the limit it raises
+    AccountDisabled, which @page answers as a page, the sessions having ended.
+    """
+    password = posted.get(name, "")
+    if not password or len(password) > PASSWORD_MAX:
+        errors = {name: "Enter your current password."}
+        return _account_page(request, rt, actor, errors=errors, status_code=422)
     try:
-        started = mfa.enroll(rt, actor)
-    except Conflict:
-        return RedirectResponse("/account?notice=mfa_on", status_code=303)
-    return _setup_page(request, rt, actor, started["secret"])
+        return act(password)
+    except WrongCurrentPassword:
+        errors = {name: "That is not your current password."}
+        return _account_page(request, rt, actor, errors=errors, status_code=403)
+
+
+@page
+@signed_in_page(posts=True, limit="login", during_setup=_ENROLLING)
+def mfa_setup(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    def start(password: str) -> Response:
+        try:
+            started = mfa.enroll(rt, actor, password)
+        except Conflict:
+            return RedirectResponse("/account?notice=mfa_on", status_code=303)
+        return _setup_page(request, rt, actor, started["secret"])
+
+    return _reauthenticated(request, rt, actor, posted, _MFA_PASSWORD, start)
+
+
+@page
+@signed_in_page(posts=True, limit="login")
+def mfa_codes(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Response:
+    def replace(password: str) -> Response:
+        try:
+            made = mfa.new_recovery_codes(rt, actor, password)
+        except Conflict:
+            return RedirectResponse("/account?notice=mfa_restart", status_code=303)
+        return render(
+            request,
+            "account_mfa_codes.html",
+            **_layout(rt, actor),
+            recovery_codes=made["recovery_codes"],
+            home=page_session.home_of(actor),
+            replaced=True,
+        )
+
+    return _reauthenticated(request, rt, actor, posted, _CODES_PASSWORD, replace)
 
 
 @page
@@ -187,6 +242,7 @@ def mfa_confirm(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> 
         **_layout(rt, actor),
         recovery_codes=confirmed["recovery_codes"],
         home=page_session.home_of(actor),
+        replaced=False,
     )
 
 
@@ -213,7 +269,7 @@ def change_password(request: Request, rt: Runtime, actor: Actor, posted: Posted)
     if errors:
         return _account_page(request, rt, actor, errors=errors, status_code=422)
     try:
-        users.change_password(rt, actor, posted[_CURRENT], posted[_NEW])
+        credentials.change_password(rt, actor, posted[_CURRENT], posted[_NEW])
     except WrongCurrentPassword:
         return _account_page(
             request,
@@ -238,11 +294,17 @@ async def back_to_account(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    actions = ("/account/mfa/setup", "/account/mfa/confirm", "/account/password")
+    actions = (
+        "/account/mfa/setup",
+        "/account/mfa/confirm",
+        "/account/mfa/codes",
+        "/account/password",
+    )
     return [
         Route("/account", account, methods=["GET"]),
         *(Route(path, back_to_account, methods=["GET"]) for path in actions),
         Route("/account/mfa/setup", mfa_setup, methods=["POST"]),
         Route("/account/mfa/confirm", mfa_confirm, methods=["POST"]),
+        Route("/account/mfa/codes", mfa_codes, methods=["POST"]),
         Route("/account/password", change_password, methods=["POST"]),
     ]

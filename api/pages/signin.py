@@ -24,7 +24,7 @@ from api.pages import cookies, csrf
 from api.pages import session as page_session
 from api.pages.render import render
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
-from core import chat, sessions, users
+from core import chat, logins, sessions
 from core.actors import Role
 from core.errors import AccountDisabled, InvalidCredentials
 from core.mfa import MfaRequired
@@ -147,7 +147,7 @@ async def login(request: Request) -> Response:
         if errors:
             return again(422, errors=errors)
         try:
-            result = users.log_in(svc.rt, site_id, username, password, code or None)
+            result = logins.log_in(svc.rt, site_id, username, password, code or None)
         except MfaRequired:
             return again(
                 401, errors={"totp": "Enter the 6-digit code from your authenticator app."}
@@ -155,9 +155,7 @@ async def login(request: Request) -> Response:
         except InvalidCredentials:
             return again(401, problem="The site id, username, password or code is not right.")
         except AccountDisabled:
-            return again(
-                423, problem="This account is locked. Ask an administrator to re-enable it."
-            )
+            return again(423, problem=AccountDisabled.default_message)
         role = result["user"]["role"]
         home = next_path or page_session.home_of_role(Role(role))
         previous = cookie_token(request, svc.settings)

@@ -6,12 +6,13 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import EVERY_SETUP, Setup, credentials
+from api.auth import EVERY_SETUP, Setup
+from api.auth import credentials as request_credentials
 from api.bodies import field
 from api.endpoints import ADMIN, ANY_USER, PUBLIC, Ctx
 from api.errors import ApiError
 from api.routes import registry
-from core import mfa, sessions, users
+from core import credentials, logins, mfa, sessions, users
 from core.actors import USER_ROLES
 
 _PASSWORD = field(str, required=True, max_length=1024)
@@ -43,7 +44,7 @@ async def login(ctx: Ctx) -> dict[str, Any]:
     # Besides the caller's address (rate="login"): the account and the site it names.
     await ctx.services.limiter.check_login(b["site_id"], b["username"])
     result: dict[str, Any] = await run_in_threadpool(
-        users.log_in, ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp")
+        logins.log_in, ctx.rt, b["site_id"], b["username"], b["password"], b.get("totp")
     )
     return result
 
@@ -58,7 +59,7 @@ async def login(ctx: Ctx) -> dict[str, Any]:
 )
 def logout(ctx: Ctx) -> None:
     """End this session."""
-    token, _ = credentials(ctx.request, ctx.services.settings)
+    token, _ = request_credentials(ctx.request, ctx.services.settings)
     assert token is not None
     sessions.end_session(ctx.rt, token)
 
@@ -85,27 +86,52 @@ def me(ctx: Ctx) -> dict[str, Any]:
     roles=ANY_USER,
     during_setup=EVERY_SETUP,
     body={"current_password": _PASSWORD, "new_password": _PASSWORD},
-    responses={403: "wrong_password", 422: "password_policy"},
-    summary="Change your own password; every one of your sessions ends, this one included.",
+    responses={403: "wrong_password", 422: "password_policy", 423: "account_disabled"},
+    summary="Change your own password; every one of your sessions ends, this one included. "
+    "Wrong current passwords count toward the failed-login limit.",
 )
 def change_password(ctx: Ctx) -> None:
     """Change your own password."""
-    users.change_password(ctx.rt, ctx.user, ctx.body["current_password"], ctx.body["new_password"])
+    credentials.change_password(
+        ctx.rt, ctx.user, ctx.body["current_password"], ctx.body["new_password"]
+    )
+
+
+_REAUTH = {403: "wrong_password", 409: "conflict", 423: "account_disabled"}
 
 
 @registry.route(
     "POST",
     "/api/v1/auth/mfa/enroll",
+    rate="login",
     tag="sessions",
     roles=ANY_USER,
+    body={"current_password": _PASSWORD},
     during_setup=frozenset({Setup.MFA}),
-    responses={409: "conflict"},
-    summary='Start MFA enrolment: {"secret", "otpauth_uri"} (TOTP, RFC 6238) for an '
-    "authenticator app; nothing changes until /mfa/confirm.",
+    responses=_REAUTH,
+    summary='Start MFA enrolment with your current password: {"secret", "otpauth_uri"} (TOTP, '
+    "RFC 6238) for an authenticator app; nothing changes until /mfa/confirm. Wrong "
+    "passwords count toward the failed-login limit.",
 )
 def mfa_enroll(ctx: Ctx) -> dict[str, str]:
     """Start MFA enrolment."""
-    return mfa.enroll(ctx.rt, ctx.user)
+    return mfa.enroll(ctx.rt, ctx.user, ctx.body["current_password"])
+
+
+@registry.route(
+    "POST",
+    "/api/v1/auth/mfa/recovery-codes",
+    rate="login",
+    tag="sessions",
+    roles=ANY_USER,
+    body={"current_password": _PASSWORD},
+    responses=_REAUTH,
+    summary='New recovery codes with your current password: {"recovery_codes": [...]} (shown '
+    "once); the earlier ones stop working. Wrong passwords count toward the failed-login limit.",
+)
+def mfa_recovery_codes(ctx: Ctx) -> dict[str, Any]:
+    """Replace your MFA recovery codes."""
+    return mfa.new_recovery_codes(ctx.rt, ctx.user, ctx.body["current_password"])
 
 
 @registry.route(

@@ -1,6 +1,7 @@
-"""The account page in Chromium: an agent turns on two-step sign-in (a wrong code first),
-keeps the recovery codes, signs in again with a code and with a recovery code (once), and
-changes the password, which ends every session. Each state is checked with axe at 1280
+"""The account page in Chromium: an agent turns on two-step sign-in (their password asked
+again, a wrong code first), keeps the recovery codes, gets a new set (password asked
+again), signs in again with a code and with a recovery code (once), and changes the
+password, which ends every session. Each state is checked with axe at 1280
 and 375 px; the TOTP codes are computed here from the secret the page shows."""
 
 from __future__ import annotations
@@ -75,7 +76,17 @@ def test_two_step_sign_in_recovery_codes_and_a_password_change(
     expect(page.locator("#two-step")).to_contain_text("Off.")
     both_widths(page, accessible, fits, "account-1-required")
 
-    # Set up: the secret is shown grouped, never in the URL.
+    # Set up: the password is asked again (a wrong one is said in words), then the secret
+    # is shown grouped, never in the URL.
+    setup_form = page.locator("form[action='/account/mfa/setup']")
+    setup_form.get_by_label("Current password").fill("not-my-password-1")
+    page.get_by_role("button", name="Set up two-step sign-in").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("That is not your current password.")
+    expect(setup_form.get_by_label("Current password")).to_have_attribute("aria-invalid", "true")
+    both_widths(page, accessible, fits, "account-2a-setup-wrong-password")
+    setup_form.get_by_label("Current password").fill(password)
     page.get_by_role("button", name="Set up two-step sign-in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Set up two-step sign-in")
     shown = page.locator("#mfa-secret").inner_text().removeprefix("Key:").strip()
@@ -117,6 +128,17 @@ def test_two_step_sign_in_recovery_codes_and_a_password_change(
     expect(page.locator("#two-step")).to_contain_text("On.")
     expect(page.locator("#mfa-required")).to_have_count(0)
     both_widths(page, accessible, fits, "account-5-mfa-on")
+
+    # A new set of recovery codes, for the password again; the first set stops working.
+    codes_form = page.locator("form[action='/account/mfa/codes']")
+    codes_form.get_by_label("Current password").fill(password)
+    page.get_by_role("button", name="Get new recovery codes").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("New recovery codes")
+    first_set = codes
+    codes = [c.strip() for c in page.locator(".account-codes li").all_inner_texts()]
+    assert len(codes) == 10 and not set(codes) & set(first_set), codes
+    both_widths(page, accessible, fits, "account-5a-new-recovery-codes")
+    page.get_by_role("link", name="Back to your account").click()
     sign_out(page)
 
     # Signing in now needs the code.
@@ -131,7 +153,9 @@ def test_two_step_sign_in_recovery_codes_and_a_password_change(
     expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
     sign_out(page)
 
-    # A recovery code works once.
+    # A recovery code works once; one of the first set not at all.
+    sign_in(page, stack, site, username, password, first_set[4])
+    expect(page.locator("#error-summary")).to_contain_text("is not right")
     sign_in(page, stack, site, username, password, codes[0])
     expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
     sign_out(page)
@@ -147,7 +171,7 @@ def test_two_step_sign_in_recovery_codes_and_a_password_change(
     expect(page.get_by_role("heading", level=1)).to_have_text("Your account")
 
     # Change password: a policy error in words first, then success.
-    page.get_by_label("Current password").fill(password)
+    page.locator("#password-current").fill(password)
     page.get_by_label("New password", exact=True).fill("too-short")
     page.get_by_label("New password again").fill("too-short")
     page.get_by_role("button", name="Change password").click()
@@ -159,7 +183,7 @@ def test_two_step_sign_in_recovery_codes_and_a_password_change(
     both_widths(page, accessible, fits, "account-7-password-policy")
 
     new = "plum tractor lantern 1984"
-    page.get_by_label("Current password").fill(password)
+    page.locator("#password-current").fill(password)
     page.get_by_label("New password", exact=True).fill(new)
     page.get_by_label("New password again").fill(new)
     page.get_by_role("button", name="Change password").click()

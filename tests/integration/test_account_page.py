@@ -35,9 +35,10 @@ def mfa_enabled(site: OwnSite, user_id: str) -> bool:
     return bool(r.json()["mfa_enabled"])
 
 
-def start_setup(c: httpx.Client) -> tuple[httpx.Response, str]:
-    """POST the "Set up" button; answers the page and the secret it shows."""
-    r = c.post("/account/mfa/setup", data={"csrf": hidden(account(c).text, "csrf")})
+def start_setup(c: httpx.Client, password: str) -> tuple[httpx.Response, str]:
+    """POST the "Set up" form with the current password; answers the page and its secret."""
+    csrf = hidden(account(c).text, "csrf")
+    r = c.post("/account/mfa/setup", data={"csrf": csrf, "mfa_current_password": password})
     assert r.status_code == 200, r.text
     return r, hidden(r.text, "secret")
 
@@ -47,7 +48,12 @@ def test_without_a_session_every_account_page_goes_to_sign_in(stack: Stack) -> N
         r = c.get("/account")
         assert r.status_code == 303
         assert r.headers["location"] == "/login?next=/account"
-        for action in ("/account/mfa/setup", "/account/mfa/confirm", "/account/password"):
+        for action in (
+            "/account/mfa/setup",
+            "/account/mfa/confirm",
+            "/account/mfa/codes",
+            "/account/password",
+        ):
             posted = c.post(action, data={"csrf": "1.x"})
             assert posted.status_code == 303, action
             assert posted.headers["location"].startswith("/login?next=")
@@ -88,7 +94,7 @@ def test_a_site_that_requires_mfa_shows_the_banner_until_enrolled(stack: Stack) 
         assert "Set up two-step sign-in to continue" in r.text
         assert 'id="mfa-required" tabindex="-1" aria-labelledby="mfa-required-title" ' in r.text
         assert "data-focus-on-load" in r.text
-        _, secret = start_setup(c)
+        _, secret = start_setup(c, password)
         done = c.post(
             "/account/mfa/confirm",
             data={
@@ -113,7 +119,7 @@ def test_posts_without_the_csrf_token_change_nothing(stack: Stack) -> None:
         assert r.status_code == 403, r.text
         assert "secret" not in r.text.lower()
 
-        _, secret = start_setup(c)
+        _, secret = start_setup(c, password)
         code = totp(secret, time.time())
         for forged in ({}, {"csrf": "1700000000.forged"}):
             r = c.post("/account/mfa/confirm", data={**forged, "secret": secret, "totp": code})
@@ -138,7 +144,7 @@ def test_setup_secrets_and_passwords_stay_out_of_the_log(stack: Stack) -> None:
     new = "correct horse battery staple 42"
     with stack.client() as c:
         sign_in(c, site, username, password)
-        setup, secret = start_setup(c)
+        setup, secret = start_setup(c, password)
         assert setup.headers["cache-control"] == "no-store"
         grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
         assert grouped in setup.text
@@ -235,3 +241,48 @@ def test_password_errors_are_said_in_words(stack: Stack) -> None:
         assert "must not be the username" in r.text
         assert account(c).status_code == 200  # nothing ended the session
     assert site.token(username, password)
+
+
+def test_the_account_page_asks_for_the_password_in_words(stack: Stack) -> None:
+    site = OwnSite.make(stack)
+    _, username, password = site.user("agent")
+    with stack.client() as c:
+        sign_in(c, site, username, password)
+        page = account(c).text
+        assert '<label class="label" for="mfa-password">Current password</label>' in page
+        assert 'autocomplete="current-password"' in page
+        csrf = hidden(page, "csrf")
+        empty = c.post("/account/mfa/setup", data={"csrf": csrf})
+        assert empty.status_code == 422
+        assert 'href="#mfa-password"' in empty.text and "Enter your current password." in empty.text
+        assert 'name="secret"' not in empty.text
+        wrong = c.post(
+            "/account/mfa/setup", data={"csrf": csrf, "mfa_current_password": "not-it-1"}
+        )
+        assert wrong.status_code == 403
+        assert "That is not your current password." in wrong.text
+        assert 'id="mfa-password" name="mfa_current_password"' in wrong.text
+        assert 'aria-invalid="true"' in wrong.text
+        setup = c.post("/account/mfa/setup", data={"csrf": csrf, "mfa_current_password": password})
+        assert setup.status_code == 200, setup.text
+        secret = hidden(setup.text, "secret")
+        done = c.post(
+            "/account/mfa/confirm",
+            data={"csrf": csrf, "secret": secret, "totp": totp(secret, time.time())},
+        )
+        assert done.status_code == 200, done.text
+        old = re.findall(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>", done.text)
+
+        page = account(c).text
+        assert '<label class="label" for="codes-password">Current password</label>' in page
+        refused = c.post("/account/mfa/codes", data={"csrf": csrf})
+        assert refused.status_code == 422 and 'href="#codes-password"' in refused.text
+        fresh = c.post(
+            "/account/mfa/codes", data={"csrf": csrf, "codes_current_password": password}
+        )
+        assert fresh.status_code == 200, fresh.text
+        assert "<h1>New recovery codes</h1>" in fresh.text
+        new = re.findall(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>", fresh.text)
+        assert len(new) == 10 and not set(new) & set(old)
+    for value in (password, secret, *old, *new):
+        assert value not in stack.logs()

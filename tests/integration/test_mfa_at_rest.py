@@ -94,7 +94,7 @@ def _enrol(site: OwnSite) -> tuple[str, str, str, str]:
     The confirmation spent the step before this one."""
     user_id, username, password = site.user()
     me = site.login(username, password)
-    enrolled = site.call("POST", "/auth/mfa/enroll", me)
+    enrolled = site.call("POST", "/auth/mfa/enroll", me, {"current_password": password})
     assert enrolled.status_code == 200, enrolled.text
     secret = enrolled.json()["secret"]
     pending = _user_row(site.stack, user_id).mfa_pending_secret

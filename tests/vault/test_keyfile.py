@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -71,3 +72,24 @@ def test_production_refuses_a_generated_file_and_a_missing_one(tmp_path: Path) -
     prod = KeyringFile(tmp_path / "prod.json", allow_generate=False)
     assert prod.generated is None
     assert json.loads((tmp_path / "prod.json").read_text())["generated"] is None
+
+
+def test_purging_removes_only_retired_keys_and_their_secrets_keeping_mode_0600(
+    tmp_path: Path,
+) -> None:
+    ring = _file(tmp_path)
+    old = ring.primary("data")
+    ring.rotate(("data",))
+    active = ring.primary("data")
+    ring.rotate(("data",))
+    assert ring.purge({old.id, active.id}) == []  # neither is retired yet
+    ring.retire({old.id})
+    other = _file(tmp_path)  # a second process following the file
+    assert ring.purge({old.id, active.id}) == [old.id]
+    text = (tmp_path / "keyring.json").read_text()
+    assert old.id not in text
+    assert base64.b64encode(old.secret).decode() not in text
+    assert active.id in text
+    assert os.stat(ring.path).st_mode & 0o777 == 0o600
+    assert other.reload(force=True).find(bytes.fromhex(old.id)) is None
+    assert not list(tmp_path.glob(".keyring-*"))  # no temporary copy left behind
