@@ -33,6 +33,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "socket_connect_timeout": settings.publish_timeout_s,
             "socket_timeout": max(settings.publish_timeout_s, 5.0),
         }
+        if transport:
+            # One list per queue: our transport waits with BLMOVE, which watches one list
+            # (no task here is published with a priority).
+            transport_options["priority_steps"] = [0]
     else:
         # py-amqp waits for the broker's publisher confirm before send_task returns.
         transport_options = {"confirm_publish": True}
