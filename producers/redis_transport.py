@@ -20,6 +20,10 @@ are joined here:
    A consumer that claims a message the sweep adopted first still gets it (the record
    exists); one whose message was already adopted *and* restored skips it.
 
+An ack or reject that cannot reach Redis still frees the worker's prefetch slot (kombu
+frees it only on success, so a worker whose every slot failed stalled silently); the
+record stays in Redis and the message comes back after the visibility timeout.
+
 `basic_get` uses `LMOVE` + the same script. Consumers with no_ack get no record (as in
 kombu): their message is only taken out of the in-flight list. Messages fed to
 `BLMOVE` must sit in one list, so a channel that consumes several lists (several queues,
@@ -83,6 +87,25 @@ class QoS(kombu_redis.QoS):  # type: ignore[misc]
             VirtualQoS.append(self, message, delivery_tag)  # in memory only
             return
         super().append(message, delivery_tag)
+
+    def ack(self, delivery_tag: str) -> None:
+        try:
+            super().ack(delivery_tag)
+        except self.channel.connection_errors:
+            # kombu frees the prefetch slot only after Redis took the ack. With Redis
+            # gone, a worker whose every slot failed so stops asking for messages (the
+            # paused BRPOP is never read, so the lost connection is never noticed): a
+            # silent stall. Free the slot; the unacked record stays in Redis and the
+            # message comes back after the visibility timeout, as for any lost ack.
+            VirtualQoS.ack(self, delivery_tag)
+            raise
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        try:
+            super().reject(delivery_tag, requeue)
+        except self.channel.connection_errors:
+            VirtualQoS.ack(self, delivery_tag)  # as in ack: the record stays in Redis
+            raise
 
     def restore_visible(self, start: int = 0, num: int = 10, interval: int = 10) -> None:
         # kombu's throttle: only every interval-th call sweeps; adopt on the same calls.

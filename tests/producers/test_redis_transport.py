@@ -16,6 +16,7 @@ import pytest
 import redis
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.utils.json import loads
+from support.stack import free_port
 
 from configs import load_settings
 from configs.celery import celery_config
@@ -42,6 +43,7 @@ KOMBU_PINNED = {
     "kombu.transport.virtual.base.Channel.basic_get": "ba4884c15b6bed6d",
     "kombu.transport.virtual.base.Channel.basic_consume": "0fec962694938b61",
     "kombu.transport.virtual.base.QoS.append": "b388f0cd6485c28a",
+    "kombu.transport.virtual.base.QoS.ack": "0714292b916fecb2",
 }
 QNAME = "sf-transport-test"
 
@@ -276,3 +278,25 @@ def test_a_channel_on_several_lists_gets_from_each(broker_url: str, raw: redis.R
         raw.delete(QNAME + "-b")
     assert sorted(got) == [1, 2]
     assert _state(raw) == (0, 0, 0, 0)
+
+
+def test_an_ack_redis_never_got_frees_the_slot_and_keeps_the_record(
+    broker_url: str, raw: redis.Redis
+) -> None:
+    """Else a worker whose every prefetch slot failed to ack stops consuming for good."""
+    with Connection(broker_url, transport=Transport) as conn:
+        _publish(conn, 1)
+        channel = conn.channel()
+        channel.basic_qos(prefetch_count=1)
+        message = channel.basic_get(QNAME)
+        assert message is not None
+        assert not channel.qos.can_consume()
+        gone = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
+        channel._shared_client = (channel.pool, gone)  # Redis is unreachable now
+        with pytest.raises(redis.ConnectionError):
+            message.ack()
+        channel.qos._flush()
+        assert channel.qos.can_consume()
+        assert raw.hexists("unacked", message.delivery_tag)  # comes back after the timeout
+        channel._shared_client = None
+        channel.close()

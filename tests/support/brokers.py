@@ -18,6 +18,8 @@ from support.stack import free_port
 
 
 class PrivateRedis:
+    persistence: tuple[str, ...] = ("--save", "", "--appendonly", "no")
+
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -48,10 +50,7 @@ class PrivateRedis:
                     str(self.port),
                     "--bind",
                     "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
+                    *self.persistence,
                     "--dir",
                     str(self.workdir),
                     "--daemonize",
@@ -92,3 +91,11 @@ class PrivateRedis:
             return
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout)
+
+
+class AofRedis(PrivateRedis):
+    """A private broker as a careful operator runs it: `appendonly yes`, `appendfsync
+    everysec`, so a SIGKILL (`stop`) keeps what the append-only file holds and `start`
+    loads it again (answering LOADING until then)."""
+
+    persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "everysec")
