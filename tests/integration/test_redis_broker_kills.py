@@ -14,6 +14,12 @@ but the message may have reached the broker just before it died, unconfirmed. So
 visitor who was refused tries again with the same key once the broker is back, as a real
 one would, and ends with 202 (accepted now) or 410 (an earlier try had landed). Either
 way their submission must be stored and notified exactly once.
+
+One loss is Redis's, not the transport's: with `appendfsync everysec` Redis may answer an
+LPUSH before writing it to the AOF (while a slow fsync runs), so a kill can drop an
+acknowledged push. The test reads the AOF itself: every message it kept must be stored
+(the transport's promise, which kombu's own pop breaks); a lost submission is allowed only
+as one of the acknowledged pushes the AOF never held, and is counted apart.
 """
 
 from __future__ import annotations
