@@ -30,9 +30,18 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # throttle seconds (100 s by default): keep that within the timeout.
             "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout_s // 2)),
             "unacked_restore_throttle": 1,
+            # The sweep's lock is a Redis key that outlives a broker killed mid-sweep (its
+            # DEL never ran, the AOF kept the SET): held for kombu's 300 s, no worker
+            # restores anything for five minutes. Sweeps take well under a second and
+            # restore each message in a WATCH transaction, so a short lock is safe.
+            "unacked_mutex_expire": max(2, min(30, settings.broker_visibility_timeout_s)),
             "socket_connect_timeout": settings.publish_timeout_s,
             "socket_timeout": max(settings.publish_timeout_s, 5.0),
         }
+        if transport:
+            # One list per queue: our transport waits with BLMOVE, which watches one list
+            # (no task here is published with a priority).
+            transport_options["priority_steps"] = [0]
     else:
         # py-amqp waits for the broker's publisher confirm before send_task returns.
         transport_options = {"confirm_publish": True}

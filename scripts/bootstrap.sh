@@ -146,6 +146,50 @@ ensure_redis() {
     _bs_say "redis: ${installed}started on 127.0.0.1:6379"
 }
 
+# --- The Redis broker (development) ---------------------------------------------------
+# Queued submissions must survive a Redis restart, so the broker gets a Redis of its own
+# with an append-only file (`appendfsync everysec`: a killed redis-server loses nothing it
+# answered; a power cut up to a second). The Redis on 6379 stays without persistence: it
+# holds OTKs, sessions and the off-the-record answers, which must never reach a disk.
+#   SECUREFORMS_BROKER_REDIS_PORT   its port (default: 6380); its files go to var/redis-broker
+
+_bs_broker_port() { printf '%s' "${SECUREFORMS_BROKER_REDIS_PORT:-6380}"; }
+
+_bs_broker_redis_ready() {
+    if _bs_have redis-cli; then
+        [[ "$(timeout 3 redis-cli -h 127.0.0.1 -p "$(_bs_broker_port)" ping 2>/dev/null)" == PONG ]]
+    else
+        _bs_tcp_open 127.0.0.1 "$(_bs_broker_port)"
+    fi
+}
+
+ensure_broker_redis() {
+    local port dir out aof
+    port="$(_bs_broker_port)"
+    dir="$SECUREFORMS_ROOT/var/redis-broker"
+    if _bs_broker_redis_ready; then
+        aof="$(timeout 3 redis-cli -p "$port" config get appendonly 2>/dev/null | tail -n 1)"
+        if [[ "$aof" != yes ]]; then
+            _bs_fail "the Redis on 127.0.0.1:$port runs without appendonly: queued submissions would not survive its restart"
+            return 1
+        fi
+        _bs_say "broker redis: already running on 127.0.0.1:$port (appendonly)"
+        return 0
+    fi
+    _bs_have redis-server || { _bs_apt_install redis-server || return 1; }
+    mkdir -p "$dir"
+    if ! out="$(redis-server --daemonize yes --bind 127.0.0.1 --port "$port" \
+        --dir "$dir" --save "" --appendonly yes --appendfsync everysec \
+        --logfile "$dir/redis.log" 2>&1)"; then
+        printf '%s\n' "$out" >&2
+        _bs_fail "the broker redis-server did not start"
+        return 1
+    fi
+    _bs_wait "$_BS_TIMEOUT" _bs_broker_redis_ready ||
+        { _bs_fail "the broker redis did not answer PING on 127.0.0.1:$port within ${_BS_TIMEOUT}s"; return 1; }
+    _bs_say "broker redis: started on 127.0.0.1:$port (appendonly, files in var/redis-broker)"
+}
+
 # --- PostgreSQL ----------------------------------------------------------------------
 
 _bs_pg_ready() {

@@ -7,6 +7,7 @@ the same port while the api and the worker keep their URLs.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -18,6 +19,8 @@ from support.stack import free_port
 
 
 class PrivateRedis:
+    persistence: tuple[str, ...] = ("--save", "", "--appendonly", "no")
+
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -48,10 +51,7 @@ class PrivateRedis:
                     str(self.port),
                     "--bind",
                     "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
+                    *self.persistence,
                     "--dir",
                     str(self.workdir),
                     "--daemonize",
@@ -92,3 +92,47 @@ class PrivateRedis:
             return
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout)
+
+
+class AofRedis(PrivateRedis):
+    """A private broker as a careful operator runs it: `appendonly yes`, `appendfsync
+    everysec`, so a SIGKILL (`stop`) keeps what the append-only file holds and `start`
+    loads it again (answering LOADING until then)."""
+
+    persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "everysec")
+
+    def pushed_task_ids(self, queue: str) -> set[str]:
+        """The ids of the Celery messages the append-only file holds as pushed to `queue`:
+        what the broker kept, as opposed to what it acknowledged."""
+        ids: set[str] = set()
+        for path in sorted((self.workdir / "appendonlydir").glob("*.aof")):
+            for command in _resp_commands(path.read_bytes()):
+                if command[0].upper() in (b"LPUSH", b"RPUSH") and command[1] == queue.encode():
+                    ids.update(json.loads(item)["headers"]["id"] for item in command[2:])
+        return ids
+
+
+def _resp_commands(data: bytes) -> list[list[bytes]]:
+    """The commands of an append-only file (RESP arrays of bulk strings); a command cut
+    short by a kill at the end is left out, as Redis leaves it out when it loads."""
+    commands: list[list[bytes]] = []
+    i = 0
+    try:
+        while i < len(data):
+            if data[i : i + 1] != b"*":  # e.g. the "#TS:" annotations
+                i = data.index(b"\n", i) + 1
+                continue
+            end = data.index(b"\r\n", i)
+            args: list[bytes] = []
+            count, i = int(data[i + 1 : end]), end + 2
+            for _ in range(count):
+                end = data.index(b"\r\n", i)
+                size, i = int(data[i + 1 : end]), end + 2
+                if i + size > len(data):
+                    raise ValueError("cut short")
+                args.append(data[i : i + size])
+                i += size + 2
+            commands.append(args)
+    except ValueError:
+        pass
+    return commands
