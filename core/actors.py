@@ -14,7 +14,10 @@ from core.errors import Forbidden
 
 USE_SECURE_FORMS = "secure_forms.use"
 VIEW_HISTORY = "secure_forms.view_history"
-PERMISSIONS = (USE_SECURE_FORMS, VIEW_HISTORY)
+# Hand a submitted card to the site's payment processor; independent of reveal, so an
+# agent may forward cards they can never see.
+FORWARD_PAYMENTS = "secure_forms.forward_payments"
+PERMISSIONS = (USE_SECURE_FORMS, VIEW_HISTORY, FORWARD_PAYMENTS)
 
 USER_ROLES = ("agent", "manager", "admin")
 SITE_KEY = "site_key"
@@ -27,7 +30,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     SITE_KEY: frozenset(),
 }
 ASSIGNABLE: dict[str, frozenset[str]] = {
-    "agent": frozenset({USE_SECURE_FORMS}),
+    "agent": frozenset({USE_SECURE_FORMS, FORWARD_PAYMENTS}),
     "manager": frozenset({VIEW_HISTORY}),
     "admin": frozenset(),
 }

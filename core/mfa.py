@@ -22,7 +22,6 @@ they can be retired. A secret that won't open (wrong key, tampered) matches no c
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import logging
@@ -43,8 +42,10 @@ from core.errors import Conflict, DomainError, NotFound
 from core.policies import site_policies
 from core.runtime import Runtime
 from core.schema import recovery_codes, users
+from core.sealed import SEAL_PURPOSE, is_sealed, open_text, seal_text, sealed_key_id
+from core.sealed import SEALED_PREFIX as SEALED_PREFIX  # where the tests and a0003 look
 from core.sessions import update_user_sessions
-from vault import Cipher, Keyring, VaultError
+from vault import Cipher, VaultError
 from vault.aad import bind
 
 DIGITS = 6
@@ -53,8 +54,6 @@ WINDOW = 1  # steps either side of now
 ISSUER = "SecureForms"
 RECOVERY_CODES = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
-SEALED_PREFIX = "sealed:v1:"  # base32 has no ':', so no plaintext secret starts like this
-SEAL_PURPOSE = "data"
 SECRET_COLUMNS = ("mfa_secret", "mfa_pending_secret")
 _LEGACY_SECRET = re.compile(r"(?:[A-Z2-7]{8})+")  # what new_secret() made: 160 bits, no "="
 
@@ -141,12 +140,7 @@ def _secret_aad(site_id: str, user_id: str, column: str) -> bytes:
 
 def seal_secret(keyring: Cipher, site_id: str, user_id: str, column: str, secret: str) -> str:
     """The text stored for `secret` in `column` of the user's row."""
-    envelope = keyring.seal(SEAL_PURPOSE, secret.encode(), _secret_aad(site_id, user_id, column))
-    return SEALED_PREFIX + base64.b64encode(envelope).decode()
-
-
-def is_sealed(stored: str) -> bool:
-    return stored.startswith(SEALED_PREFIX)
+    return seal_text(keyring, _secret_aad(site_id, user_id, column), secret)
 
 
 def open_secret(keyring: Cipher, site_id: str, user_id: str, column: str, stored: str) -> str:
@@ -156,23 +150,7 @@ def open_secret(keyring: Cipher, site_id: str, user_id: str, column: str, stored
         if not _LEGACY_SECRET.fullmatch(stored):
             raise VaultError()
         return stored
-    try:
-        envelope = base64.b64decode(stored[len(SEALED_PREFIX) :], validate=True)
-        return keyring.open(SEAL_PURPOSE, envelope, _secret_aad(site_id, user_id, column)).decode()
-    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
-        raise VaultError() from None
-
-
-def sealed_key_id(stored: str | None) -> str | None:
-    """The keyring key a stored value is sealed under; None for nothing or plaintext."""
-    if not stored or not is_sealed(stored):
-        return None
-    try:
-        envelope = base64.b64decode(stored[len(SEALED_PREFIX) :], validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    # A version byte, then the key id (8 bytes): anything shorter names no key.
-    return Keyring.key_id_of(envelope) if len(envelope) >= 9 else None
+    return open_text(keyring, _secret_aad(site_id, user_id, column), stored)
 
 
 def _readable(rt: Runtime, user: Any, column: str) -> str | None:

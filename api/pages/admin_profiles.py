@@ -19,7 +19,15 @@ from api.pages.admin_kit import ADMIN, console_page, done, error_summary, text, 
 from api.pages.admin_users import ROLE_NAMES
 from api.pages.web import page
 from core import profiles
-from core.actors import ASSIGNABLE, PERMISSIONS, USE_SECURE_FORMS, USER_ROLES, VIEW_HISTORY, Actor
+from core.actors import (
+    ASSIGNABLE,
+    FORWARD_PAYMENTS,
+    PERMISSIONS,
+    USE_SECURE_FORMS,
+    USER_ROLES,
+    VIEW_HISTORY,
+    Actor,
+)
 from core.errors import DomainError
 from core.runtime import Runtime
 
@@ -33,6 +41,11 @@ PERMISSION_TEXT = {
         "View engagement history",
         "Managers only: read the stored answers of past conversations (never the "
         "off-the-record ones). Every reveal is audited.",
+    ),
+    FORWARD_PAYMENTS: (
+        "Forward payment details",
+        "Agents only: send a submitted card to the site's payment processor, seeing only "
+        "its brand and last four. Independent of reading answers.",
     ),
 }
 

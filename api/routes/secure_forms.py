@@ -43,7 +43,7 @@ def status(ctx: Ctx) -> dict[str, Any]:
     rate="otk",
     tag="secure forms",
     responses={403: "forbidden", 409: "conversation_closed"},
-    permission=USE_SECURE_FORMS,
+    # Reveal's or forward's permission: core checks which the caller holds.
 )
 def retrieve_otk(ctx: Ctx) -> dict[str, str]:
     """A fresh one-time key to reveal a submission (for a second look)."""

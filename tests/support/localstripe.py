@@ -66,7 +66,7 @@ class LocalStripe:
 
     def ids(self, kind: str) -> list[str]:
         """The ids of every object of a kind ("payment_method", "payment_intent")."""
-        answer = httpx.get(f"{self.url}/_test/ids/{kind}", timeout=5)
+        answer = httpx.get(f"{self.url}/_test/ids/{kind}", auth=(KEY, ""), timeout=5)
         answer.raise_for_status()
         return list(answer.json())
 
