@@ -28,7 +28,7 @@ from api.pages.render import render
 from api.pages.web import forbidden_page, page, read_form, services
 from core import chat, workspace
 from core import conversations as conv
-from core.actors import USE_SECURE_FORMS, Actor
+from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor
 from core.errors import ConversationClosed, Forbidden, NotFound, ValidationFailed
 from core.forms import catalogue
 
@@ -122,6 +122,7 @@ def _workspace(request: Request, actor: Actor) -> Response:
             and chat_row["status"] == "active"
             and USE_SECURE_FORMS in actor.permissions
         ),
+        can_forward=FORWARD_PAYMENTS in actor.permissions,
         forms=catalogue.list_forms(rt, actor),
         status_words=STATUS_WORDS,
         quick_replies=QUICK_REPLIES,

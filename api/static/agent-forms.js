@@ -86,6 +86,13 @@ export function createForms(ws, hooks) {
         hooks.view(li.dataset.submission, li.dataset.request, ws.conversationId, view),
       );
       actions.append(view);
+      if (ws.canForward && hooks.forward) {
+        const send = button("Send to payment processor", "button button-secondary button-small", `the card of ${li.dataset.title}`);
+        send.addEventListener("click", () =>
+          hooks.forward(li.dataset.submission, li.dataset.request, ws.conversationId, send),
+        );
+        actions.append(send);
+      }
     }
     if (!WAITING.has(status)) li.querySelector(".request-timer").replaceChildren();
     scheduleCheck(li);
