@@ -120,8 +120,9 @@ def _workspace(request: Request, actor: Actor) -> Response:
             chat_row
             and chat_row["assigned"]
             and chat_row["status"] == "active"
-            and USE_SECURE_FORMS in actor.permissions
+            and bool({USE_SECURE_FORMS, FORWARD_PAYMENTS} & actor.permissions)
         ),
+        can_reveal=USE_SECURE_FORMS in actor.permissions,
         can_forward=FORWARD_PAYMENTS in actor.permissions,
         forms=catalogue.list_forms(rt, actor),
         status_words=STATUS_WORDS,

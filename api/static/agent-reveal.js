@@ -99,7 +99,7 @@ export function createReveal(ws, forms, hooks = {}) {
     view.addEventListener("click", () =>
       revealAnswers(data.submission_id, data.request_id, data.conversation_id, view),
     );
-    actions.append(view);
+    if (ws.canReveal) actions.append(view);
     if (ws.canForward && hooks.forward) {
       const send = button("Send to payment processor", "button button-secondary button-small", `the card of ${info.title}`);
       send.addEventListener("click", () =>

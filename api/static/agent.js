@@ -15,6 +15,7 @@ const ws = {
   active: root.dataset.active === "true",
   visitor: root.dataset.visitor || "Visitor",
   canForward: root.dataset.forward === "true",
+  canReveal: root.dataset.reveal !== "false",
 };
 
 focusMarked();

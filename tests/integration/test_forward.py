@@ -10,8 +10,11 @@ rules; a decline or an unreachable processor loses nothing.
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -223,6 +226,21 @@ def test_who_may_forward_follows_reveal(stack: Stack, shop: Shop) -> None:
     assert_error(forward(desk, closed), 409, "conversation_closed")
 
 
+def test_an_agent_who_may_only_forward_never_sees_the_card(shop: Shop) -> None:
+    site = shop.site
+    forwarder = Desk(
+        shop.desk.stack,
+        site.admin,
+        shop.desk.form_id,
+        *site.signed_in("agent", site.profile("agent", [FORWARD])),
+    )
+    done = submitted(forwarder)
+    assert_error(forwarder.reveal(done.submission_id, done.retrieve_otk), 403, "forbidden")
+    r = forward(forwarder, done)  # the refused reveal did not spend the key
+    assert r.status_code == 200, r.text
+    assert r.json()["last4"] == done.card[-4:] and done.card not in r.text
+
+
 def test_a_site_without_a_processor_is_told_so(stack: Stack) -> None:
     site = OwnSite.make(stack)
     desk = site.desk()
@@ -283,3 +301,52 @@ def test_no_card_number_anywhere_after_a_forward(stack: Stack, shop: Shop) -> No
     items += [("logs", stack.logs()), ("answer", r.text)]
     hits = scanner.scan(items)
     assert not hits, "\n".join(map(str, hits))
+
+
+def test_the_generic_forward_reaches_a_real_receiver(stack: Stack) -> None:
+    seen: list[Any] = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.headers.get("Idempotency-Key"), body))
+            raw = json.dumps({"id": "tok_9", "status": "stored", "echo": body}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        site = OwnSite.make(stack)
+        desk = site.desk()
+        desk.agent_id, desk.agent = site.signed_in("agent", site.profile("agent", [USE, FORWARD]))
+        template = {"card": {"pan": {"$field": "card_number"}, "exp": {"$field": "expiry"}}}
+        r = site.call(
+            "PUT",
+            "/site/payments",
+            site.admin,
+            {
+                "provider": "https",
+                "url": f"http://127.0.0.1:{server.server_address[1]}/vault",
+                "headers": {"Authorization": "Bearer gateway-key"},
+                "body_template": {**template, "amount": {"$field": "amount"}},
+            },
+        )
+        assert r.status_code == 200, r.text
+        done = submitted(desk)
+        r = forward(desk, done, amount=250, currency="gbp")
+        assert r.status_code == 200, r.text
+        assert (r.json()["processor"], r.json()["payment_method"]) == ("https", "tok_9")
+        assert done.card not in r.text  # the gateway echoed the card; only /id, /status kept
+        [(key, body)] = seen
+        assert key == f"secureforms-forward-{done.submission_id}"
+        assert body == {"card": {"pan": done.card, "exp": "12/34"}, "amount": 250}
+    finally:
+        server.shutdown()
+        server.server_close()
