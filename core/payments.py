@@ -143,15 +143,7 @@ def forward(
         )
         where = f"submission:{submission_id};conversation:{record.conversation_id}"
         if outcome.kind != "forwarded":
-            audit.record(
-                rt,
-                site_id=actor.site_id,
-                type="form.forwarded",
-                outcome="failure",
-                user_id=actor.user_id,
-                resource=f"{where};processor={config['provider']};result={outcome.kind}",
-            )
-            raise _failure(outcome)
+            raise _failure(outcome)  # audited at the edge, as form.forwarded's refusals are
         answer = _keep(rt, actor, submission_id, config["provider"], card, outcome)
         # The processor holds the card now: the CVV goes, and the rest under the policy.
         rt.off_record.take(actor.site_id, submission_id)

@@ -170,6 +170,12 @@ def test_a_decline_says_why_and_keeps_the_card_for_a_retry(shop: Shop) -> None:
     body = assert_error(forward(desk, done, amount=500, currency="eur"), 402, "payment_declined")
     assert "declined" in body["message"] and "card_declined" in body["message"]
     assert done.card not in str(body)
+    [refused] = [
+        e
+        for e in shop.site.trail(type="form.forwarded")
+        if done.submission_id in e["resource"] and e["outcome"] == "failure"
+    ]
+    assert "payment_declined" in refused["resource"] and done.card[-4:] not in refused["resource"]
     # Nothing was erased or taken: without a charge the same card now goes through (the
     # emulator needs the CVV for that, so it is still in Redis).
     r = forward(desk, done, otk=fresh_otk(desk, done))
