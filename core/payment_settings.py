@@ -12,12 +12,13 @@ forward leaves in the vault: with it, the card number and expiry are erased at o
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from core import audit
 from core.actors import Actor
@@ -25,7 +26,7 @@ from core.clock import rfc3339, utcnow
 from core.errors import ValidationFailed
 from core.runtime import Runtime
 from core.schema import payment_settings
-from core.sealed import open_text, seal_text
+from core.sealed import SEAL_PURPOSE, open_text, seal_text, sealed_key_id
 from vault import VaultError
 from vault.aad import bind
 
@@ -36,6 +37,8 @@ _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 MAX_HEADERS = MAX_POINTERS = 20
 MAX_TEMPLATE_BYTES = 8192
+
+log = logging.getLogger("core.payment_settings")
 
 
 def _aad(site_id: str) -> bytes:
@@ -94,6 +97,43 @@ def _stored(rt: Runtime, site_id: str) -> tuple[dict[str, Any], str] | None:
     except VaultError:
         return None  # a retired key or an altered row: as if unset, never half-read
     return dict(config), rfc3339(row.updated_at)
+
+
+def settings_by_key(rt: Runtime) -> dict[str, int]:
+    """How many sites' settings each keyring key seals: a key in use can't be retired."""
+    counts: dict[str, int] = {}
+    with rt.app_engine.connect() as conn:
+        for stored in conn.execute(select(payment_settings.c.sealed_config)).scalars():
+            key_id = sealed_key_id(stored)
+            if key_id is not None:
+                counts[key_id] = counts.get(key_id, 0) + 1
+    return counts
+
+
+def reseal_settings(rt: Runtime) -> int:
+    """Re-seal settings under an older key with the primary (after a rotation), each row
+    only if it still holds what was read, so a change meanwhile wins."""
+    primary = rt.keyring.primary(SEAL_PURPOSE).id
+    with rt.app_engine.connect() as conn:
+        rows = conn.execute(select(payment_settings.c.site_id, payment_settings.c.sealed_config))
+        stale = [r for r in rows if sealed_key_id(r.sealed_config) != primary]
+    done = 0
+    for row in stale:
+        try:
+            text = open_text(rt.keyring, _aad(row.site_id), row.sealed_config)
+        except VaultError:
+            log.error("the payment settings of site %s do not open; left as they are", row.site_id)
+            continue  # its key stays in use, so it is not retired under it
+        with rt.app_engine.begin() as conn:
+            done += conn.execute(
+                update(payment_settings)
+                .where(
+                    payment_settings.c.site_id == row.site_id,
+                    payment_settings.c.sealed_config == row.sealed_config,
+                )
+                .values(sealed_config=seal_text(rt.keyring, _aad(row.site_id), text))
+            ).rowcount
+    return done
 
 
 def _shown(config: Mapping[str, Any], updated_at: str) -> dict[str, Any]:
