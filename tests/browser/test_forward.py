@@ -131,3 +131,47 @@ def test_forward_from_the_workspace_with_the_keyboard(
     accessible(page, "forward-3-revealed")
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
+
+
+def test_an_admin_sets_stripe_in_the_console_with_the_keyboard(
+    stack: Stack, new_page: NewPage, accessible: Check, localstripe: LocalStripe
+) -> None:
+    site = OwnSite.make(stack)
+    page = new_page(WIDE)
+    page.goto(f"{stack.base_url}/login")
+    page.get_by_label("Site id").fill(site.site_id)
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("admin-password-1")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/admin$"))
+    page.goto(f"{stack.base_url}/admin/payments")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payment processor")
+    expect(page.locator("main")).to_contain_text("No payment processor yet")
+    accessible(page, "payments-1-unset")
+
+    # A publishable key is refused, named in the error summary, and never put back.
+    page.get_by_label("Stripe secret key").focus()
+    page.keyboard.type("pk_test_wrongkind")
+    page.keyboard.press("Enter")
+    expect(page.locator("#error-summary")).to_contain_text("Stripe secret key")
+    assert "pk_test_wrongkind" not in page.content()
+    accessible(page, "payments-2-refused")
+
+    secret = "sk_test_consolekey9876"
+    page.get_by_label("Stripe secret key").focus()
+    page.keyboard.type(secret)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(localstripe.url)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("The payment settings were saved.")
+    expect(page.locator("main")).to_contain_text("ending in 9876")
+    assert secret not in page.content()
+    accessible(page, "payments-3-saved")
+    shown = site.call("GET", "/site/payments", site.admin).json()
+    assert (shown["provider"], shown["base_url"], shown["key_last4"]) == (
+        "stripe",
+        localstripe.url,
+        "9876",
+    )
+    assert shown["erase_after_forward"] is True
