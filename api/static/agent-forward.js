@@ -90,7 +90,10 @@ export function createForward(reveal) {
       const words = answer.status === 200 ? doneWords(answer.body) : failureWords(answer.status, answer.body);
       result.className = answer.status === 200 ? "forward-result panel panel-info" : "forward-result refusal";
       result.textContent = words;
-      if (answer.status === 200) form.remove();
+      if (answer.status === 200) {
+        form.remove();
+        reveal.offRecordSeen(submissionId); // the CVV went with the card: no countdown to it
+      }
       result.focus();
       announce(words);
     });

@@ -357,5 +357,5 @@ export function createReveal(ws, forms, hooks = {}) {
 
   // The panel's place and controls, for the payment forward (agent-forward.js).
   const panelFor = (title, opener) => ({ panel, shown: open(title, opener) });
-  return { submitted, view: revealAnswers, wipe, describe, open: panelFor, closeButton };
+  return { submitted, view: revealAnswers, wipe, describe, open: panelFor, closeButton, offRecordSeen };
 }

@@ -117,6 +117,7 @@ def test_forward_from_the_workspace_with_the_keyboard(
     expect(result).to_contain_text(": succeeded.")
     expect(result).to_be_focused()
     assert len(localstripe.ids("payment_method")) == before + 1
+    expect(page.locator("#notice-list .notice-timer")).to_have_text("")
     assert CARD not in page.content() and "4242 4242 4242 4242" not in page.content()
     accessible(page, "forward-2-done")
 
