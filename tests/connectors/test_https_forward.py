@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from support.localstripe import Card, free_port
+from support.receiver import Receiver, running_receiver
 
 from connectors import HttpsForward, processor_for
 from connectors.https_forward import resolve
@@ -18,45 +16,17 @@ CARD = Card(values={"card_number": "4242424242424242", "expiry": "12/31", "cvv":
 TEMPLATE = {"card": {"pan": {"$field": "card_number"}, "exp": {"$field": "expiry"}}, "x": [1]}
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.seen: list[tuple[dict[str, str], Any]] = []
-        self.status = 201
-        self.answer: Any = {}
-
-
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            size = int(self.headers["Content-Length"])
-            state.seen.append((dict(self.headers), json.loads(self.rfile.read(size))))
-            raw = json.dumps(state.answer).encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/charge"
-    finally:
-        server.shutdown()
-        server.server_close()
+def receiver() -> Iterator[Receiver]:
+    with running_receiver("/charge") as r:
+        yield r
 
 
 def test_the_template_is_filled_and_only_allow_listed_pointers_kept(
-    receiver: tuple[Receiver, str],
+    receiver: Receiver,
 ) -> None:
-    state, url = receiver
+    state, url = receiver, receiver.url
+    state.status = 201
     state.answer = {"id": "tok_1", "status": "ok", "card": {"number": CARD.number}, "n": [7]}
     forward = processor_for(
         {
@@ -82,8 +52,8 @@ def test_the_template_is_filled_and_only_allow_listed_pointers_kept(
     }
 
 
-def test_a_refusal_keeps_the_reason_without_the_number(receiver: tuple[Receiver, str]) -> None:
-    state, url = receiver
+def test_a_refusal_keeps_the_reason_without_the_number(receiver: Receiver) -> None:
+    state, url = receiver, receiver.url
     state.status = 402
     state.answer = {"message": f"card {CARD.number} declined"}
     forward = HttpsForward(url, headers={}, body_template=TEMPLATE, keep=("/id", "/message"))
@@ -92,8 +62,8 @@ def test_a_refusal_keeps_the_reason_without_the_number(receiver: tuple[Receiver,
     assert CARD.number not in out.reason and CARD.number not in json.dumps(out.response)
 
 
-def test_a_field_the_form_lacks_is_refused_before_sending(receiver: tuple[Receiver, str]) -> None:
-    state, url = receiver
+def test_a_field_the_form_lacks_is_refused_before_sending(receiver: Receiver) -> None:
+    state, url = receiver, receiver.url
     forward = HttpsForward(url, headers={}, body_template={"p": {"$field": "pin"}})
     out = forward.forward(CARD, amount=None, currency=None, description=None, idempotency_key="k")
     assert out.kind == "failed" and "pin" in out.reason and not state.seen

@@ -3,40 +3,20 @@ re-sealed by a key rotation so the old key can retire."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select, update
 
-from configs import load_settings
 from core import keys, payment_settings
 from core.actors import Actor
 from core.errors import Forbidden, ValidationFailed
-from core.runtime import Runtime, migrate
+from core.runtime import Runtime
 from core.schema import payment_settings as table
 from core.sealed import sealed_key_id
 
 KEY = "sk_test_abcdefghijklmnop1234"
 STRIPE = {"provider": "stripe", "secret_key": KEY, "api_base": "https://eu.example.com"}
-
-
-@pytest.fixture
-def own_rt(tmp_path: Path, redis_db: int) -> Iterator[Runtime]:
-    """A keyring and app DB of its own: rotating and retiring its keys touches no other test."""
-    settings = load_settings(
-        {
-            "SECUREFORMS_ENV": "test",
-            "SECUREFORMS_DATA_DIR": str(tmp_path),
-            "SECUREFORMS_APP_DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
-            "SECUREFORMS_VAULT_DATABASE_URL": f"sqlite:///{tmp_path}/vault.sqlite3",
-            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
-        }
-    )
-    migrate(settings)
-    rt = Runtime.from_settings(settings)
-    yield rt
-    rt.close()
 
 
 def _stored(rt: Runtime, site_id: str) -> str:

@@ -10,17 +10,15 @@ rules; a decline or an unreachable processor loses nothing.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 from support.flow import Desk, Sent, card_values, luhn_complete
 from support.localstripe import KEY, LocalStripe, free_port, running_localstripe
+from support.receiver import running_receiver
 from support.scan import Canary, Item, Scanner, database_items, redis_items
 from support.sites import OwnSite
 from support.stack import Stack
@@ -310,25 +308,7 @@ def test_no_card_number_anywhere_after_a_forward(stack: Stack, shop: Shop) -> No
 
 
 def test_the_generic_forward_reaches_a_real_receiver(stack: Stack) -> None:
-    seen: list[Any] = []
-
-    class Gateway(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append((self.headers.get("Idempotency-Key"), body))
-            raw = json.dumps({"id": "tok_9", "status": "stored", "echo": body}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with running_receiver("/vault") as gateway:
         site = OwnSite.make(stack)
         desk = site.desk()
         desk.agent_id, desk.agent = site.signed_in("agent", site.profile("agent", [USE, FORWARD]))
@@ -339,20 +319,20 @@ def test_the_generic_forward_reaches_a_real_receiver(stack: Stack) -> None:
             site.admin,
             {
                 "provider": "https",
-                "url": f"http://127.0.0.1:{server.server_address[1]}/vault",
+                "url": gateway.url,
                 "headers": {"Authorization": "Bearer gateway-key"},
                 "body_template": {**template, "amount": {"$field": "amount"}},
             },
         )
         assert r.status_code == 200, r.text
         done = submitted(desk)
+        # The gateway echoes the card back: only /id and /status may be kept of that.
+        gateway.answer = {"id": "tok_9", "status": "stored", "echo": done.card}
         r = forward(desk, done, amount=250, currency="gbp")
         assert r.status_code == 200, r.text
         assert (r.json()["processor"], r.json()["payment_method"]) == ("https", "tok_9")
-        assert done.card not in r.text  # the gateway echoed the card; only /id, /status kept
-        [(key, body)] = seen
-        assert key == f"secureforms-forward-{done.submission_id}"
+        assert done.card not in r.text
+        [(headers, body)] = gateway.seen
+        assert headers["Idempotency-Key"] == f"secureforms-forward-{done.submission_id}"
+        assert headers["Authorization"] == "Bearer gateway-key"
         assert body == {"card": {"pan": done.card, "exp": "12/34"}, "amount": 250}
-    finally:
-        server.shutdown()
-        server.server_close()
