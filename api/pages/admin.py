@@ -5,6 +5,7 @@
     /admin/users        users: create, disable, re-enable, profile (admin_users)
     /admin/profiles     profiles and their permissions (admin_profiles)
     /admin/policies     the site's account and data policies (admin_policies)
+    /admin/payments     the payment processor cards are forwarded to (admin_payments)
     /admin/audit        the audit trail, filtered and paged (admin_audit)
     /admin/history      engagement history for managers allowed to see it (admin_history)
 
@@ -23,6 +24,7 @@ from api.pages import (
     admin_audit,
     admin_forms,
     admin_history,
+    admin_payments,
     admin_policies,
     admin_profiles,
     admin_users,
@@ -38,6 +40,7 @@ _ABOUT = {
     "/admin/users": "Create agents, managers and admins; disable and re-enable accounts.",
     "/admin/profiles": "Named sets of permissions within a role, assigned to users.",
     "/admin/policies": "Passwords, lock-out, idle sign-out, retention and more.",
+    "/admin/payments": "The payment processor agents send cards to, never seeing them.",
     "/admin/audit": "Who did what and when, filtered by time, type and user.",
     "/admin/history": "The secure forms each conversation collected, and their stored answers.",
 }
@@ -84,6 +87,8 @@ def routes() -> list[BaseRoute]:
         Route("/admin/profiles/{profile_id}", admin_profiles.update_profile, methods=post),
         Route("/admin/policies", admin_policies.policies_page, methods=get),
         Route("/admin/policies", admin_policies.save_policies, methods=post),
+        Route("/admin/payments", admin_payments.payments_page, methods=get),
+        Route("/admin/payments", admin_payments.save_payments, methods=post),
         Route("/admin/audit", admin_audit.audit_page, methods=get),
         Route("/admin/history", admin_history.history_page, methods=get),
         Route(

@@ -19,6 +19,7 @@ def load_all() -> Registry:
         lifecycle,
         ops,
         pages,
+        payments,
         secure_forms,
         visitor,
     )
