@@ -27,8 +27,8 @@ def _error(r: httpx.Response, status: int, code: str) -> None:
     assert r.json()["error"] == code, r.text
 
 
-def _enrol(site: OwnSite, headers: dict[str, str]) -> None:
-    r = site.call("POST", "/auth/mfa/enroll", headers)
+def _enrol(site: OwnSite, headers: dict[str, str], password: str) -> None:
+    r = site.call("POST", "/auth/mfa/enroll", headers, {"current_password": password})
     assert r.status_code == 200, r.text
     code = totp(r.json()["secret"], time.time())
     r = site.call("POST", "/auth/mfa/confirm", headers, {"totp": code})
@@ -74,7 +74,7 @@ def test_an_admin_without_mfa_reaches_only_enrolment_until_enrolled(stack: Stack
         assert "enrol" in r.json()["message"], what
     assert site.call("GET", "/auth/me", admin).status_code == 200
 
-    _enrol(site, admin)  # the same session follows the enrolment at once
+    _enrol(site, admin, ADMIN_PASSWORD)  # the same session follows the enrolment at once
     assert _usernames(site, admin) == before
     assert site.call("GET", "/site/policies", admin).json()["mfa_required_roles"] == ["admin"]
     # Every refusal was audited, and nothing they asked for happened.
@@ -107,7 +107,9 @@ def test_pages_send_a_user_without_mfa_to_the_account_page(stack: Stack) -> None
         r = c.post("/agent/close", data={"csrf": csrf, "conversation": "x"})
         assert r.headers["location"] == "/account?required=mfa"
         # Enrolling is reachable: the set-up page shows a secret.
-        r = c.post("/account/mfa/setup", data={"csrf": csrf})
+        r = c.post(
+            "/account/mfa/setup", data={"csrf": csrf, "mfa_current_password": agent_password}
+        )
         assert r.status_code == 200 and hidden(r.text, "secret")
         assert c.post("/logout", data={"csrf": csrf}).status_code == 303
         assert c.get("/account").status_code == 303  # signed out
@@ -126,7 +128,7 @@ def test_pages_send_a_user_without_mfa_to_the_account_page(stack: Stack) -> None
             },
         )
         assert r.status_code == 303 and r.headers["location"] == "/account?required=mfa"
-    _enrol(site, site.admin)
+    _enrol(site, site.admin, ADMIN_PASSWORD)
     assert _usernames(site, site.admin) == users_before
 
 
@@ -144,7 +146,8 @@ def test_an_admin_set_password_must_be_changed_before_anything_else(stack: Stack
 
     headers = site.login(username, given)  # signing in works, and then only the change
     _error(site.call("GET", "/conversations", headers), 403, "password_change_required")
-    _error(site.call("POST", "/auth/mfa/enroll", headers), 403, "password_change_required")
+    enrol = site.call("POST", "/auth/mfa/enroll", headers, {"current_password": given})
+    _error(enrol, 403, "password_change_required")
     assert site.call("GET", "/auth/me", headers).status_code == 200
     with stack.client() as c:
         sign_in(c, site.site_id, username, given)
