@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,37 @@ def test_a_name_nobody_has_answers_like_the_last_admin_after_the_lock(plain: Sta
         r.delete(f"sf:login-lock:{site['admin_id']}")
     after = {name: _log_in(plain, site_id, name, "wrong-again-1") for name in ("boss", "ghost")}
     assert after["boss"] == after["ghost"], after
+
+
+# -- lock-out races ---------------------------------------------------------------------------
+
+GUESSES = 12
+
+
+def test_racing_guesses_are_not_checked_past_the_limit(plain: Stack) -> None:
+    """Guesses sent at once each read the account as enabled, are each checked against
+    the password, and only then counted: a batch of twelve gets twelve guesses, not the
+    limit's three. The right one among them is audited `auth.login` success on an account
+    already disabled (its session then ends in `_recheck`, and it answers 423); had it
+    been checked before the third failure was counted, it would have signed in."""
+    admin = plain.admin_headers()
+    user_id, username, password = plain.new_user(admin, "agent")
+    guesses = [f"wrong-guess-{i}" for i in range(GUESSES - 1)] + [password]
+
+    def guess(tried: str) -> int:
+        return _log_in(plain, plain.site_id, username, tried)
+
+    with ThreadPoolExecutor(GUESSES) as pool:
+        statuses = list(pool.map(guess, guesses))
+    assert 500 not in statuses, statuses
+    engine = plain.engines()["app"]
+    with engine.connect() as conn:
+        logins = conn.exec_driver_sql(
+            "SELECT outcome, resource FROM audit_events WHERE type = 'auth.login'"
+            " AND user_id = ? ORDER BY rowid",
+            (user_id,),
+        ).all()
+    engine.dispose()
+    batch = logins[1:]  # the first is new_user's own sign-in, before its password change
+    checked = [r for r in batch if r.outcome == "success" or r.resource.endswith("wrong_password")]
+    assert len(checked) <= 3, (statuses, [tuple(r) for r in batch])
