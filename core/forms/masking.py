@@ -61,7 +61,12 @@ def masked_values(fields: Sequence[FieldSpec], values: Mapping[str, str]) -> dic
 # card ("card4111…", "…1111exp 12/34"). A number failing Luhn (an order number, a phone
 # number) stays as typed: nine in ten of them do.
 _GROUPS = re.compile(r"(?<![0-9])[0-9]+(?:[^0-9A-Za-z]{1,6}[0-9]+)*(?![0-9])")
-_SSN = re.compile(r"(?<![0-9A-Za-z])([0-9]{3})[- ]([0-9]{2})[- ]([0-9]{4})(?![0-9A-Za-z])")
+# An SSN's groups split by a short run of anything but letters and digits: dots, en
+# dashes and non-breaking hyphens (phones' autocorrect), doubled spaces.
+_SSN_SEP = r"[^0-9A-Za-z\n]{1,3}"
+_SSN = re.compile(
+    rf"(?<![0-9A-Za-z])([0-9]{{3}}){_SSN_SEP}([0-9]{{2}}){_SSN_SEP}([0-9]{{4}})(?![0-9A-Za-z])"
+)
 CARD_MASK = "•••• {last4}"
 SSN_MASK = "•••-••-{last4}"
 
