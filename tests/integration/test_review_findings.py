@@ -186,3 +186,16 @@ def test_racing_guesses_are_not_checked_past_the_limit(plain: Stack) -> None:
     batch = logins[1:]  # the first is new_user's own sign-in, before its password change
     checked = [r for r in batch if r.outcome == "success" or r.resource.endswith("wrong_password")]
     assert len(checked) <= 3, (statuses, [tuple(r) for r in batch])
+
+
+def test_a_flood_from_ten_addresses_does_not_keep_the_site_out(proxied: Stack) -> None:
+    """The per-site bucket (ten addresses' worth) is shared by everyone signing in to the
+    site: ten addresses guessing at names nobody has fill it, and then the site's own
+    admin, from an address of their own and with the right password, gets 429. (IPv6 /64
+    buckets only make the ten addresses cost more; the lever is the shared bucket.)"""
+    site = proxied.create_site("floodadmin", "flood-password-1", name="flooded")
+    for a in range(10):
+        for i in range(RATE):
+            _log_in(proxied, site["site_id"], f"n{a}-{i}", "wrong-1", f"203.0.113.{a + 1}")
+    own = _log_in(proxied, site["site_id"], "floodadmin", "flood-password-1", "198.51.100.250")
+    assert own == 200
