@@ -1,9 +1,10 @@
 """Rate limits, and the one answer to "which client is this".
 
 Limits are moving windows (the `limits` library) kept in the app's Redis, so every api
-process counts together. A kind of request is limited per client address; a log-in also
-per account (site + username: guesses spread over many addresses still meet it) and per
-site (a flood against one tenant is held back whatever its sources).
+process counts together. A kind of request is limited per client address (an IPv6 client
+per /64, what one host is usually given); a log-in also per account (site + username:
+guesses spread over many addresses still meet it) and per site (a flood against one
+tenant is held back whatever its sources).
 
 `client_address` is what rate limits and the audit trail call the client. It believes
 X-Forwarded-For only on a connection from a proxy the operator named
@@ -28,12 +29,15 @@ from starlette.requests import Request
 
 from api.errors import ApiError
 from configs import Settings
+from core.usernames import normalise
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # How a kind's per-address limit scales to its other scopes.
 ACCOUNT_SHARE = 3  # an account gets a third of an address's log-in attempts
 SITE_FACTOR = 10  # a site takes ten addresses' worth
 ADDRESS, ACCOUNT, SITE = "address", "account", "site"
+# An IPv6 host is usually given a whole /64: one address each would give it 2**64 buckets.
+IPV6_PREFIX = 64
 
 
 @lru_cache(maxsize=8)
@@ -72,6 +76,20 @@ def client_address(request: Request) -> str:
     return (_address(hops[0]) if hops else None) or peer
 
 
+def bucket_of(address: str) -> str:
+    """The rate-limit bucket of a client address: itself, or its /64 for IPv6."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # a dual-stack socket's view of an IPv4 client
+            return str(ip.ipv4_mapped)
+        low = int(ip) >> (128 - IPV6_PREFIX) << (128 - IPV6_PREFIX)
+        return str(ipaddress.IPv6Network((low, IPV6_PREFIX)))
+    return str(ip)
+
+
 def limits_for(settings: Settings) -> dict[tuple[str, str], RateLimitItem]:
     """(kind, scope) -> its limit."""
     login, otk = settings.login_rate_per_minute, settings.otk_rate_per_minute
@@ -103,12 +121,14 @@ class RateLimiter:
 
     async def check(self, kind: str, address: str) -> None:
         """Count a request of `kind` from `address`; 429 once over its limit."""
-        await self._hit(kind, ADDRESS, address)
+        await self._hit(kind, ADDRESS, bucket_of(address))
 
     async def check_login(self, site_id: str, username: str) -> None:
-        """Count a log-in attempt against its account and its site; 429 once over."""
+        """Count a log-in attempt against its account and its site; 429 once over. The
+        account is the name as sign-in reads it (" victim" and a full-width one are
+        "victim")."""
         await self._hit("login", SITE, _digest(site_id))
-        await self._hit("login", ACCOUNT, _digest(site_id, username))
+        await self._hit("login", ACCOUNT, _digest(site_id, normalise(username)))
 
     async def _hit(self, kind: str, scope: str, who: str) -> None:
         limit = self._limits[(kind, scope)]

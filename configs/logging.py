@@ -30,7 +30,8 @@ _IBAN = re.compile(
 _PHONE = re.compile(r"(?<![\w+-])(?:\+|00)\d(?:[\s.()-]{0,2}\d){6,14}(?![\w-])")
 # The form takes any local part without spaces (core.forms.fields), so this does too.
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(?:\.[^@\s.]+)+")
-_SECRETS = re.compile(r"\b(sfs_|sfk_)[A-Za-z0-9_-]{10,}")
+# Sessions, site API keys and visitors' chat tokens: each a bearer credential.
+_SECRETS = re.compile(r"\b(sfs_|sfk_|sfv_)[A-Za-z0-9_-]{10,}")
 # A scheme starts where no scheme character stands before it: without that, a long line
 # holding an "@" was searched from every position (seconds at 20,000 characters).
 _URL_CREDENTIALS = re.compile(r"(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,31}://)[^@/\s]*@", re.I)
@@ -51,7 +52,7 @@ def redact(text: str) -> str:
         text = _LONG_DIGITS.sub(_long_digits, text)
         text = _SSN.sub(_ssn, text)
         text = _PHONE.sub("[redacted-phone]", text)
-    if "sfs_" in text or "sfk_" in text:
+    if "sfs_" in text or "sfk_" in text or "sfv_" in text:
         text = _SECRETS.sub(r"\1[redacted]", text)
     return text
 

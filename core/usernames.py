@@ -34,9 +34,22 @@ def _prototype(char: str) -> str:
     return min([char, *(str(g["c"]) for g in glyphs if len(g["c"]) == 1)])
 
 
+# Characters that show nothing (or only a blank) where they stand: format characters
+# (zero-width space and joiners, direction marks, the soft hyphen), combining marks NFKC
+# could not fold into a letter (the grapheme joiner, variation selectors), and the blank
+# letters (Hangul fillers, the empty Braille cell). `ad\u200bmin` reads as `admin`.
+_UNSEEN_CATEGORIES = frozenset({"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"})
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def _seen(char: str) -> bool:
+    return char not in _BLANK_LETTERS and unicodedata.category(char) not in _UNSEEN_CATEGORIES
+
+
 def skeleton(username: str) -> str:
-    """What a name looks like: case, compatibility forms and homoglyphs folded away."""
-    return "".join(_prototype(c) for c in normalise(username).casefold())
+    """What a name looks like: case, compatibility forms, homoglyphs and characters that
+    show nothing folded away."""
+    return "".join(_prototype(c) for c in normalise(username).casefold() if _seen(c))
 
 
 def refuse_lookalike(conn: Connection, site_id: str, username: str) -> None:

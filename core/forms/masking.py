@@ -55,11 +55,18 @@ def masked_values(fields: Sequence[FieldSpec], values: Mapping[str, str]) -> dic
 # People write a card as "4111.1111.1111.1111", with double or no-break spaces, "/" or
 # "_", or in full-width digits from an East Asian keyboard; only the digits and their
 # order carry meaning. Digit groups joined by short runs of anything but letters and
-# digits are read as one candidate, and each run of consecutive groups holding 13 to 19
-# digits that passes the Luhn check is masked. A number failing Luhn (an order number,
-# a phone number) stays as typed: nine in ten of them do.
-_GROUPS = re.compile(r"(?<![0-9A-Za-z])[0-9]+(?:[^0-9A-Za-z\n]{1,3}[0-9]+)*(?![0-9A-Za-z])")
-_SSN = re.compile(r"(?<![0-9A-Za-z])([0-9]{3})[- ]([0-9]{2})[- ]([0-9]{4})(?![0-9A-Za-z])")
+# digits (line breaks and runs of blanks too: a card typed a group a line, or padded)
+# are read as one candidate, and each run of consecutive groups holding 13 to 19 digits
+# that passes the Luhn check is masked. Letters right against the digits don't hide a
+# card ("card4111…", "…1111exp 12/34"). A number failing Luhn (an order number, a phone
+# number) stays as typed: nine in ten of them do.
+_GROUPS = re.compile(r"(?<![0-9])[0-9]+(?:[^0-9A-Za-z]{1,6}[0-9]+)*(?![0-9])")
+# An SSN's groups split by a short run of anything but letters and digits: dots, en
+# dashes and non-breaking hyphens (phones' autocorrect), doubled spaces.
+_SSN_SEP = r"[^0-9A-Za-z\n]{1,3}"
+_SSN = re.compile(
+    rf"(?<![0-9A-Za-z])([0-9]{{3}}){_SSN_SEP}([0-9]{{2}}){_SSN_SEP}([0-9]{{4}})(?![0-9A-Za-z])"
+)
 CARD_MASK = "•••• {last4}"
 SSN_MASK = "•••-••-{last4}"
 

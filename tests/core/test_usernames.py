@@ -38,3 +38,16 @@ def test_a_look_alike_of_an_existing_name_is_refused(
     # Another site may have its own "аdmin".
     other = new_site(rt)
     users.create_user(rt, other.site_id, "\u0430dmin-2", PASSWORD, "agent")
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        *("\u200b", "\u200c", "\u200d", "\u200f", "\u202e", "\u00ad", "\u2060"),
+        *("\u034f", "\ufe0f", "\u3164", "\u115f", "\u2800", "\U000e0041", "\u180e"),
+    ],
+)
+def test_characters_that_show_nothing_make_no_new_name(hidden: str) -> None:
+    # The review's `ad\u200bmin` was created beside `admin` (review finding).
+    assert skeleton(f"ad{hidden}min") == skeleton("admin")
+    assert skeleton(f"admin{hidden}") == skeleton("admin")

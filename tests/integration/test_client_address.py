@@ -114,7 +114,7 @@ def test_log_ins_are_limited_per_account_from_any_address(proxied: Stack) -> Non
 def test_log_ins_are_limited_per_site_from_any_address(proxied: Stack) -> None:
     site_id = str(uuid.uuid4())
     statuses = [
-        _attempt(proxied, f"2001:db8::{i:x}", site_id=site_id) for i in range(SITE_RATE + 1)
+        _attempt(proxied, f"2001:db8:{i:x}::1", site_id=site_id) for i in range(SITE_RATE + 1)
     ]
     assert statuses == [401] * SITE_RATE + [429]
     assert _attempt(proxied, "2001:db8::ffff") == 401  # another site is not

@@ -102,6 +102,24 @@ def test_a_card_in_the_chat_is_masked_however_it_is_separated(typed: str) -> Non
 @pytest.mark.parametrize(
     ("typed", "shown"),
     [
+        # What the review still got through: letters right against the digits, a group a
+        # line, and padded groups.
+        ("card4111111111111111", "card•••• 1111"),
+        ("4111111111111111exp 12/34", "•••• 1111exp 12/34"),
+        ("4111 1111 1111 1111cvv123", "•••• 1111cvv123"),
+        ("4111\n1111\n1111\n1111", "•••• 1111"),
+        ("4111\r\n1111\r\n1111\r\n1111", "•••• 1111"),
+        ("4111    1111    1111    1111", "•••• 1111"),
+        ("4111\u200b\u200b\u200b\u200b1111 1111 1111", "•••• 1111"),
+    ],
+)
+def test_a_card_against_letters_or_over_lines_is_masked(typed: str, shown: str) -> None:
+    assert mask_numbers_in_text(typed) == (shown, True)
+
+
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
         ("ssn 123-45-6789.", "ssn •••-••-6789."),
         ("ssn 123 45 6789", "ssn •••-••-6789"),
         ("123\u00a045\u00a06789", "•••-••-6789"),
