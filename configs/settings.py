@@ -251,20 +251,32 @@ def _exposed_secrets(settings: Settings) -> list[str]:
                 "broker_url uses RabbitMQ's guest account or no credentials (set "
                 "SECUREFORMS_BROKER_URL with a user and password of its own)"
             )
-    offrecord = urlsplit(settings.off_record_redis_url)
-    if offrecord.scheme == "redis" and not offrecord.password:
-        if _is_loopback(offrecord.hostname):
-            log.warning(
-                "off_record_redis_url has no password; allowed only because it is on this "
-                "host (%s): give it one, or use rediss://",
-                offrecord.hostname,
-            )
-        else:
-            problems.append(
-                "off_record_redis_url is redis:// without a password (use rediss:// or "
-                "redis://:PASSWORD@host; set SECUREFORMS_OFF_RECORD_REDIS_URL)"
-            )
+    # The app's Redis holds sessions, lock-outs and one-time keys for their life; the
+    # off-the-record store holds sealed answers: neither may be open to the network.
+    for key, url in (
+        ("redis_url", settings.redis_url),
+        ("off_record_redis_url", settings.off_record_redis_url),
+    ):
+        problems += _open_redis(key, url)
     return problems
+
+
+def _open_redis(key: str, url: str) -> list[str]:
+    parts = urlsplit(url)
+    if parts.scheme != "redis" or parts.password:
+        return []
+    if _is_loopback(parts.hostname):
+        log.warning(
+            "%s has no password; allowed only because it is on this host (%s): give it "
+            "one, or use rediss://",
+            key,
+            parts.hostname,
+        )
+        return []
+    return [
+        f"{key} is redis:// without a password (use rediss:// or redis://:PASSWORD@host; "
+        f"set SECUREFORMS_{key.upper()})"
+    ]
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from core import audit, lockout
+from core import audit, lockout, usernames
 from core.actors import Actor
 from core.clock import utcnow
 from core.errors import AccountDisabled, DomainError, NotFound
@@ -92,11 +92,20 @@ def check_current_password(rt: Runtime, actor: Actor, current: str, *, event: st
     """
     assert actor.user_id is not None
     with rt.app_engine.connect() as conn:
-        row = user_row(conn, actor.site_id, actor.user_id)
-    if verify_password(row.password_hash, current):
-        return row
+        username = usernames.normalise(user_row(conn, actor.site_id, actor.user_id).username)
     policies = site_policies(rt, actor.site_id)
-    if lockout.count_failure(rt, row, policies, event=event, why="wrong_password", in_session=True):
+    # The same reservation as sign-in's: a stolen session's guesses sent at once are
+    # checked no more often than the limit allows.
+    with lockout.attempt(rt, actor.site_id, username) as inflight:
+        with rt.app_engine.connect() as conn:
+            row = user_row(conn, actor.site_id, actor.user_id)
+        lockout.refuse_past_the_limit(row.failed_logins, inflight, policies)
+        if verify_password(row.password_hash, current):
+            return row
+        counted = lockout.count_failure(
+            rt, row, policies, event=event, why="wrong_password", in_session=True
+        )
+    if counted:
         raise AccountDisabled()
     raise WrongCurrentPassword(fields={"current_password": "Not your current password."})
 

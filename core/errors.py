@@ -43,6 +43,13 @@ class AccountDisabled(DomainError):
     )
 
 
+class AttemptsInFlight(DomainError):
+    """More guesses at one account at once than its failed-login limit has left."""
+
+    status, code = 429, "rate_limited"
+    default_message = "Too many sign-in attempts at once; wait a moment and try again."
+
+
 class InvalidOrExpired(DomainError):
     """Every OTK failure, whatever the cause: the caller learns nothing about why."""
 

@@ -15,12 +15,15 @@ changes) count toward the same limit as wrong passwords at sign-in.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, select, update
 
 from core import audit
 from core.actors import Role
+from core.errors import AttemptsInFlight
 from core.policies import SitePolicies
 from core.runtime import Runtime
 from core.schema import sites, users
@@ -31,6 +34,51 @@ _LOCK_PREFIX = "sf:login-lock:"
 # Failures for usernames that don't exist are counted too (see core.logins).
 _UNKNOWN_PREFIX = "sf:login-unknown:"
 _UNKNOWN_KEEP_S = 30 * 24 * 3600
+# Guesses at one account being checked right now; far longer than any check takes, so a
+# crashed process's reservation only delays the account's next guesses by that much.
+_INFLIGHT_PREFIX = "sf:login-inflight:"
+_INFLIGHT_KEEP_S = 60
+
+
+@contextmanager
+def attempt(rt: Runtime, site_id: str, username: str) -> Iterator[int]:
+    """Reserve one check of a password for (site, username) while the block runs; yields
+    how many checks of that account are under way, this one included.
+
+    Failures are counted only once a check ends, so without a reservation every guess
+    sent at the same moment is checked before the first one counts: twelve at once all
+    reached the password check of an account whose limit is three. Keyed by the name, not
+    the user, so a name nobody has behaves exactly like one somebody has.
+    """
+    key = _INFLIGHT_PREFIX + _name_digest(site_id, username)
+    pipe = rt.redis.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, _INFLIGHT_KEEP_S)
+    inflight, _ = pipe.execute()
+    try:
+        yield int(inflight)
+    finally:
+        rt.redis.decr(key)
+
+
+def refuse_past_the_limit(failures: int, inflight: int, policies: SitePolicies) -> None:
+    """Refuse a check that would go past the limit once the checks under way are counted.
+
+    An account already at its limit (disabled, or a name nobody has past it) is left to
+    answer as it always does, so the refusal tells nothing a sequential guess would not.
+    """
+    limit = policies.failed_login_limit
+    if failures < limit < failures + inflight:
+        raise AttemptsInFlight()
+
+
+def unknown_failures(rt: Runtime, site_id: str, username: str) -> int:
+    return int(rt.redis.get(_UNKNOWN_PREFIX + _name_digest(site_id, username)) or 0)
+
+
+def _name_digest(site_id: str, username: str) -> str:
+    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{site_id}:{digest}"
 
 
 def is_locked(rt: Runtime, user_id: str) -> bool:
@@ -114,8 +162,7 @@ def count_failure(
 
 def count_unknown_failure(rt: Runtime, site_id: str, username: str, policies: SitePolicies) -> bool:
     """Count a failure for a username nobody has; answers whether it is now at the limit."""
-    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()
-    key = f"{_UNKNOWN_PREFIX}{site_id}:{digest}"
+    key = _UNKNOWN_PREFIX + _name_digest(site_id, username)
     pipe = rt.redis.pipeline()
     pipe.incr(key)
     pipe.expire(key, _UNKNOWN_KEEP_S)

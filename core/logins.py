@@ -33,12 +33,28 @@ def log_in(
         verify_password(None, password)  # an unknown site costs what any log-in costs
         raise InvalidCredentials() from None
     username = usernames.normalise(username)
-    row = None
-    if storable(username):  # a name no store can hold belongs to nobody
-        with rt.app_engine.connect() as conn:
-            row = conn.execute(
-                select(users).where(users.c.site_id == site_id, users.c.username == username)
-            ).first()
+    with lockout.attempt(rt, site_id, username) as inflight:
+        # Read after reserving: a guess that waited for others sees what they counted.
+        row = None
+        if storable(username):  # a name no store can hold belongs to nobody
+            with rt.app_engine.connect() as conn:
+                row = conn.execute(
+                    select(users).where(users.c.site_id == site_id, users.c.username == username)
+                ).first()
+        so_far = row.failed_logins if row else lockout.unknown_failures(rt, site_id, username)
+        lockout.refuse_past_the_limit(so_far, inflight, policies)
+        return _checked(rt, site_id, username, row, password, totp, policies)
+
+
+def _checked(
+    rt: Runtime,
+    site_id: str,
+    username: str,
+    row: Any,
+    password: str,
+    totp: str | None,
+    policies: SitePolicies,
+) -> dict[str, Any]:
     ok = verify_password(row.password_hash if row else None, password)
     if row is None:
         # The username is not recorded: people type their password into that box.

@@ -93,9 +93,9 @@ def test_a_production_process_refuses_to_start_and_says_why(tmp_path: Path) -> N
 
 
 def test_production_refuses_an_app_redis_open_to_the_network(tmp_path: Path) -> None:
-    # Review finding (not fixed: docker/compose.yaml runs its app Redis this way): with
-    # the off-the-record store on rediss://, the app's Redis (one-time keys held in the
-    # clear for their life, sessions, lock-outs) may be any host without a password.
+    # Review finding: with the off-the-record store on rediss://, the app's Redis (one-time
+    # keys held in the clear for their life, sessions, lock-outs) could be any host
+    # without a password.
     with pytest.raises(ConfigError, match="redis_url is redis:// without a password"):
         load_settings(_production(tmp_path, redis_url="redis://cache.internal:6379/0"))
     load_settings(_production(tmp_path, redis_url="redis://:pw@cache.internal:6379/0"))
