@@ -241,6 +241,7 @@ def test_rotation_under_three_key_generations_with_reveals_running(private_stack
     desk = Desk.make(stack)
     generations = []
     failures: list[int] = []
+    revealed: list[int] = []  # one entry per reveal done, whatever its outcome
     stop = threading.Event()
 
     def keep_revealing(submission: dict[str, str]) -> None:
@@ -253,6 +254,7 @@ def test_rotation_under_three_key_generations_with_reveals_running(private_stack
                 r = desk.reveal(submission["submission_id"], otk.json()["otk"])
                 if r.status_code != 200 or r.json()["values"]["card_number"] != "4242424242424242":
                     failures.append(r.status_code)
+                revealed.append(r.status_code)
 
     readers = []
     for _generation in range(3):
@@ -261,7 +263,10 @@ def test_rotation_under_three_key_generations_with_reveals_running(private_stack
         reader.start()
         readers.append(reader)
         stack.cli("keys", "rotate", "--purpose", "data")
-        time.sleep(1.5)
+        # Reveals under the new key before the next rotation: a few each, not a fixed 1.5 s.
+        done, deadline = len(revealed), time.monotonic() + 60
+        while len(revealed) < done + 3 * len(readers) and time.monotonic() < deadline:
+            time.sleep(0.05)
     # the worker's re-wrap (queued by `keys rotate`, and by beat) retires unused keys
     stack._spawn("beat", "beat")
     deadline = time.time() + 40
