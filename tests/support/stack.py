@@ -286,20 +286,24 @@ class Stack:
         raise AssertionError("worker did not become ready in 60 s")
 
     def kill(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        proc = self.procs.get(name)
-        if proc is None or not proc.alive():
-            return
-        # The whole process group: a prefork worker's children die with it.
-        os.killpg(proc.popen.pid, sig)
-        try:
-            proc.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.popen.pid, signal.SIGKILL)
-            proc.popen.wait(10)
+        self._kill_all([name], sig, timeout)
+
+    def _kill_all(self, names: list[str], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        """Signal every one first, then wait: their shutdowns overlap."""
+        procs = [p for p in (self.procs.get(name) for name in names) if p and p.alive()]
+        for proc in procs:
+            # The whole process group: a prefork worker's children die with it.
+            os.killpg(proc.popen.pid, sig)
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            try:
+                proc.popen.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(10)
 
     def stop(self) -> None:
-        for name in list(self.procs):
-            self.kill(name)
+        self._kill_all(list(self.procs))
         vhost_gone = (
             _BACKGROUND.submit(self._delete_vhost) if self._vhost_made is not None else None
         )
