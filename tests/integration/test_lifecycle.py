@@ -163,12 +163,24 @@ def test_two_beats_produce_one_purge_per_interval(private_stack: Stack) -> None:
     env_dir.mkdir()
     stack.env["SECUREFORMS_DATA_DIR"] = str(env_dir)
     stack._spawn("beat-b", "beat", "--loglevel", "INFO")
-    time.sleep(11)
+
+    def counts() -> tuple[int, int]:
+        log = worker.log_path.read_text()
+        received = log.count("secureforms.retention_purge[")
+        return received, len(re.findall(r"retention purge: \d+ submissions deleted", log))
+
+    def both_beats_sent_three() -> bool:
+        beats = [stack.procs[name].log_path.read_text() for name in ("beat-a", "beat-b")]
+        return all(log.count("secureforms.retention_purge") >= 3 for log in beats)
+
+    # Until each beat has sent three, not a fixed 11 s: a loaded machine starts beats late.
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (both_beats_sent_three() and counts()[0] >= 6):
+        time.sleep(0.2)
     for name in ("beat-a", "beat-b"):
         stack.kill(name)
     log = worker.log_path.read_text()
-    received = log.count("secureforms.retention_purge[")
-    ran = len(re.findall(r"retention purge: \d+ submissions deleted", log))
+    received, ran = counts()
     assert received >= 6, log[-2000:]  # both beats sent theirs...
     assert 1 <= ran <= received // 2 + 1  # ...and each 2-second slot purged once
 
@@ -229,6 +241,7 @@ def test_rotation_under_three_key_generations_with_reveals_running(private_stack
     desk = Desk.make(stack)
     generations = []
     failures: list[int] = []
+    revealed: list[int] = []  # one entry per reveal done, whatever its outcome
     stop = threading.Event()
 
     def keep_revealing(submission: dict[str, str]) -> None:
@@ -241,6 +254,7 @@ def test_rotation_under_three_key_generations_with_reveals_running(private_stack
                 r = desk.reveal(submission["submission_id"], otk.json()["otk"])
                 if r.status_code != 200 or r.json()["values"]["card_number"] != "4242424242424242":
                     failures.append(r.status_code)
+                revealed.append(r.status_code)
 
     readers = []
     for _generation in range(3):
@@ -249,7 +263,10 @@ def test_rotation_under_three_key_generations_with_reveals_running(private_stack
         reader.start()
         readers.append(reader)
         stack.cli("keys", "rotate", "--purpose", "data")
-        time.sleep(1.5)
+        # Reveals under the new key before the next rotation: a few each, not a fixed 1.5 s.
+        done, deadline = len(revealed), time.monotonic() + 60
+        while len(revealed) < done + 3 * len(readers) and time.monotonic() < deadline:
+            time.sleep(0.05)
     # the worker's re-wrap (queued by `keys rotate`, and by beat) retires unused keys
     stack._spawn("beat", "beat")
     deadline = time.time() + 40

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +85,13 @@ def drop_pg_database(name: str) -> None:
     engine.dispose()
 
 
-def create_rabbit_vhost() -> str:
-    vhost = f"sf-test-{uuid.uuid4().hex[:10]}"
+# rabbitmqctl starts an Erlang node for every call, seconds each on a loaded machine: a
+# stack's vhost is made and deleted on these threads while its databases are.
+_BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="stack-vhost")
+
+
+def create_rabbit_vhost(vhost: str | None = None) -> str:
+    vhost = vhost or f"sf-test-{uuid.uuid4().hex[:10]}"
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
     subprocess.run(
         ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
@@ -123,6 +129,7 @@ class Stack:
     broker_db: int | None = None
     _pg_names: list[str] = field(default_factory=list)
     _vhost: str | None = None
+    _vhost_made: Future[str] | None = None
     _log_counter: Iterator[int] = field(default_factory=itertools.count)
 
     # -- building ----------------------------------------------------------------------
@@ -145,6 +152,13 @@ class Stack:
             "SECUREFORMS_DATA_DIR": str(data_dir),
             "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{stack.redis_db}",
         }
+        if broker == "rabbitmq":
+            stack._vhost = f"sf-test-{uuid.uuid4().hex[:10]}"
+            stack._vhost_made = _BACKGROUND.submit(create_rabbit_vhost, stack._vhost)
+            env["SECUREFORMS_BROKER_URL"] = RABBIT_URL + stack._vhost
+        else:
+            stack.broker_db = redis_dbs.acquire()
+            env["SECUREFORMS_BROKER_URL"] = f"redis://127.0.0.1:6379/{stack.broker_db}"
         if db == "postgres":
             app_name, app_url = create_pg_database("sf_app")
             vault_name, vault_url = create_pg_database("sf_vault")
@@ -154,12 +168,6 @@ class Stack:
         else:
             env["SECUREFORMS_APP_DATABASE_URL"] = f"sqlite:///{data_dir}/app.sqlite3"
             env["SECUREFORMS_VAULT_DATABASE_URL"] = f"sqlite:///{data_dir}/vault.sqlite3"
-        if broker == "rabbitmq":
-            stack._vhost = create_rabbit_vhost()
-            env["SECUREFORMS_BROKER_URL"] = RABBIT_URL + stack._vhost
-        else:
-            stack.broker_db = redis_dbs.acquire()
-            env["SECUREFORMS_BROKER_URL"] = f"redis://127.0.0.1:6379/{stack.broker_db}"
         stack.port = free_port()
         env["SECUREFORMS_PUBLIC_URL"] = f"http://127.0.0.1:{stack.port}"
         env.update(overrides)
@@ -168,6 +176,8 @@ class Stack:
             r.flushdb()
         stack.cli("migrate")
         stack.site_id = stack.create_site(*stack.admin, name="Test site")["site_id"]
+        if stack._vhost_made is not None:
+            stack._vhost_made.result()  # the broker is there before any process is started
 
     @classmethod
     @contextmanager
@@ -186,10 +196,13 @@ class Stack:
         happened."""
         stack = cls.build(db, broker, data_dir, **overrides)
         try:
-            if api:
-                stack.start_api()
-            if worker:
-                stack.start_worker()
+            # Both start at once: each waits seconds on its imports, which overlap.
+            api_proc = stack._spawn("api", *stack._api_args()) if api else None
+            worker_proc = stack._spawn("worker", *stack._worker_args()) if worker else None
+            if api_proc is not None:
+                stack._await_api(api_proc)
+            if worker_proc is not None:
+                stack._await_worker(worker_proc)
             yield stack
         finally:
             stack.stop()
@@ -255,8 +268,16 @@ class Stack:
         self.procs[name] = proc
         return proc
 
+    def _api_args(self) -> tuple[str, ...]:
+        return ("api", "--host", "127.0.0.1", "--port", str(self.port))
+
+    def _worker_args(self, concurrency: int = 2) -> tuple[str, ...]:
+        return ("worker", "--concurrency", str(concurrency))
+
     def start_api(self) -> None:
-        proc = self._spawn("api", "api", "--host", "127.0.0.1", "--port", str(self.port))
+        self._await_api(self._spawn("api", *self._api_args()))
+
+    def _await_api(self, proc: Proc) -> None:
         deadline = time.time() + 30
         while time.time() < deadline:
             if not proc.alive():
@@ -270,7 +291,9 @@ class Stack:
         raise AssertionError("api did not start in 30 s")
 
     def start_worker(self, concurrency: int = 2, name: str = "worker") -> Proc:
-        proc = self._spawn(name, "worker", "--concurrency", str(concurrency))
+        return self._await_worker(self._spawn(name, *self._worker_args(concurrency)))
+
+    def _await_worker(self, proc: Proc) -> Proc:
         deadline = time.time() + 60
         while time.time() < deadline:
             if not proc.alive():
@@ -281,29 +304,41 @@ class Stack:
         raise AssertionError("worker did not become ready in 60 s")
 
     def kill(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        proc = self.procs.get(name)
-        if proc is None or not proc.alive():
-            return
-        # The whole process group: a prefork worker's children die with it.
-        os.killpg(proc.popen.pid, sig)
-        try:
-            proc.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.popen.pid, signal.SIGKILL)
-            proc.popen.wait(10)
+        self._kill_all([name], sig, timeout)
+
+    def _kill_all(self, names: list[str], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        """Signal every one first, then wait: their shutdowns overlap."""
+        procs = [p for p in (self.procs.get(name) for name in names) if p and p.alive()]
+        for proc in procs:
+            # The whole process group: a prefork worker's children die with it.
+            os.killpg(proc.popen.pid, sig)
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            try:
+                proc.popen.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+                proc.popen.wait(10)
 
     def stop(self) -> None:
-        for name in list(self.procs):
-            self.kill(name)
+        self._kill_all(list(self.procs))
+        vhost_gone = (
+            _BACKGROUND.submit(self._delete_vhost) if self._vhost_made is not None else None
+        )
         for name in self._pg_names:
             drop_pg_database(name)
-        if self._vhost:
-            delete_rabbit_vhost(self._vhost)
         for r in self.redis_clients():
             r.flushdb()
             r.close()
         redis_dbs.release(self.redis_db)
         redis_dbs.release(self.broker_db)
+        if vhost_gone is not None:
+            vhost_gone.result()
+
+    def _delete_vhost(self) -> None:
+        assert self._vhost_made is not None and self._vhost is not None
+        wait([self._vhost_made])  # made, or half made (its error is _build's to raise)
+        delete_rabbit_vhost(self._vhost)
 
     # -- talking to it ------------------------------------------------------------------
     @property
