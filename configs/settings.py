@@ -64,6 +64,9 @@ class Settings:
     # The reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks);
     # () for none ("none"), None when not given (which production refuses).
     forwarded_allow_ips: tuple[str, ...] | None = None
+    # "standard" (Argon2id, RFC 9106's low-memory profile) everywhere but in the test
+    # environment, which may choose "fast-for-tests": see _password_hashing.
+    password_hashing: str = "standard"  # noqa: S105 (a cost profile, not a password)
 
     @property
     def is_production(self) -> bool:
@@ -119,7 +122,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"SECUREFORMS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     raw: dict[str, Any] = _read_toml(env)
     extra = ("data_dir", "keyring", "off_record_redis_url", "keystore_database_url")
-    for key in [*raw, *extra, "forwarded_allow_ips"]:
+    for key in [*raw, *extra, "forwarded_allow_ips", "password_hashing"]:
         override = _env_value(environ, key)
         if override is not None:
             raw[key] = override
@@ -168,10 +171,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_level=str(raw.get("log_level", "INFO")).upper(),
         publish_timeout_s=publish_timeout_s,
         forwarded_allow_ips=_proxies(raw.get("forwarded_allow_ips")),
+        password_hashing=_password_hashing(env, raw.get("password_hashing")),
         **ints,
     )
     _refuse_unsafe(settings)
     return settings
+
+
+def _password_hashing(env: str, value: object) -> str:
+    """Argon2's cost: "standard", or "fast-for-tests" in the test environment only.
+
+    The test suite signs in, creates users and starts processes (each makes a dummy hash)
+    thousands of times; at 0.16 s of CPU a hash that was minutes of a 2-core machine's run,
+    spent proving nothing the production profile's own tests don't already prove.
+    """
+    chosen = "standard" if value is None else str(value)
+    if chosen not in ("standard", "fast-for-tests"):
+        raise ConfigError('password_hashing must be "standard" or "fast-for-tests"')
+    if chosen == "fast-for-tests" and env != "test":
+        raise ConfigError('password_hashing = "fast-for-tests" is only for the test environment')
+    return chosen
 
 
 def _proxies(value: object) -> tuple[str, ...] | None:

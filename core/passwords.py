@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from core.errors import PasswordPolicy
@@ -16,8 +16,28 @@ from core.text import storable
 
 HISTORY_DEPTH = 4  # a new password must differ from the last four (PCI-DSS 8.3.7)
 
-_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
-_DUMMY_HASH = _hasher.hash("this password is never right, it only costs time")
+STANDARD = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory profile
+# Only for the test environment (configs refuses it anywhere else): the suite hashes
+# thousands of times, and the standard profile's own tests are in tests/core.
+_FAST_FOR_TESTS = PasswordHasher.from_parameters(profiles.CHEAPEST)
+_hasher = STANDARD
+_dummy_hashes: dict[int, str] = {}
+
+
+def configure(password_hashing: str) -> None:
+    """Pick the hasher for this process from the settings' `password_hashing`."""
+    global _hasher
+    _hasher = _FAST_FOR_TESTS if password_hashing == "fast-for-tests" else STANDARD  # noqa: S105
+
+
+def _dummy_hash() -> str:
+    # Made with the hasher in use, so an unknown user costs what a known one does.
+    found = _dummy_hashes.get(id(_hasher))
+    if found is None:
+        found = _dummy_hashes[id(_hasher)] = _hasher.hash(
+            "this password is never right, it only costs time"
+        )
+    return found
 
 
 def _bytes(password: str) -> bytes:
@@ -33,7 +53,8 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     try:
         return (
-            _hasher.verify(stored_hash or _DUMMY_HASH, _bytes(password)) and stored_hash is not None
+            _hasher.verify(stored_hash or _dummy_hash(), _bytes(password))
+            and stored_hash is not None
         )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from configs import Settings
 from configs.database import make_engine, upgrade
+from core import passwords
 from vault import (
     DataKeys,
     KeyringFile,
@@ -34,6 +35,7 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
+        passwords.configure(settings.password_hashing)
         keyring = KeyringFile(settings.keyring_path, allow_generate=settings.allows_dev_defaults)
         redis = Redis.from_url(settings.redis_url, health_check_interval=30)
         off_record_redis = (

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from argon2 import extract_parameters
+
+from configs import load_settings
+from configs.settings import ConfigError
+from core import passwords
 from core.errors import PasswordPolicy
 from core.passwords import (
     HISTORY_DEPTH,
@@ -78,3 +85,46 @@ def test_the_demo_seed_keeps_to_the_rules() -> None:
 
     for username, (_role, password, _name) in DEMO_USERS.items():
         check_password_policy(password, username=username, min_length=12)
+
+
+# -- the cost of a hash ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def hashing() -> Iterator[None]:
+    """Whatever profile a test picks, the process goes back to the standard one."""
+    yield
+    passwords.configure("standard")
+
+
+def test_the_standard_profile_is_rfc_9106_low_memory_argon2id(hashing: None) -> None:
+    passwords.configure("standard")
+    made = hash_password("Correct-horse-9")
+    params = extract_parameters(made)
+    assert made.startswith("$argon2id$")
+    assert (params.time_cost, params.memory_cost, params.parallelism) == (3, 65536, 4)
+    assert verify_password(made, "Correct-horse-9")
+    assert not verify_password(None, "Correct-horse-9")
+
+
+def test_the_test_profile_is_cheap_and_still_checks(hashing: None) -> None:
+    passwords.configure("fast-for-tests")
+    made = hash_password("Correct-horse-9")
+    assert extract_parameters(made).memory_cost < 65536
+    assert verify_password(made, "Correct-horse-9")
+    assert not verify_password(made, "Correct-horse-8")
+    assert not verify_password(None, "Correct-horse-9")
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_only_the_test_environment_may_hash_cheaply(env: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="only for the test environment"):
+        load_settings(
+            {
+                "SECUREFORMS_ENV": env,
+                "SECUREFORMS_DATA_DIR": str(tmp_path),
+                "SECUREFORMS_PASSWORD_HASHING": "fast-for-tests",
+            }
+        )
+    assert load_settings({"SECUREFORMS_ENV": "development"}).password_hashing == "standard"
+    assert load_settings({"SECUREFORMS_ENV": "test"}).password_hashing == "fast-for-tests"
