@@ -86,6 +86,7 @@ def error_page(
     *,
     frame_ancestors: Iterable[str] = (),
     advice: str | None = None,
+    brand: Mapping[str, Any] | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -95,4 +96,5 @@ def error_page(
         heading=heading,
         message=message,
         advice=advice,
+        brand=brand,
     )

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from api.pages import csrf
+from api.pages.brand import brand_view
 from api.pages.fields import answers, field_views
 from api.pages.render import error_page, render
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
@@ -59,7 +60,9 @@ def _time_left_text(seconds: int) -> str:
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
-def expired_page(request: Request, ancestors: Sequence[str] = ()) -> Response:
+def expired_page(
+    request: Request, ancestors: Sequence[str] = (), brand: Mapping[str, Any] | None = None
+) -> Response:
     return error_page(
         request,
         410,
@@ -68,7 +71,13 @@ def expired_page(request: Request, ancestors: Sequence[str] = ()) -> Response:
         advice="If you have sent your answers already, there is nothing more to do. "
         "Otherwise go back to your chat and ask the agent to send the form again.",
         frame_ancestors=ancestors,
+        brand=brand,
     )
+
+
+def _expired_for(request: Request, rt: Runtime, site_id: object) -> Response:
+    """The expired page, branded and framed for the site when the request names one."""
+    return expired_page(request, frame_ancestors(rt, site_id), brand_view(rt, site_id))
 
 
 @page
@@ -85,6 +94,7 @@ async def link(request: Request) -> Response:
         request,
         "visitor_preview.html",
         frame_ancestors=ancestors,
+        brand=await run_in_threadpool(brand_view, rt, found.site_id),
         title=found.title,
         action=f"/f/{otk}",
         csrf=await run_in_threadpool(csrf.issue, rt, OPEN, _key_hash(otk)),
@@ -125,7 +135,7 @@ async def submit(request: Request) -> Response:
         try:
             view = chat.open_form(rt, otk)
         except InvalidOrExpired:
-            return expired_page(request, frame_ancestors(rt, posted.get("site")))
+            return _expired_for(request, rt, posted.get("site"))
         if not csrf.verify(rt, FORM, view.request_id, posted.get("csrf")):
             return forbidden_page(request)
         if posted.get("action") == "extend":
@@ -135,7 +145,7 @@ async def submit(request: Request) -> Response:
         except ValidationFailed as exc:
             return _form_page(request, rt, view, otk, values=values, errors=exc.fields or {})
         except InvalidOrExpired:
-            return expired_page(request, frame_ancestors(rt, view.site_id))
+            return _expired_for(request, rt, view.site_id)
         except Unavailable:
             return _form_page(
                 request,
@@ -173,8 +183,10 @@ def _extend(request: Request, rt: Runtime, otk: str, values: Mapping[str, str]) 
 @page
 async def done(request: Request) -> Response:
     rt = services(request).rt
-    ancestors = await run_in_threadpool(frame_ancestors, rt, request.query_params.get("site"))
-    return render(request, "visitor_done.html", frame_ancestors=ancestors)
+    site_id = request.query_params.get("site")
+    ancestors = await run_in_threadpool(frame_ancestors, rt, site_id)
+    brand = await run_in_threadpool(brand_view, rt, site_id)
+    return render(request, "visitor_done.html", frame_ancestors=ancestors, brand=brand)
 
 
 def _summary(view: chat.OpenForm, errors: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -210,6 +222,7 @@ def _form_page(
         "visitor_form.html",
         status_code=422 if errors else status_code,
         frame_ancestors=frame_ancestors(rt, view.site_id),
+        brand=brand_view(rt, view.site_id),
         form=view.definition,
         fields=field_views(view.definition.fields, errors, values),
         summary=_summary(view, errors),
