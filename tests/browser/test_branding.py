@@ -1,0 +1,82 @@
+"""A branded visitor form in Chromium at 1280 and 375 px: the site's name, colour and logo
+reach the page through its own stylesheet and image (no CSP refusal), and every state
+stays accessible (axe, WCAG 2.0 A/AA)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+from support.sites import OwnSite
+from support.stack import Stack
+
+NewPage = Callable[..., Page]
+Check = Callable[[Page, str], None]
+WIDE, NARROW = (1280, 900), (375, 740)
+COLOUR, COLOUR_RGB = "#0b5394", "rgb(11, 83, 148)"
+
+
+def branded_site(stack: Stack) -> OwnSite:
+    site = OwnSite.make(stack)
+    logo = io.BytesIO()
+    Image.new("RGB", (900, 300), (11, 83, 148)).save(logo, "WEBP")
+    r = site.call(
+        "PUT",
+        "/site/branding",
+        site.admin,
+        {
+            "display_name": "Acme Bank",
+            "primary_color": COLOUR,
+            "support_url": "https://help.acme.example/",
+            "logo": base64.b64encode(logo.getvalue()).decode(),
+        },
+    )
+    assert r.status_code == 200, r.text
+    return site
+
+
+@pytest.mark.parametrize("size", [WIDE, NARROW], ids=["1280", "375"])
+def test_a_branded_form_is_the_sites_own_and_accessible(
+    stack: Stack, new_page: NewPage, accessible: Check, size: tuple[int, int]
+) -> None:
+    site = branded_site(stack)
+    sent = site.desk().send()
+    width = size[0]
+    page = new_page(size)
+
+    page.goto(f"{stack.base_url}/f/{sent.otk}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payment card, for Acme Bank")
+    header = page.locator(".site-header")
+    expect(header).to_contain_text("Acme Bank")
+    assert header.evaluate("el => getComputedStyle(el).backgroundColor") == COLOUR_RGB
+    logo = page.locator("img.brand-logo")
+    expect(logo).to_be_visible()
+    assert logo.evaluate("img => img.complete && img.naturalWidth") == 512  # scaled from 900
+    expect(page.get_by_role("link", name="Acme Bank support")).to_have_attribute(
+        "href", "https://help.acme.example/"
+    )
+    accessible(page, f"branded-1-preview-{width}")
+
+    page.get_by_role("button", name="Open secure form").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payment card, for Acme Bank")
+    button = page.get_by_role("button", name="Send securely")
+    assert button.evaluate("el => getComputedStyle(el).backgroundColor") == COLOUR_RGB
+    accessible(page, f"branded-2-form-{width}")
+
+    button.click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page).to_have_title("Error: Payment card, for Acme Bank – Secure forms")
+    accessible(page, f"branded-3-errors-{width}")
+
+    page.get_by_label("Name on card (required)").fill("Ada Lovelace")
+    page.get_by_label("Card number (required)").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry (required)").fill("12/34")
+    page.get_by_label("CVV (required)").fill("123")
+    page.get_by_role("button", name="Send securely").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your answers were sent")
+    expect(page.locator(".site-header")).to_contain_text("Acme Bank")
+    accessible(page, f"branded-4-confirmation-{width}")
