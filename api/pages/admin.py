@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from api.pages import (
     admin_audit,
+    admin_branding,
     admin_forms,
     admin_history,
     admin_policies,
@@ -38,6 +39,7 @@ _ABOUT = {
     "/admin/users": "Create agents, managers and admins; disable and re-enable accounts.",
     "/admin/profiles": "Named sets of permissions within a role, assigned to users.",
     "/admin/policies": "Passwords, lock-out, idle sign-out, retention and more.",
+    "/admin/branding": "The name, colour, logo and help link visitors see on secure forms.",
     "/admin/audit": "Who did what and when, filtered by time, type and user.",
     "/admin/history": "The secure forms each conversation collected, and their stored answers.",
 }
@@ -84,6 +86,8 @@ def routes() -> list[BaseRoute]:
         Route("/admin/profiles/{profile_id}", admin_profiles.update_profile, methods=post),
         Route("/admin/policies", admin_policies.policies_page, methods=get),
         Route("/admin/policies", admin_policies.save_policies, methods=post),
+        Route("/admin/branding", admin_branding.branding_page, methods=get),
+        Route("/admin/branding", admin_branding.save_branding, methods=post),
         Route("/admin/audit", admin_audit.audit_page, methods=get),
         Route("/admin/history", admin_history.history_page, methods=get),
         Route(

@@ -11,8 +11,8 @@ import re
 import httpx
 from PIL import Image
 from support.flow import card_values
-from support.page_forms import hidden
-from support.sites import OwnSite
+from support.page_forms import hidden, sign_in
+from support.sites import ADMIN_PASSWORD, OwnSite
 from support.stack import Stack
 
 GPS_LATITUDE = (48.0, 51.0, 24.0)
@@ -174,3 +174,39 @@ def test_a_site_without_a_brand_keeps_the_product_look(stack: Stack) -> None:
         page = c.get(f"/f/{sent.otk}").text
     assert "<h1>Payment card</h1>" in page
     assert "/brand/" not in page
+
+
+def test_the_console_sets_the_brand_and_refuses_a_weak_colour_with_its_ratio(
+    stack: Stack,
+) -> None:
+    site = OwnSite.make(stack)
+    with stack.client() as c:
+        sign_in(c, site.site_id, "admin", ADMIN_PASSWORD)
+        form = c.get("/admin/branding")
+        assert form.status_code == 200
+        assert 'href="/admin/branding"' in form.text  # in the console's navigation
+        data = {
+            "csrf": hidden(form.text, "csrf"),
+            "display_name": "Acme Bank",
+            "primary_color": "#ffcc00",
+            "support_url": "https://help.acme.example/",
+        }
+        refused = c.post("/admin/branding", data=data)
+        assert refused.status_code == 422
+        assert "1.51:1" in refused.text and "nearest colour that passes is #" in refused.text
+        assert 'href="#brand-primary_color"' in refused.text
+        assert 'value="Acme Bank"' in refused.text  # what was typed stays
+        assert site.call("GET", "/site/branding", site.admin).json()["configured"] is False
+
+        saved = c.post("/admin/branding", data={**data, "primary_color": "#0B5394"})
+        assert saved.status_code == 303
+        assert saved.headers["location"] == "/admin/branding?done=branding_saved"
+        assert "The brand was saved" in c.get(saved.headers["location"]).text
+        no_token = c.post("/admin/branding", data={**data, "csrf": "1.forged"})
+        assert no_token.status_code == 403
+    brand = site.call("GET", "/site/branding", site.admin).json()
+    assert (brand["display_name"], brand["primary_color"], brand["support_url"]) == (
+        "Acme Bank",
+        "#0b5394",
+        "https://help.acme.example/",
+    )
