@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Callable
 
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
-from support.sites import OwnSite
+from support.sites import ADMIN_PASSWORD, OwnSite
 from support.stack import Stack
 
 NewPage = Callable[..., Page]
@@ -80,3 +81,26 @@ def test_a_branded_form_is_the_sites_own_and_accessible(
     expect(page.get_by_role("heading", level=1)).to_have_text("Your answers were sent")
     expect(page.locator(".site-header")).to_contain_text("Acme Bank")
     accessible(page, f"branded-4-confirmation-{width}")
+
+
+def test_the_console_brand_page_is_accessible_and_shows_a_refusal(
+    stack: Stack, new_page: NewPage, accessible: Check
+) -> None:
+    site = branded_site(stack)
+    page = new_page(WIDE)
+    page.goto(f"{stack.base_url}/login")
+    page.get_by_label("Site id").fill(site.site_id)
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/admin$"))
+    page.get_by_role("navigation", name="Console sections").get_by_role(
+        "link", name="Brand"
+    ).click()
+    expect(page.get_by_role("img", name="The current logo")).to_be_visible()
+    accessible(page, "branded-console-1280")
+    page.get_by_label("Brand colour (required)").fill("#ffcc00")
+    page.get_by_role("button", name="Save brand").click()
+    expect(page.locator("#error-summary")).to_contain_text("nearest colour that passes")
+    page.set_viewport_size({"width": NARROW[0], "height": NARROW[1]})
+    accessible(page, "branded-console-errors-375")
