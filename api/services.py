@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from api.ratelimit import RateLimiter
 from configs import Settings
+from connectors import processor_for
 from core.notifications import EventReader
+from core.payments import ProcessorFactory
 from core.runtime import Runtime
 from core.submit import Submission
 from producers import Publisher, PublishFailed
@@ -19,6 +21,8 @@ class Services:
     publisher: Publisher
     events: EventReader
     limiter: RateLimiter
+    # Builds the connector for a site's processor settings (core.payments is handed it).
+    payment_processor: ProcessorFactory = field(default=processor_for)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:

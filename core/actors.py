@@ -15,7 +15,10 @@ from core.errors import Forbidden
 
 USE_SECURE_FORMS = "secure_forms.use"
 VIEW_HISTORY = "secure_forms.view_history"
-PERMISSIONS = (USE_SECURE_FORMS, VIEW_HISTORY)
+# Hand a submitted card to the site's payment processor; independent of reveal, so an
+# agent may forward cards they can never see.
+FORWARD_PAYMENTS = "secure_forms.forward_payments"
+PERMISSIONS = (USE_SECURE_FORMS, VIEW_HISTORY, FORWARD_PAYMENTS)
 
 
 class Role(StrEnum):
@@ -39,7 +42,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.SITE_KEY: frozenset(),
 }
 ASSIGNABLE: dict[Role, frozenset[str]] = {
-    Role.AGENT: frozenset({USE_SECURE_FORMS}),
+    Role.AGENT: frozenset({USE_SECURE_FORMS, FORWARD_PAYMENTS}),
     Role.MANAGER: frozenset({VIEW_HISTORY}),
     Role.ADMIN: frozenset(),
 }

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from core import audit, notifications
-from core.actors import USE_SECURE_FORMS, Actor
+from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor
 from core.clock import aware, rfc3339, utcnow
 from core.conversations import ACTIVE, add_system_message, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
@@ -31,8 +31,15 @@ def visitor_url(rt: Runtime, otk: str) -> str:
     return f"{rt.settings.public_url}/f/{otk}"
 
 
+def require_sender(actor: Actor) -> None:
+    """Sending a form takes either permission: an agent who may only forward payment
+    details sends card forms whose answers they never see."""
+    if not {USE_SECURE_FORMS, FORWARD_PAYMENTS} & actor.permissions:
+        raise Forbidden()
+
+
 def send_form(rt: Runtime, actor: Actor, conversation_id: str, form_id: str) -> dict[str, Any]:
-    actor.require(USE_SECURE_FORMS)
+    require_sender(actor)
     conversation = get_conversation(rt, actor.site_id, conversation_id)
     if conversation.agent_id != actor.user_id:
         raise Forbidden("Only the agent assigned to this conversation can send a secure form.")
@@ -135,6 +142,7 @@ def _effective_status(rt: Runtime, row: Any) -> str:
 
 
 def request_status(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
+    require_sender(actor)
     row = _request(rt, actor.site_id, request_id)
     if row.agent_id != actor.user_id:
         raise Forbidden()

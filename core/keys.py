@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import audit, mfa
+from core import audit, mfa, payment_settings
 from core.errors import Conflict, NotFound
 from core.runtime import Runtime
 from core.schema import sites
@@ -28,18 +28,29 @@ def rotate(rt: Runtime, purposes: tuple[str, ...] = PURPOSES) -> list[dict[str, 
 
 
 def rewrap_and_retire(rt: Runtime) -> dict[str, Any]:
-    """Re-wrap data keys and re-seal TOTP secrets under the primary; retire older keys
-    nothing depends on (looked at last, so a secret that would not re-seal keeps its key)."""
+    """Re-wrap data keys and re-seal TOTP secrets and payment settings under the primary;
+    retire older keys nothing depends on (looked at last, so a secret that would not
+    re-seal keeps its key)."""
     rewrapped = rt.vault.data_keys.rewrap()
     resealed = mfa.reseal_secrets(rt)
-    in_use = set(rt.vault.data_keys.usage_by_wrapping_key()) | set(mfa.secrets_by_key(rt))
+    resealed_payments = payment_settings.reseal_settings(rt)
+    in_use = (
+        set(rt.vault.data_keys.usage_by_wrapping_key())
+        | set(mfa.secrets_by_key(rt))
+        | set(payment_settings.settings_by_key(rt))
+    )
     unused = {k.id for k in rt.keyring.keys("data") if k.state == "active" and k.id not in in_use}
     unused |= rt.keyring.stale_short_lived()
     try:
         retired = rt.keyring.retire(unused)
     except PermissionError:  # a read-only key file: the operator retires with the CLI
         retired = []
-    return {"rewrapped": rewrapped, "resealed_totp_secrets": resealed, "retired": retired}
+    return {
+        "rewrapped": rewrapped,
+        "resealed_totp_secrets": resealed,
+        "resealed_payment_settings": resealed_payments,
+        "retired": retired,
+    }
 
 
 log = logging.getLogger("core.keys")

@@ -199,7 +199,7 @@ form_requests = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-# a0006: how the visitor pages show the site (core.branding); the logo is Pillow's
+# a0007: how the visitor pages show the site (core.branding); the logo is Pillow's
 # re-encoding, never the uploaded file.
 site_brands = Table(
     "site_brands",
@@ -212,4 +212,33 @@ site_brands = Table(
     Column("logo_type", String(20), nullable=True),
     Column("logo_digest", String(64), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# a0004: a site's payment processor (core.payment_settings), sealed at rest like TOTP
+# secrets (core.sealed): provider, key and endpoint in one envelope bound to the site.
+payment_settings = Table(
+    "payment_settings",
+    metadata,
+    Column("site_id", String(36), ForeignKey("sites.id"), primary_key=True),
+    Column("provider", String(20), nullable=False),
+    Column("sealed_config", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# a0004: what a forward left behind (core.payments): the processor's ids, the brand and
+# the last four and expiry, as a receipt prints them. Never the number.
+payment_forwards = Table(
+    "payment_forwards",
+    metadata,
+    Column("submission_id", String(36), primary_key=True),
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False, index=True),
+    Column("processor", String(20), nullable=False),
+    Column("reference", String(255), nullable=True),
+    Column("brand", String(40), nullable=True),
+    Column("last4", String(4), nullable=False),
+    Column("exp_month", Integer, nullable=True),
+    Column("exp_year", Integer, nullable=True),
+    Column("payment_intent_id", String(255), nullable=True),
+    Column("payment_intent_status", String(40), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -12,13 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 from core import audit, notifications
-from core.actors import USE_SECURE_FORMS, Actor
+from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor
 from core.clock import rfc3339
 from core.conversations import ACTIVE, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.form_requests import mark_submitted, mark_viewed, retention_deadline
 from core.forms.catalogue import load_version
 from core.forms.masking import masked_values
+from core.forwards import forwarded
 from core.lifecycle import otk_groups
 from core.runtime import Runtime
 from vault import Submission, SubmissionRecord, VaultError
@@ -92,8 +93,11 @@ def accept_submission(rt: Runtime, submission: Submission) -> bool:
     return bool(pipe.execute()[-1])
 
 
-def _accessible(rt: Runtime, actor: Actor, submission_id: str) -> SubmissionRecord:
-    actor.require(USE_SECURE_FORMS)
+def accessible(
+    rt: Runtime, actor: Actor, submission_id: str, permission: str = USE_SECURE_FORMS
+) -> SubmissionRecord:
+    """The submission, if this actor may act on its answers now (reveal's rules)."""
+    actor.require(permission)
     try:
         record = rt.vault.get(actor.site_id, submission_id)
     except VaultError:
@@ -109,7 +113,9 @@ def _accessible(rt: Runtime, actor: Actor, submission_id: str) -> SubmissionReco
 
 
 def issue_retrieve_otk(rt: Runtime, actor: Actor, submission_id: str) -> dict[str, str]:
-    record = _accessible(rt, actor, submission_id)
+    # A key serves a reveal or a forward: either permission may ask for a fresh one.
+    either = FORWARD_PAYMENTS if FORWARD_PAYMENTS in actor.permissions else USE_SECURE_FORMS
+    record = accessible(rt, actor, submission_id, either)
     issued = rt.otks.issue(
         "retrieve",
         actor.site_id,
@@ -120,14 +126,19 @@ def issue_retrieve_otk(rt: Runtime, actor: Actor, submission_id: str) -> dict[st
     return {"otk": issued.token, "expires_at": rfc3339(issued.expires_at)}
 
 
-def reveal(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> dict[str, Any]:
-    record = _accessible(rt, actor, submission_id)
+def redeem_retrieve_otk(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> None:
+    """Spend the actor's retrieve key for this submission; InvalidOrExpired otherwise."""
     try:
         claims = rt.otks.redeem(otk, "retrieve", site_id=actor.site_id, subject=submission_id)
     except VaultError:
         raise InvalidOrExpired() from None
     if claims.data.get("agent_id") != actor.user_id:
         raise InvalidOrExpired()
+
+
+def reveal(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> dict[str, Any]:
+    record = accessible(rt, actor, submission_id)
+    redeem_retrieve_otk(rt, actor, submission_id, otk)
     try:
         _, values = rt.vault.detokenize(actor.site_id, submission_id)
     except VaultError:
@@ -137,6 +148,13 @@ def reveal(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> dict[s
     else:
         status, off_record = "available", {}
     definition = load_version(rt, actor.site_id, record.form_id, record.form_version)
+    masked = masked_values(definition.fields, {**values, **off_record})
+    sent = forwarded(rt, actor.site_id, submission_id)
+    if sent is not None:
+        # Where the card went, in place of a number that may no longer be here at all.
+        for spec in definition.fields:
+            if spec.type == "card_number":
+                masked[spec.name] = sent["summary"]
     mark_viewed(rt, actor.site_id, record.request_id)
     audit.record(
         rt,
@@ -161,5 +179,6 @@ def reveal(rt: Runtime, actor: Actor, submission_id: str, otk: object) -> dict[s
         "off_record_status": status,
         "submitted_at": rfc3339(record.created_at),
         # Beside the full values so the agent UI can show these first (brand and last 4).
-        "masked": masked_values(definition.fields, {**values, **off_record}),
+        "masked": masked,
+        "forwarded": sent,
     }

@@ -91,6 +91,15 @@ class OffRecordStore:
         raw = blob if isinstance(blob, bytes) else str(blob).encode()
         return status, open_fields(self._keyring, _PURPOSE, site_id, submission_id, raw)
 
+    def peek(self, site_id: str, submission_id: str) -> dict[str, str]:
+        """The values, left in place ({} when gone): a forward reads the CVV, and takes it
+        only once the processor has accepted the card, so a failed forward loses nothing."""
+        blob = self._redis.get(_key(site_id, submission_id))
+        if blob is None:
+            return {}
+        raw = blob if isinstance(blob, bytes) else str(blob).encode()
+        return open_fields(self._keyring, _PURPOSE, site_id, submission_id, raw)
+
     def ttl_ms(self, site_id: str, submission_id: str) -> int:
         return int(self._redis.pttl(_key(site_id, submission_id)))
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from configs.database import upgrade
@@ -122,6 +122,24 @@ class VaultStore:
         values = open_fields(self._reader, _PURPOSE, site_id, submission_id, row.sealed_values)
         return _record(row), values
 
+    def erase_fields(self, site_id: str, submission_id: str, names: Iterable[str]) -> None:
+        """Drop some answers of a submission for good (a card handed to a processor).
+
+        The other answers keep their envelopes as they are: each field is sealed on its
+        own, bound to its name, so nothing needs opening or sealing again.
+        """
+        with self.engine.begin() as conn:
+            row = self._row(site_id, submission_id, conn=conn)
+            sealed = json.loads(row.sealed_values)
+            kept = {name: env for name, env in sealed.items() if name not in set(names)}
+            conn.execute(
+                update(submissions)
+                .where(submissions.c.id == submission_id, submissions.c.site_id == site_id)
+                .values(
+                    sealed_values=json.dumps(kept, separators=(",", ":"), sort_keys=True).encode()
+                )
+            )
+
     def for_conversation(self, site_id: str, conversation_id: str) -> list[SubmissionRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -165,15 +183,17 @@ class VaultStore:
             ):
                 yield row.id
 
-    def _row(self, site_id: str, submission_id: str):  # type: ignore[no-untyped-def]
+    def _row(self, site_id: str, submission_id: str, conn: Connection | None = None):  # type: ignore[no-untyped-def]
         if not site_id:
             raise VaultError()  # fail closed: an unscoped lookup is never "any site"
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(submissions).where(
-                    submissions.c.id == submission_id, submissions.c.site_id == site_id
-                )
-            ).first()
+        query = select(submissions).where(
+            submissions.c.id == submission_id, submissions.c.site_id == site_id
+        )
+        if conn is not None:
+            row = conn.execute(query).first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(query).first()
         if row is None:
             raise VaultError()
         return row

@@ -5,6 +5,7 @@
     /admin/users        users: create, disable, re-enable, profile (admin_users)
     /admin/profiles     profiles and their permissions (admin_profiles)
     /admin/policies     the site's account and data policies (admin_policies)
+    /admin/payments     the payment processor cards are forwarded to (admin_payments)
     /admin/audit        the audit trail, filtered and paged (admin_audit)
     /admin/history      engagement history for managers allowed to see it (admin_history)
 
@@ -24,6 +25,7 @@ from api.pages import (
     admin_branding,
     admin_forms,
     admin_history,
+    admin_payments,
     admin_policies,
     admin_profiles,
     admin_users,
@@ -40,6 +42,7 @@ _ABOUT = {
     "/admin/profiles": "Named sets of permissions within a role, assigned to users.",
     "/admin/policies": "Passwords, lock-out, idle sign-out, retention and more.",
     "/admin/branding": "The name, colour, logo and help link visitors see on secure forms.",
+    "/admin/payments": "The payment processor agents send cards to, never seeing them.",
     "/admin/audit": "Who did what and when, filtered by time, type and user.",
     "/admin/history": "The secure forms each conversation collected, and their stored answers.",
 }
@@ -88,6 +91,8 @@ def routes() -> list[BaseRoute]:
         Route("/admin/policies", admin_policies.save_policies, methods=post),
         Route("/admin/branding", admin_branding.branding_page, methods=get),
         Route("/admin/branding", admin_branding.save_branding, methods=post),
+        Route("/admin/payments", admin_payments.payments_page, methods=get),
+        Route("/admin/payments", admin_payments.save_payments, methods=post),
         Route("/admin/audit", admin_audit.audit_page, methods=get),
         Route("/admin/history", admin_history.history_page, methods=get),
         Route(

@@ -27,6 +27,7 @@ SECTIONS = (
     ("/admin/profiles", "Profiles", ADMIN),
     ("/admin/policies", "Policies", ADMIN),
     ("/admin/branding", "Brand", ADMIN),
+    ("/admin/payments", "Payments", ADMIN),
     ("/admin/audit", "Audit trail", ADMIN),
     ("/admin/history", "Engagement history", VIEW_HISTORY),
 )
@@ -47,6 +48,7 @@ NOTICES = {
     "profile_saved": "The profile was saved. Its users' sessions follow at once.",
     "policies_saved": "The policies were saved.",
     "branding_saved": "The brand was saved. Visitor pages show it from now on.",
+    "payments_saved": "The payment settings were saved.",
 }
 
 

@@ -21,6 +21,7 @@ from api.pages.web import page
 from core import profiles
 from core.actors import (
     ASSIGNABLE,
+    FORWARD_PAYMENTS,
     PERMISSIONS,
     USE_SECURE_FORMS,
     USER_ROLES,
@@ -41,6 +42,11 @@ PERMISSION_TEXT = {
         "View engagement history",
         "Managers only: read the stored answers of past conversations (never the "
         "off-the-record ones). Every reveal is audited.",
+    ),
+    FORWARD_PAYMENTS: (
+        "Forward payment details",
+        "Agents only: send a submitted card to the site's payment processor, seeing only "
+        "its brand and last four. Independent of reading answers.",
     ),
 }
 

@@ -27,7 +27,7 @@ from api.pages.session import Posted, signed_in_page
 from api.pages.web import page, services
 from core import chat, workspace
 from core import conversations as conv
-from core.actors import USE_SECURE_FORMS, Actor, Role
+from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor, Role
 from core.errors import ConversationClosed, Forbidden, NotFound, ValidationFailed
 from core.forms import catalogue
 from core.runtime import Runtime
@@ -120,8 +120,10 @@ def _workspace(request: Request, actor: Actor) -> Response:
             chat_row
             and chat_row["assigned"]
             and chat_row["status"] == "active"
-            and USE_SECURE_FORMS in actor.permissions
+            and bool({USE_SECURE_FORMS, FORWARD_PAYMENTS} & actor.permissions)
         ),
+        can_reveal=USE_SECURE_FORMS in actor.permissions,
+        can_forward=FORWARD_PAYMENTS in actor.permissions,
         forms=catalogue.list_forms(rt, actor),
         status_words=STATUS_WORDS,
         quick_replies=QUICK_REPLIES,

@@ -20,6 +20,7 @@ def load_all() -> Registry:
         lifecycle,
         ops,
         pages,
+        payments,
         secure_forms,
         visitor,
     )

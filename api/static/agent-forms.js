@@ -85,7 +85,14 @@ export function createForms(ws, hooks) {
       view.addEventListener("click", () =>
         hooks.view(li.dataset.submission, li.dataset.request, ws.conversationId, view),
       );
-      actions.append(view);
+      if (ws.canReveal) actions.append(view);
+      if (ws.canForward && hooks.forward) {
+        const send = button("Send to payment processor", "button button-secondary button-small", `the card of ${li.dataset.title}`);
+        send.addEventListener("click", () =>
+          hooks.forward(li.dataset.submission, li.dataset.request, ws.conversationId, send),
+        );
+        actions.append(send);
+      }
     }
     if (!WAITING.has(status)) li.querySelector(".request-timer").replaceChildren();
     scheduleCheck(li);

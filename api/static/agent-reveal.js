@@ -45,7 +45,7 @@ function refusalWords(status, body, info) {
   return "The answers could not be shown just now. Please try again.";
 }
 
-export function createReveal(ws, forms) {
+export function createReveal(ws, forms, hooks = {}) {
   const panel = $("#reveal");
   const noticesBox = $("#notices");
   const notices = $("#notice-list");
@@ -99,7 +99,14 @@ export function createReveal(ws, forms) {
     view.addEventListener("click", () =>
       revealAnswers(data.submission_id, data.request_id, data.conversation_id, view),
     );
-    actions.append(view);
+    if (ws.canReveal) actions.append(view);
+    if (ws.canForward && hooks.forward) {
+      const send = button("Send to payment processor", "button button-secondary button-small", `the card of ${info.title}`);
+      send.addEventListener("click", () =>
+        hooks.forward(data.submission_id, data.request_id, data.conversation_id, send),
+      );
+      actions.append(send);
+    }
     if (data.conversation_id !== ws.conversationId) {
       const open = el("a", "button button-secondary button-small", "Open the chat");
       open.href = `/agent?c=${encodeURIComponent(data.conversation_id)}`;
@@ -144,9 +151,10 @@ export function createReveal(ws, forms) {
 
   // -- the panel -------------------------------------------------------------------------
   function open(title, opener) {
+    // `title` is the panel's heading in full ("Answers: Payment card").
     wipe();
     shown = { values: new Map(), opener, timer: null };
-    const heading = el("h2", "", `Answers: ${title}`);
+    const heading = el("h2", "", title);
     heading.id = "reveal-title";
     panel.replaceChildren(heading);
     panel.hidden = false;
@@ -241,8 +249,14 @@ export function createReveal(ws, forms) {
       el("p", "reveal-from", `From ${info.visitor}. Only you can see these, and only here.`),
       timer,
       keep,
-      answerList(ordered(info, storedNames), info, masked),
     );
+    if (answer.forwarded) {
+      // The card went to the payment processor: where it went, in place of its number.
+      const sent = el("p", "forwarded", `Card: ${answer.forwarded.summary}.`);
+      sent.id = "forwarded-card";
+      panel.append(sent);
+    }
+    panel.append(answerList(ordered(info, storedNames), info, masked));
     const offLabels = (info.fields || []).filter((f) => f.off_the_record).map((f) => f.label);
     let offBlock = null;
     if (offNames.length || offLabels.length) {
@@ -290,7 +304,7 @@ export function createReveal(ws, forms) {
 
   async function revealAnswers(submissionId, requestId, conversationId, opener) {
     const info = await describe(requestId, conversationId);
-    const mine = open(info.title, opener);
+    const mine = open(`Answers: ${info.title}`, opener);
     const busy = el("p", "", "Getting the answers…");
     panel.append(busy);
     const url = `/api/v1/submissions/${encodeURIComponent(submissionId)}`;
@@ -341,5 +355,7 @@ export function createReveal(ws, forms) {
     }
   });
 
-  return { submitted, view: revealAnswers, wipe };
+  // The panel's place and controls, for the payment forward (agent-forward.js).
+  const panelFor = (title, opener) => ({ panel, shown: open(title, opener) });
+  return { submitted, view: revealAnswers, wipe, describe, open: panelFor, closeButton, offRecordSeen };
 }

@@ -6,6 +6,7 @@ import { $, focusMarked, linkSummaryToFields } from "./common.js";
 import { createChat } from "./agent-chat.js";
 import { createForms } from "./agent-forms.js";
 import { createReveal } from "./agent-reveal.js";
+import { createForward } from "./agent-forward.js";
 
 const root = $("#workspace");
 const ws = {
@@ -13,6 +14,8 @@ const ws = {
   assigned: root.dataset.assigned === "true",
   active: root.dataset.active === "true",
   visitor: root.dataset.visitor || "Visitor",
+  canForward: root.dataset.forward === "true",
+  canReveal: root.dataset.reveal !== "false",
 };
 
 focusMarked();
@@ -22,10 +25,12 @@ linkSummaryToFields();
 const hooks = {};
 const forms = createForms(ws, hooks);
 const chat = createChat(ws, hooks);
-const reveal = createReveal(ws, forms);
+const reveal = createReveal(ws, forms, hooks);
+const forward = createForward(reveal);
 hooks.systemLine = chat.systemLine;
 hooks.chooseCardForm = forms.chooseCardForm;
 hooks.view = reveal.view;
+hooks.forward = forward.start;
 
 const handlers = {
   "chat.message": chat.message,

@@ -98,3 +98,22 @@ def _new_site(rt: Runtime, **policies: Any) -> Actor:
 def new_site() -> Callable[..., Actor]:
     """Makes a fresh site and answers its admin: new_site(rt, **policies)."""
     return _new_site
+
+
+@pytest.fixture
+def own_rt(tmp_path: Path, redis_db: int) -> Iterator[Runtime]:
+    """A runtime with a keyring and app DB of its own: rotating and retiring its keys
+    touches no other test, and no other test's rows pin its keys."""
+    settings = load_settings(
+        {
+            "SECUREFORMS_ENV": "test",
+            "SECUREFORMS_DATA_DIR": str(tmp_path),
+            "SECUREFORMS_APP_DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
+            "SECUREFORMS_VAULT_DATABASE_URL": f"sqlite:///{tmp_path}/vault.sqlite3",
+            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+        }
+    )
+    migrate(settings)
+    rt = Runtime.from_settings(settings)
+    yield rt
+    rt.close()

@@ -10,7 +10,7 @@ import base64
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -202,25 +202,6 @@ def test_a_plaintext_secret_still_works_and_is_sealed_when_used(
 
 
 # -- key rotation ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_rt(tmp_path: Path, redis_db: int) -> Iterator[Runtime]:
-    """A runtime with a keyring and app DB of its own: rotating and retiring its keys
-    touches no other test, and no other test's rows pin its keys."""
-    settings = load_settings(
-        {
-            "SECUREFORMS_ENV": "test",
-            "SECUREFORMS_DATA_DIR": str(tmp_path),
-            "SECUREFORMS_APP_DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
-            "SECUREFORMS_VAULT_DATABASE_URL": f"sqlite:///{tmp_path}/vault.sqlite3",
-            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
-        }
-    )
-    migrate(settings)
-    rt = Runtime.from_settings(settings)
-    yield rt
-    rt.close()
 
 
 def _state(rt: Runtime, key_id: str) -> str:

@@ -201,3 +201,12 @@ def test_a_redelivery_racing_the_agents_take_never_revives(
     """put() checks the tombstone and writes in one script, so no interleaving revives."""
     for round_ in range(30):
         _race_redelivery_against_take(redis_client, keyring, f"{SUB}-{round_}")
+
+
+def test_peek_leaves_the_values_for_a_take(store: OffRecordStore) -> None:
+    assert store.peek(SITE, SUB) == {}
+    store.put(SITE, SUB, VALUES, TTL_MS)
+    assert store.peek(SITE, SUB) == VALUES
+    assert store.peek("site-b", SUB) == {}
+    assert store.take(SITE, SUB) == (AVAILABLE, VALUES)
+    assert store.peek(SITE, SUB) == {}

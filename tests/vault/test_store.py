@@ -298,3 +298,18 @@ def test_erase_conversation(store: VaultStore, vault_engine: Engine) -> None:
     assert store.detokenize(OTHER_SITE, other_site.id)[1] == VALUES
     # an erased id can be stored again (a fresh submission), it is not a tombstone
     assert store.store(mine[0], VALUES) is True
+
+
+def test_erase_fields_drops_only_those_answers(store: VaultStore) -> None:
+    record, other = _record(), _record(minutes=1)
+    store.store(record, VALUES)
+    store.store(other, VALUES)
+    dropped = sorted(VALUES)[:1]
+    store.erase_fields(SITE, record.id, dropped)
+    kept = {k: v for k, v in VALUES.items() if k not in dropped}
+    assert store.detokenize(SITE, record.id)[1] == kept
+    assert store.detokenize(SITE, other.id)[1] == VALUES
+    # Another site's scope finds nothing to erase.
+    with pytest.raises(VaultError):
+        store.erase_fields(OTHER_SITE, other.id, dropped)
+    assert store.detokenize(SITE, other.id)[1] == VALUES

@@ -2,8 +2,8 @@
 
 One row per site that has set a brand; a site without one keeps the product's look.
 
-Revision ID: a0006_brand
-Revises: a0005
+Revision ID: a0007_brand
+Revises: a0006
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "a0006_brand"
-down_revision = "a0005"
+revision = "a0007_brand"
+down_revision = "a0006"
 branch_labels = None
 depends_on = None
 
