@@ -104,3 +104,45 @@ def test_the_console_brand_page_is_accessible_and_shows_a_refusal(
     expect(page.locator("#error-summary")).to_contain_text("nearest colour that passes")
     page.set_viewport_size({"width": NARROW[0], "height": NARROW[1]})
     accessible(page, "branded-console-errors-375")
+
+
+@pytest.mark.parametrize(
+    ("accept", "lang", "button", "sent_heading"),
+    [
+        ("fr-FR,fr;q=0.9", "fr", "Ouvrir le formulaire sécurisé", "Vos réponses ont été envoyées"),
+        ("es-ES,es;q=0.9", "es", "Abrir el formulario seguro", "Sus respuestas se han enviado"),
+    ],
+    ids=["fr", "es"],
+)
+def test_the_translated_pages_of_a_branded_form_are_accessible(
+    stack: Stack,
+    new_page: NewPage,
+    accessible: Check,
+    accept: str,
+    lang: str,
+    button: str,
+    sent_heading: str,
+) -> None:
+    site = branded_site(stack)
+    sent = site.desk().send()
+    page = new_page(NARROW)
+    # The context's locale (en-GB) sets Chromium's own header; each request is given ours.
+    page.route(
+        "**/*",
+        lambda route: route.continue_(headers={**route.request.headers, "accept-language": accept}),
+    )
+    page.goto(f"{stack.base_url}/f/{sent.otk}")
+    assert page.evaluate("document.documentElement.lang") == lang
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Acme Bank")
+    accessible(page, f"branded-{lang}-preview-375")
+    page.set_viewport_size({"width": WIDE[0], "height": WIDE[1]})
+    accessible(page, f"branded-{lang}-preview-1280")
+    page.get_by_role("button", name=button).click()
+    page.get_by_label("Name on card (required)").fill("Ada Lovelace")
+    page.get_by_label("Card number (required)").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry (required)").fill("12/34")
+    page.get_by_label("CVV (required)").fill("123")
+    page.get_by_role("button", name="Send securely").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(sent_heading)
+    assert page.evaluate("document.documentElement.lang") == lang
+    accessible(page, f"branded-{lang}-confirmation-1280")
