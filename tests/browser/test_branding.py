@@ -40,6 +40,14 @@ def branded_site(stack: Stack) -> OwnSite:
     return site
 
 
+def fill_and_send(page: Page) -> None:
+    page.get_by_label("Name on card (required)").fill("Ada Lovelace")
+    page.get_by_label("Card number (required)").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry (required)").fill("12/34")
+    page.get_by_label("CVV (required)").fill("123")
+    page.get_by_role("button", name="Send securely").click()
+
+
 @pytest.mark.parametrize("size", [WIDE, NARROW], ids=["1280", "375"])
 def test_a_branded_form_is_the_sites_own_and_accessible(
     stack: Stack, new_page: NewPage, accessible: Check, size: tuple[int, int]
@@ -73,11 +81,7 @@ def test_a_branded_form_is_the_sites_own_and_accessible(
     expect(page).to_have_title("Error: Payment card, for Acme Bank – Secure forms")
     accessible(page, f"branded-3-errors-{width}")
 
-    page.get_by_label("Name on card (required)").fill("Ada Lovelace")
-    page.get_by_label("Card number (required)").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry (required)").fill("12/34")
-    page.get_by_label("CVV (required)").fill("123")
-    page.get_by_role("button", name="Send securely").click()
+    fill_and_send(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Your answers were sent")
     expect(page.locator(".site-header")).to_contain_text("Acme Bank")
     accessible(page, f"branded-4-confirmation-{width}")
@@ -138,11 +142,7 @@ def test_the_translated_pages_of_a_branded_form_are_accessible(
     page.set_viewport_size({"width": WIDE[0], "height": WIDE[1]})
     accessible(page, f"branded-{lang}-preview-1280")
     page.get_by_role("button", name=button).click()
-    page.get_by_label("Name on card (required)").fill("Ada Lovelace")
-    page.get_by_label("Card number (required)").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry (required)").fill("12/34")
-    page.get_by_label("CVV (required)").fill("123")
-    page.get_by_role("button", name="Send securely").click()
+    fill_and_send(page)
     expect(page.get_by_role("heading", level=1)).to_have_text(sent_heading)
     assert page.evaluate("document.documentElement.lang") == lang
     accessible(page, f"branded-{lang}-confirmation-1280")
