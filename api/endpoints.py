@@ -81,6 +81,7 @@ class EndpointSpec:
     mfa: bool = False
     audit: str | None = None  # the audit type of this endpoint's refused attempts
     during_setup: frozenset[Setup] = NO_SETUP  # see api.auth.Setup
+    max_body: int | None = None  # above the settings' max_body_bytes (a logo in base64)
 
     @property
     def access(self) -> Access:
@@ -108,6 +109,7 @@ class Registry:
         mfa: bool = False,
         audit: str | None = None,
         during_setup: frozenset[Setup] = NO_SETUP,
+        max_body: int | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if auth == PUBLIC and (roles or permission or mfa):
             raise ValueError(f"{method} {path}: a public endpoint has nobody to check")
@@ -143,6 +145,7 @@ class Registry:
                     mfa,
                     audit,
                     during_setup,
+                    max_body,
                 )
             )
             return handler
@@ -222,7 +225,8 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
             await services.limiter.check(spec.rate, client_address(request))
         raw = b""
         if _takes_body(spec):
-            raw = await read_body(request, services.settings.max_body_bytes)
+            limit = max(spec.max_body or 0, services.settings.max_body_bytes)
+            raw = await read_body(request, limit)
         # A path parameter no resource can be named by: control characters (NUL, which
         # PostgreSQL refuses) or text that isn't valid Unicode.
         if not all(one_line(str(v)) for v in request.path_params.values()):

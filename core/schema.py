@@ -10,6 +10,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -195,6 +196,21 @@ form_requests = Table(
     Column("submission_id", String(36), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# a0007: how the visitor pages show the site (core.branding); the logo is Pillow's
+# re-encoding, never the uploaded file.
+site_brands = Table(
+    "site_brands",
+    metadata,
+    Column("site_id", String(36), ForeignKey("sites.id"), primary_key=True),
+    Column("display_name", String(80), nullable=False),
+    Column("primary_color", String(7), nullable=False),
+    Column("support_url", String(2000), nullable=True),
+    Column("logo", LargeBinary, nullable=True),
+    Column("logo_type", String(20), nullable=True),
+    Column("logo_digest", String(64), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

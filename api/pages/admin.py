@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from api.pages import (
     admin_audit,
+    admin_branding,
     admin_forms,
     admin_history,
     admin_payments,
@@ -40,6 +41,7 @@ _ABOUT = {
     "/admin/users": "Create agents, managers and admins; disable and re-enable accounts.",
     "/admin/profiles": "Named sets of permissions within a role, assigned to users.",
     "/admin/policies": "Passwords, lock-out, idle sign-out, retention and more.",
+    "/admin/branding": "The name, colour, logo and help link visitors see on secure forms.",
     "/admin/payments": "The payment processor agents send cards to, never seeing them.",
     "/admin/audit": "Who did what and when, filtered by time, type and user.",
     "/admin/history": "The secure forms each conversation collected, and their stored answers.",
@@ -87,6 +89,8 @@ def routes() -> list[BaseRoute]:
         Route("/admin/profiles/{profile_id}", admin_profiles.update_profile, methods=post),
         Route("/admin/policies", admin_policies.policies_page, methods=get),
         Route("/admin/policies", admin_policies.save_policies, methods=post),
+        Route("/admin/branding", admin_branding.branding_page, methods=get),
+        Route("/admin/branding", admin_branding.save_branding, methods=post),
         Route("/admin/payments", admin_payments.payments_page, methods=get),
         Route("/admin/payments", admin_payments.save_payments, methods=post),
         Route("/admin/audit", admin_audit.audit_page, methods=get),

@@ -26,6 +26,7 @@ SECTIONS = (
     ("/admin/users", "Users", ADMIN),
     ("/admin/profiles", "Profiles", ADMIN),
     ("/admin/policies", "Policies", ADMIN),
+    ("/admin/branding", "Brand", ADMIN),
     ("/admin/payments", "Payments", ADMIN),
     ("/admin/audit", "Audit trail", ADMIN),
     ("/admin/history", "Engagement history", VIEW_HISTORY),
@@ -46,6 +47,7 @@ NOTICES = {
     "profile_created": "The profile was created.",
     "profile_saved": "The profile was saved. Its users' sessions follow at once.",
     "policies_saved": "The policies were saved.",
+    "branding_saved": "The brand was saved. Visitor pages show it from now on.",
     "payments_saved": "The payment settings were saved.",
 }
 

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from api import i18n
 from api.middleware import security_headers
 
 log = logging.getLogger("api.pages")
@@ -45,8 +46,12 @@ _env = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
 _env.globals["static_url"] = static_url
+# Newstyle gettext: `{{ _("Hello %(name)s", name=x) }}` escapes `x` and fills it in after
+# translation, in the language the page is rendered in (api.i18n.speaking).
+_env.install_gettext_callables(i18n.gettext_, i18n.ngettext_, newstyle=True)  # type: ignore[attr-defined]
 
 
 def ancestors(origins: Iterable[str]) -> str:
@@ -68,9 +73,11 @@ def render(
     status_code: int = 200,
     frame_ancestors: Iterable[str] = (),
     headers: Mapping[str, str] | None = None,
+    language: str = i18n.DEFAULT,
     **context: Any,
 ) -> HTMLResponse:
-    html = _env.get_template(template).render(**context)
+    with i18n.speaking(language):
+        html = _env.get_template(template).render(lang=i18n.current(), **context)
     return HTMLResponse(
         html,
         status_code=status_code,
@@ -86,6 +93,8 @@ def error_page(
     *,
     frame_ancestors: Iterable[str] = (),
     advice: str | None = None,
+    brand: Mapping[str, Any] | None = None,
+    language: str = i18n.DEFAULT,
 ) -> HTMLResponse:
     return render(
         request,
@@ -95,4 +104,6 @@ def error_page(
         heading=heading,
         message=message,
         advice=advice,
+        brand=brand,
+        language=language,
     )

@@ -18,13 +18,17 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
+from babel.dates import format_timedelta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from api import i18n
 from api.pages import csrf
+from api.pages.brand import brand_view
 from api.pages.fields import answers, field_views
 from api.pages.render import error_page, render
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
@@ -59,16 +63,42 @@ def _time_left_text(seconds: int) -> str:
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
-def expired_page(request: Request, ancestors: Sequence[str] = ()) -> Response:
-    return error_page(
-        request,
-        410,
-        "This link has expired",
-        "This secure form link has already been used, or it has expired.",
-        advice="If you have sent your answers already, there is nothing more to do. "
-        "Otherwise go back to your chat and ask the agent to send the form again.",
-        frame_ancestors=ancestors,
+def visitor_language(request: Request) -> str:
+    """The language of the visitor pages translated so far (api.i18n.choose)."""
+    return i18n.choose(None, request.headers.get("accept-language"))
+
+
+def _time_to_fill(seconds: int, language: str) -> str:
+    if language == i18n.DEFAULT:
+        return _time_left_text(seconds)
+    return format_timedelta(
+        timedelta(seconds=max(seconds, 60)), granularity="minute", threshold=10, locale=language
     )
+
+
+def expired_page(
+    request: Request, ancestors: Sequence[str] = (), brand: Mapping[str, Any] | None = None
+) -> Response:
+    language = visitor_language(request)
+    with i18n.speaking(language):
+        return error_page(
+            request,
+            410,
+            i18n.gettext_("This link has expired"),
+            i18n.gettext_("This secure form link has already been used, or it has expired."),
+            advice=i18n.gettext_(
+                "If you have sent your answers already, there is nothing more to do. "
+                "Otherwise go back to your chat and ask the agent to send the form again."
+            ),
+            frame_ancestors=ancestors,
+            brand=brand,
+            language=language,
+        )
+
+
+def _expired_for(request: Request, rt: Runtime, site_id: object) -> Response:
+    """The expired page, branded and framed for the site when the request names one."""
+    return expired_page(request, frame_ancestors(rt, site_id), brand_view(rt, site_id))
 
 
 @page
@@ -81,14 +111,17 @@ async def link(request: Request) -> Response:
     except InvalidOrExpired:
         return expired_page(request)
     ancestors = await run_in_threadpool(frame_ancestors, rt, found.site_id)
+    language = visitor_language(request)
     return render(
         request,
         "visitor_preview.html",
+        language=language,
         frame_ancestors=ancestors,
+        brand=await run_in_threadpool(brand_view, rt, found.site_id),
         title=found.title,
         action=f"/f/{otk}",
         csrf=await run_in_threadpool(csrf.issue, rt, OPEN, _key_hash(otk)),
-        time_to_fill=_time_left_text(services(request).settings.otk_ttl_submit_s),
+        time_to_fill=_time_to_fill(services(request).settings.otk_ttl_submit_s, language),
     )
 
 
@@ -125,7 +158,7 @@ async def submit(request: Request) -> Response:
         try:
             view = chat.open_form(rt, otk)
         except InvalidOrExpired:
-            return expired_page(request, frame_ancestors(rt, posted.get("site")))
+            return _expired_for(request, rt, posted.get("site"))
         if not csrf.verify(rt, FORM, view.request_id, posted.get("csrf")):
             return forbidden_page(request)
         if posted.get("action") == "extend":
@@ -135,7 +168,7 @@ async def submit(request: Request) -> Response:
         except ValidationFailed as exc:
             return _form_page(request, rt, view, otk, values=values, errors=exc.fields or {})
         except InvalidOrExpired:
-            return expired_page(request, frame_ancestors(rt, view.site_id))
+            return _expired_for(request, rt, view.site_id)
         except Unavailable:
             return _form_page(
                 request,
@@ -173,8 +206,16 @@ def _extend(request: Request, rt: Runtime, otk: str, values: Mapping[str, str]) 
 @page
 async def done(request: Request) -> Response:
     rt = services(request).rt
-    ancestors = await run_in_threadpool(frame_ancestors, rt, request.query_params.get("site"))
-    return render(request, "visitor_done.html", frame_ancestors=ancestors)
+    site_id = request.query_params.get("site")
+    ancestors = await run_in_threadpool(frame_ancestors, rt, site_id)
+    brand = await run_in_threadpool(brand_view, rt, site_id)
+    return render(
+        request,
+        "visitor_done.html",
+        language=visitor_language(request),
+        frame_ancestors=ancestors,
+        brand=brand,
+    )
 
 
 def _summary(view: chat.OpenForm, errors: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -210,6 +251,7 @@ def _form_page(
         "visitor_form.html",
         status_code=422 if errors else status_code,
         frame_ancestors=frame_ancestors(rt, view.site_id),
+        brand=brand_view(rt, view.site_id),
         form=view.definition,
         fields=field_views(view.definition.fields, errors, values),
         summary=_summary(view, errors),

@@ -10,7 +10,7 @@ from starlette.staticfiles import StaticFiles
 from api.bodies import field
 from api.endpoints import PUBLIC, Ctx
 from api.errors import ApiError
-from api.pages import account, admin, agent, signin, visitor_chat, visitor_form
+from api.pages import account, admin, agent, brand, signin, visitor_chat, visitor_form
 from api.pages.render import STATIC
 from api.routes import registry
 from core import chat
@@ -24,6 +24,7 @@ def page_routes() -> list[BaseRoute]:
         Route("/f/{otk}", visitor_form.open_link, methods=["POST"]),
         Route("/form/submit", visitor_form.submit, methods=["POST"]),
         Route("/form/done", visitor_form.done, methods=["GET"]),
+        Route("/brand/{site_id}/{name}", brand.asset, methods=["GET"]),
         Route("/login", signin.login_page, methods=["GET"]),
         Route("/login", signin.login, methods=["POST"]),
         Route("/logout", signin.logout, methods=["POST"]),
