@@ -176,11 +176,11 @@ def _public_suffixes() -> PublicSuffixList:
     return PublicSuffixList()
 
 
-def _wildcard_is_one_owner(origin: str) -> bool:
+def _wildcard_is_one_owner(origin: object) -> bool:
     """False for https://*.com, https://*.co.uk or https://*.github.io: a wildcard is only
     allowed under a registrable domain, which one owner controls."""
-    if not origin.startswith("https://*."):
-        return True
+    if not isinstance(origin, str) or not origin.startswith("https://*."):
+        return True  # not a wildcard; whatever else is no origin is dropped where used
     host = origin.removeprefix("https://*.").split(":", 1)[0]
     return _public_suffixes().privatesuffix(host) is not None
 

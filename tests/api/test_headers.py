@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from support.run_async import run_async
 
 from api.middleware import SecurityHeaders, csp
 from api.pages.render import page_headers
@@ -34,7 +33,7 @@ def _get(path: str) -> httpx.Response:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             return await client.get(path)
 
-    return asyncio.run(fetch())
+    return run_async(fetch)
 
 
 def test_an_api_answer_gets_the_headers_and_may_not_be_framed() -> None:

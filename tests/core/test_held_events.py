@@ -3,11 +3,12 @@ one-time key lives; after that neither the stream nor any other key holds them."
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 import uuid
 from datetime import timedelta
+
+from support.run_async import run_async
 
 from core import notifications
 from core.clock import utcnow
@@ -32,7 +33,7 @@ def read_async(rt: Runtime, site: str, recipient: str) -> list[dict[str, object]
         finally:
             await reader.close()
 
-    return asyncio.run(read())
+    return run_async(read)
 
 
 def test_held_fields_are_read_back_until_the_key_ends_then_gone(rt: Runtime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -159,3 +160,10 @@ def test_a_change_is_kept_audited_and_re_times_live_sessions(
     # The same values again change nothing and say nothing.
     update_policies(rt, admin, {"idle_timeout_s": 300})
     assert len(audit.list_events(rt, admin.site_id, type="policy.changed")) == 1
+
+
+def test_stored_junk_beside_a_wide_wildcard_still_loads() -> None:
+    # What an older release or a hand edit left in the row: loading must not fail on it
+    # (the page would lose its frame-ancestors); the CSP builder drops what is no origin.
+    raw = json.dumps({"frame_ancestors": ["https://a.example.com", 7, "https://*.com"]})
+    assert SitePolicies.loads(raw).frame_ancestors == ("https://a.example.com", 7)
