@@ -88,6 +88,9 @@ def openapi_document(registry: Registry) -> dict[str, Any]:
                 "required": any(s.required for s in spec.body.values()) or spec.body is ANY_BODY,
                 "content": {"application/json": {"schema": _body_schema(spec.body)}},
             }
+            if spec.max_body is not None:
+                # Bigger than the service-wide max_body_bytes: clients need to know.
+                op["requestBody"]["x-max-body-bytes"] = spec.max_body
             op["responses"]["413"] = {"description": "payload_too_large"}
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     return {

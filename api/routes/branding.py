@@ -10,8 +10,11 @@ from api.routes import registry
 from core import branding
 from core.brand_logo import MAX_BYTES
 
-# The logo's base64 (4 characters per 3 bytes) and the other fields, with room to spare.
-MAX_BODY = MAX_BYTES * 4 // 3 + 16 * 1024
+# The logo's base64 (4 characters per 3 bytes, padded), then the body: that and the
+# other fields, with room to spare. A logo one character longer is refused by name (422);
+# only a body past MAX_BODY is refused whole (413).
+MAX_LOGO_B64 = -(-MAX_BYTES // 3) * 4
+MAX_BODY = MAX_LOGO_B64 + 16 * 1024
 
 
 @registry.route("GET", "/api/v1/site/branding", tag="site", roles=ADMIN)
@@ -30,7 +33,7 @@ def get_branding(ctx: Ctx) -> dict[str, Any]:
         "display_name": field(str, max_length=200),
         "primary_color": field(str, max_length=7),
         "support_url": field(str, max_length=branding.MAX_URL),
-        "logo": field(str, max_length=MAX_BODY),
+        "logo": field(str, max_length=MAX_LOGO_B64),
     },
     responses={422: "invalid_branding"},
     summary="Set the brand (fields left out keep their value): display_name 1-80 characters, "

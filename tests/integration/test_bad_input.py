@@ -54,6 +54,7 @@ class Op:
     path: str
     secured: bool
     schema: Mapping[str, Any] | None  # the JSON body's schema, when the endpoint declares one
+    max_body: int = 0  # the endpoint's own body limit where it takes more than BODY_LIMIT
 
     @property
     def params(self) -> list[str]:
@@ -93,8 +94,17 @@ def route_table(stack: Stack) -> list[Op]:
     ops = []
     for path, methods in r.json()["paths"].items():
         for method, op in methods.items():
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            ops.append(Op(method.upper(), path, "security" in op, body.get("schema")))
+            request = op.get("requestBody", {})
+            body = request.get("content", {}).get("application/json", {})
+            ops.append(
+                Op(
+                    method.upper(),
+                    path,
+                    "security" in op,
+                    body.get("schema"),
+                    int(request.get("x-max-body-bytes", 0)),
+                )
+            )
     return ops
 
 
@@ -161,6 +171,7 @@ def _chunked(size: int) -> Callable[[], Iterator[bytes]]:
 def bad_bodies(op: Op) -> list[Bad]:
     """Bodies that the edge must refuse before any handler runs, whoever is calling."""
     c = CANARY.encode()
+    limit = max(op.max_body, BODY_LIMIT)
     bads = [
         Bad("malformed", b'{"zz": "' + c + b'", ', 400, "malformed_json"),
         Bad("not-utf8", b'{"zz": "\xff\xfe' + c + b'"}', 400, "malformed_json"),
@@ -168,8 +179,8 @@ def bad_bodies(op: Op) -> list[Bad]:
         Bad("array", _json([CANARY]), 422, "invalid_body"),
         Bad("string", _json(CANARY), 422, "invalid_body"),
         Bad("null", b"null", 422, "invalid_body"),
-        Bad("oversized", _json({"pad": CANARY + "a" * BODY_LIMIT}), 413, "payload_too_large"),
-        Bad("oversized-chunked", _chunked(BODY_LIMIT + 4096), 413, "payload_too_large"),
+        Bad("oversized", _json({"pad": CANARY + "a" * limit}), 413, "payload_too_large"),
+        Bad("oversized-chunked", _chunked(limit + 4096), 413, "payload_too_large"),
     ]
     if op.free_form:
         return bads
@@ -199,7 +210,10 @@ def bad_bodies(op: Op) -> list[Bad]:
         bads.append(Bad("wrong-types", _json(wrong), 422, "invalid_body", frozenset(wrong)))
     long = {n: p["maxLength"] for n, p in op.properties.items() if "maxLength" in p}
     if long:
-        body = {**minimal(op), **{n: (CANARY * 200)[: m + 1] for n, m in long.items()}}
+        body = {
+            **minimal(op),
+            **{n: (CANARY * (m // len(CANARY) + 2))[: m + 1] for n, m in long.items()},
+        }
         bads.append(Bad("too-long", _json(body), 422, "invalid_body", frozenset(long)))
     return bads
 
