@@ -50,7 +50,7 @@ from core.schema import conversations, sites, users
 from core.schema import form_requests as form_requests_table
 from core.sites import find_site_by_name, site_exists
 from core.text import storable
-from vault import OtkClaims, VaultError
+from vault import OtkClaims
 
 TOKEN_PREFIX = "sfv_"  # noqa: S105 (a prefix, not a secret)
 TOKEN_TTL_S = 4 * 3600  # sliding: each use keeps a chat that is still going alive
@@ -298,10 +298,7 @@ class OpenForm:
 def _peek(rt: Runtime, otk: object, action: str) -> OtkClaims:
     if not isinstance(otk, str) or not otk.isascii():  # keys are URL-safe base64
         raise InvalidOrExpired()
-    try:
-        return rt.otks.peek(otk, action)
-    except VaultError:
-        raise InvalidOrExpired() from None
+    return form_requests.peek_otk(rt, otk, action)
 
 
 def _live_request(rt: Runtime, claims: OtkClaims, status: str) -> Any:

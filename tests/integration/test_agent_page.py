@@ -4,7 +4,6 @@ it reads (who sees which conversations, another site's ids, bad queries)."""
 
 from __future__ import annotations
 
-import html
 import re
 import time
 import uuid
@@ -14,30 +13,11 @@ from typing import Any
 
 import httpx
 from support.flow import Desk, card_values
+from support.page_forms import hidden, post_sign_in
 from support.sites import OwnSite
 from support.stack import Stack
 
 API = "/api/v1"
-
-
-def hidden(page: str, name: str) -> str:
-    found = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', page)
-    assert found, f"no hidden {name} in the page"
-    return html.unescape(found.group(1))
-
-
-def sign_in(c: httpx.Client, site_id: str, username: str, password: str) -> httpx.Response:
-    form = c.get("/login")
-    return c.post(
-        "/login",
-        data={
-            "csrf": hidden(form.text, "csrf"),
-            "site": site_id,
-            "username": username,
-            "password": password,
-            "next": "",
-        },
-    )
 
 
 @contextmanager
@@ -46,7 +26,7 @@ def agent_browser(stack: Stack) -> Iterator[tuple[httpx.Client, str, dict[str, s
     admin = stack.admin_headers()
     agent_id, username, password = stack.new_user(admin, "agent")
     with stack.client() as c:
-        assert sign_in(c, stack.site_id, username, password).status_code == 303
+        assert post_sign_in(c, stack.site_id, username, password).status_code == 303
         yield c, agent_id, stack.login(username, password)
 
 
@@ -80,7 +60,7 @@ def test_without_a_session_the_page_sends_you_to_sign_in(stack: Stack) -> None:
 
 def test_an_admin_is_sent_to_the_console(stack: Stack) -> None:
     with stack.client() as c:
-        assert sign_in(c, stack.site_id, *stack.admin).status_code == 303
+        assert post_sign_in(c, stack.site_id, *stack.admin).status_code == 303
         r = c.get("/agent")
         assert r.status_code == 303
         assert r.headers["location"] == "/admin"
