@@ -1,6 +1,7 @@
 """Redis databases for tests, one holder at a time across every pytest run on the machine.
 
-0-3 belong to development and the test.toml defaults; tests take 4..15. A lock file per
+0-3 belong to development and the test.toml defaults; tests take 4 up to the server's own
+`databases` setting (16 by default; scripts/bootstrap.sh starts it with 64). A lock file per
 database (flock, released when its file closes, so also when a run dies) keeps two runs, or
 two suites of one run, from sharing and flushing one database.
 """
@@ -13,9 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-DBS = range(4, 16)
+FIRST_DB = 4
 WAIT_S = 300
 _held: dict[int, IO[str]] = {}
+_dbs: range | None = None
+
+
+def _pool() -> range:
+    """Databases 4.. up to what the running server has, asked once per process."""
+    global _dbs
+    if _dbs is None:
+        import redis
+
+        with redis.Redis(host="127.0.0.1", port=6379) as client:
+            count = int(client.config_get("databases")["databases"])
+        _dbs = range(FIRST_DB, count)
+    return _dbs
 
 
 def lock_path(db: int) -> str:
@@ -26,7 +40,7 @@ def acquire() -> int:
     """The number of a Redis database this process now holds alone; waits for one."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        for db in DBS:
+        for db in _pool():
             if db in _held:
                 continue
             fh = open(lock_path(db), "w")  # noqa: SIM115 - held open until release()
