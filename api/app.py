@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 
 from api.errors import domain_error_handler, http_error_handler, unexpected_error_handler
 from api.middleware import AccessLog, Metrics, SecurityHeaders
+from api.request_id import RequestId
 from api.routes import load_all
 from api.routes.pages import page_routes
 from api.services import Services
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Starlette(
         routes=[*load_all().routes(), *page_routes()],
         middleware=[
+            Middleware(RequestId),  # outermost: every line of the request carries its id
             Middleware(SecurityHeaders),
             Middleware(AccessLog, metrics=metrics),
         ],

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter, defaultdict
 from typing import Any
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-access_log = logging.getLogger("api.access")
+access_log = structlog.get_logger("api.access")
 
 NO_FRAMING = "'none'"
 
@@ -115,5 +115,9 @@ class AccessLog:
             self.metrics.requests[(scope["method"], route, status["code"])] += 1
             self.metrics.seconds[(scope["method"], route)] += elapsed
             access_log.info(
-                "%s %s %s %.1fms", scope["method"], route, status["code"], elapsed * 1000
+                "request",
+                method=scope["method"],
+                route=route,
+                status=status["code"],
+                duration_ms=round(elapsed * 1000, 1),
             )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from cli import audit_commands, lifecycle_commands, user_commands
 from cli.common import ask_new_password, runtime_or_exit, settings_or_exit
+from configs import Settings
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -89,11 +90,18 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _celery_quiet(settings: Settings) -> list[str]:
+    """Celery's start-up banner is printed, not logged: with JSON lines it would be the
+    one thing in the output a log collector cannot read."""
+    return ["--quiet"] if settings.log_format == "json" else []
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
-    settings_or_exit()
+    settings = settings_or_exit()
     from workers.app import QUEUE, app
 
     argv = [
+        *_celery_quiet(settings),
         "worker",
         "--loglevel",
         args.loglevel,
@@ -117,7 +125,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
     schedule = settings.data_dir / "celerybeat-schedule"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", args.loglevel, "--schedule", str(schedule)])
+    app.start(
+        [*_celery_quiet(settings), "beat", "--loglevel", args.loglevel, "--schedule", str(schedule)]
+    )
     return 0
 
 

@@ -67,6 +67,8 @@ class Settings:
     # "standard" (Argon2id, RFC 9106's low-memory profile) everywhere but in the test
     # environment, which may choose "fast-for-tests": see _password_hashing.
     password_hashing: str = "standard"  # noqa: S105 (a cost profile, not a password)
+    # "json" (one JSON object a line, for collectors) or "console" (readable).
+    log_format: str = "json"
 
     @property
     def is_production(self) -> bool:
@@ -169,6 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         keyring_explicit=keyring_explicit,
         public_url=str(raw["public_url"]).rstrip("/"),
         log_level=str(raw.get("log_level", "INFO")).upper(),
+        log_format=_log_format(raw.get("log_format")),
         publish_timeout_s=publish_timeout_s,
         forwarded_allow_ips=_proxies(raw.get("forwarded_allow_ips")),
         password_hashing=_password_hashing(env, raw.get("password_hashing")),
@@ -176,6 +179,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     _refuse_unsafe(settings)
     return settings
+
+
+def _log_format(value: object) -> str:
+    chosen = "json" if value is None else str(value).lower()
+    if chosen not in ("json", "console"):
+        raise ConfigError('log_format must be "json" or "console"')
+    return chosen
 
 
 def _password_hashing(env: str, value: object) -> str:

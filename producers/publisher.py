@@ -13,6 +13,7 @@ from celery import Celery
 
 from configs import Settings
 from configs.celery import NOOP_TASK, TOKENIZE_TASK, celery_config
+from configs.logging import REQUEST_ID_HEADER, current_request_id
 from producers.events import seal_event
 from vault import Cipher, Submission
 
@@ -31,11 +32,14 @@ class Publisher:
         self._celery.config_from_object(celery_config(settings))
 
     def _send(self, name: str, args: list[str], task_id: str | None = None) -> None:
+        request_id = current_request_id()
         try:
             self._celery.send_task(
                 name,
                 args=args,
                 task_id=task_id,
+                # The worker's lines for this task carry the api request's id.
+                headers={REQUEST_ID_HEADER: request_id} if request_id else None,
                 retry=True,
                 retry_policy={
                     "max_retries": 2,
