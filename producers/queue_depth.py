@@ -44,20 +44,12 @@ class QueueCollector(Collector):
         self._redis: redis.Redis | None = None
         self._is_redis = self._url.startswith(("redis://", "rediss://"))
 
+    def describe(self) -> Iterable[Metric]:
+        """The families without a look at the broker (registering asks for these)."""
+        return _families()
+
     def collect(self) -> Iterable[Metric]:
-        depth = GaugeMetricFamily(
-            "secureforms_queue_depth",
-            "Messages waiting in the broker queue for a worker (taken ones not counted).",
-            labels=["queue"],
-        )
-        age = GaugeMetricFamily(
-            "secureforms_queue_oldest_age_seconds",
-            "Age of the oldest waiting message, 0 when none waits (Redis broker only).",
-            labels=["queue"],
-        )
-        up = GaugeMetricFamily(
-            "secureforms_queue_stats_up", "1 when the broker answered this look at the queue."
-        )
+        up, depth, age = _families()
         try:
             count, oldest = self._look()
         except Exception as exc:  # any broker failure: say so, the scrape goes on
@@ -97,6 +89,24 @@ class QueueCollector(Collector):
             except conn.channel_errors:
                 return 0  # not declared yet: no worker or producer has used it
             return int(ready)
+
+
+def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    return (
+        GaugeMetricFamily(
+            "secureforms_queue_stats_up", "1 when the broker answered this look at the queue."
+        ),
+        GaugeMetricFamily(
+            "secureforms_queue_depth",
+            "Messages waiting in the broker queue for a worker (taken ones not counted).",
+            labels=["queue"],
+        ),
+        GaugeMetricFamily(
+            "secureforms_queue_oldest_age_seconds",
+            "Age of the oldest waiting message, 0 when none waits (Redis broker only).",
+            labels=["queue"],
+        ),
+    )
 
 
 def _age(raw: bytes | None) -> float:
