@@ -14,6 +14,7 @@ from typing import Any
 
 from cli import audit_commands, lifecycle_commands, metrics, user_commands
 from cli.common import ask_new_password, runtime_or_exit, settings_or_exit
+from core.actors import SCOPES
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -45,14 +46,16 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
 
 def cmd_site_api_key(args: argparse.Namespace) -> int:
+    from core.api_keys import DEFAULT_SCOPES, make_key
     from core.errors import DomainError
-    from core.sites import create_api_key
 
     rt = runtime_or_exit(settings_or_exit())
     try:
-        print(json.dumps({"api_key": create_api_key(rt, args.site_id, args.name)}))
+        made = make_key(rt, args.site_id, args.name, args.scope or list(DEFAULT_SCOPES))
+        print(json.dumps({k: made[k] for k in ("api_key", "id", "scopes")}))
     except DomainError as exc:
-        print(f"secureforms: {exc.message}", file=sys.stderr)
+        detail = "".join(f" {name}: {why}" for name, why in (exc.fields or {}).items())
+        print(f"secureforms: {exc.message}{detail}", file=sys.stderr)
         return 2
     return 0
 
@@ -227,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     key = site.add_parser("api-key", help="make an API key for a chat platform's back end")
     key.add_argument("site_id")
     key.add_argument("--name", default="chat platform")
+    key.add_argument(
+        "--scope",
+        action="append",
+        choices=[str(s) for s in SCOPES],
+        help="what the key may do (repeatable; default conversations)",
+    )
     key.set_defaults(func=cmd_site_api_key)
 
     api = sub.add_parser("api", help="serve HTTP")
