@@ -5,13 +5,24 @@ scrape), served on the metrics listener only; and the queue collector on RabbitM
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
 import uuid
 from pathlib import Path
 
 import httpx
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
-from support.stack import RABBIT_URL, Stack, create_rabbit_vhost, delete_rabbit_vhost, free_port
+from support.stack import (
+    CLI,
+    RABBIT_URL,
+    ROOT,
+    Stack,
+    create_rabbit_vhost,
+    delete_rabbit_vhost,
+    free_port,
+)
 
 from configs import load_settings
 from producers import Publisher, QueueCollector
@@ -105,3 +116,23 @@ def test_the_rabbitmq_queue_depth_is_read_without_consuming() -> None:
         assert _sample(collector, "secureforms_queue_oldest_age_seconds") is None
     finally:
         delete_rabbit_vhost(vhost)
+
+
+def test_a_metrics_port_in_use_stops_the_worker_with_a_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREFORMS_")}
+    env |= {"SECUREFORMS_ENV": "test", "SECUREFORMS_DATA_DIR": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*CLI, "worker", "--metrics-port", str(port)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
