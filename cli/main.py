@@ -83,8 +83,8 @@ def cmd_api(args: argparse.Namespace) -> int:
         # In this (the parent) process: one listener however many workers uvicorn starts.
         host, port = metrics.split_listen(settings.metrics_listen)
         metrics.serve(host, port, scrape_registry(settings), settings.metrics_authorized)
-    # More than one worker: uvicorn starts each from the factory, in a process of its own.
-    app: Any = create_app(settings) if args.workers == 1 else "api.app:create_app"
+    # More than one worker: uvicorn starts each from `api_app`, in a process of its own.
+    app: Any = create_app(settings) if args.workers == 1 else "cli.main:api_app"
     uvicorn.run(
         app,
         factory=args.workers > 1,
@@ -100,6 +100,14 @@ def cmd_api(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def api_app() -> Any:
+    """uvicorn's factory for `secureforms api --workers N`: each process reads the
+    settings and sets up logging as the command did, then builds the app."""
+    from api import create_app
+
+    return create_app(settings_or_exit())
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
