@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from api.errors import domain_error_handler, http_error_handler, unexpected_error_handler
 from api.metrics import process_exited, scrape_registry
 from api.middleware import AccessLog, SecurityHeaders
+from api.request_id import RequestId
 from api.routes import load_all
 from api.routes.pages import page_routes
 from api.services import Services
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Starlette(
         routes=[*load_all().routes(), *page_routes()],
         middleware=[
+            Middleware(RequestId),  # outermost: every line of the request carries its id
             Middleware(SecurityHeaders),
             Middleware(AccessLog),
         ],

@@ -14,6 +14,7 @@ from typing import Any
 
 from cli import audit_commands, lifecycle_commands, metrics, user_commands
 from cli.common import ask_new_password, runtime_or_exit, settings_or_exit
+from configs import Settings
 from core.actors import SCOPES
 
 
@@ -110,6 +111,12 @@ def api_app() -> Any:
     return create_app(settings_or_exit())
 
 
+def _celery_quiet(settings: Settings) -> list[str]:
+    """Celery's start-up banner is printed, not logged: with JSON lines it would be the
+    one thing in the output a log collector cannot read."""
+    return ["--quiet"] if settings.log_format == "json" else []
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     metrics.prepare_multiprocess_dir("worker")  # the pool's children write there too
@@ -124,6 +131,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.app import QUEUE, app
 
     argv = [
+        *_celery_quiet(settings),
         "worker",
         "--loglevel",
         args.loglevel,
@@ -147,7 +155,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
     schedule = settings.data_dir / "celerybeat-schedule"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", args.loglevel, "--schedule", str(schedule)])
+    app.start(
+        [*_celery_quiet(settings), "beat", "--loglevel", args.loglevel, "--schedule", str(schedule)]
+    )
     return 0
 
 
