@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from cli import audit_commands, lifecycle_commands, user_commands
+from cli import audit_commands, lifecycle_commands, metrics, user_commands
 from cli.common import ask_new_password, runtime_or_exit, settings_or_exit
 from configs import Settings
+from core.actors import SCOPES
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -45,14 +47,16 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
 
 def cmd_site_api_key(args: argparse.Namespace) -> int:
+    from core.api_keys import DEFAULT_SCOPES, make_key
     from core.errors import DomainError
-    from core.sites import create_api_key
 
     rt = runtime_or_exit(settings_or_exit())
     try:
-        print(json.dumps({"api_key": create_api_key(rt, args.site_id, args.name)}))
+        made = make_key(rt, args.site_id, args.name, args.scope or list(DEFAULT_SCOPES))
+        print(json.dumps({k: made[k] for k in ("api_key", "id", "scopes")}))
     except DomainError as exc:
-        print(f"secureforms: {exc.message}", file=sys.stderr)
+        detail = "".join(f" {name}: {why}" for name, why in (exc.fields or {}).items())
+        print(f"secureforms: {exc.message}{detail}", file=sys.stderr)
         return 2
     return 0
 
@@ -69,14 +73,23 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
+    settings = settings_or_exit()
+    metrics.prepare_multiprocess_dir("api")  # before the api imports prometheus-client
     import uvicorn
 
     from api import create_app
+    from api.metrics import scrape_registry
 
-    settings = settings_or_exit()
-    app = create_app(settings)
+    if settings.metrics_listen is not None:
+        # In this (the parent) process: one listener however many workers uvicorn starts.
+        host, port = metrics.split_listen(settings.metrics_listen)
+        metrics.serve(host, port, scrape_registry(settings), settings.metrics_authorized)
+    # More than one worker: uvicorn starts each from `api_app`, in a process of its own.
+    app: Any = create_app(settings) if args.workers == 1 else "cli.main:api_app"
     uvicorn.run(
         app,
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         access_log=False,
@@ -90,6 +103,14 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def api_app() -> Any:
+    """uvicorn's factory for `secureforms api --workers N`: each process reads the
+    settings and sets up logging as the command did, then builds the app."""
+    from api import create_app
+
+    return create_app(settings_or_exit())
+
+
 def _celery_quiet(settings: Settings) -> list[str]:
     """Celery's start-up banner is printed, not logged: with JSON lines it would be the
     one thing in the output a log collector cannot read."""
@@ -98,6 +119,15 @@ def _celery_quiet(settings: Settings) -> list[str]:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
+    metrics.prepare_multiprocess_dir("worker")  # the pool's children write there too
+    if args.metrics_port is not None:
+        # In the main process: the pool's children come and go, the listener stays.
+        metrics.serve(
+            args.metrics_host,
+            args.metrics_port,
+            metrics.multiprocess_registry(),
+            settings.metrics_authorized,
+        )
     from workers.app import QUEUE, app
 
     argv = [
@@ -218,17 +248,26 @@ def build_parser() -> argparse.ArgumentParser:
     key = site.add_parser("api-key", help="make an API key for a chat platform's back end")
     key.add_argument("site_id")
     key.add_argument("--name", default="chat platform")
+    key.add_argument(
+        "--scope",
+        action="append",
+        choices=[str(s) for s in SCOPES],
+        help="what the key may do (repeatable; default conversations)",
+    )
     key.set_defaults(func=cmd_site_api_key)
 
     api = sub.add_parser("api", help="serve HTTP")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N")
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="run a Celery worker")
     worker.add_argument("--concurrency", type=int, default=0)
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"], default=None)
     worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--metrics-port", type=int, default=None)
+    worker.add_argument("--metrics-host", default="127.0.0.1")
     worker.set_defaults(func=cmd_worker)
 
     beat = sub.add_parser("beat", help="run the scheduler")

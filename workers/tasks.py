@@ -23,6 +23,7 @@ from core.runtime import Runtime
 from core.submissions import accept_submission
 from producers import open_event
 from vault import VaultError
+from workers import metrics
 from workers.app import app, settings
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,7 @@ class RuntimeTask(Task):  # type: ignore[misc]
     max_retries=20,
 )
 def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> None:
+    metrics.delivered(self.request)
     try:
         submission = open_event(self.rt.keyring, submission_id, sealed)
     except VaultError:
@@ -68,6 +70,7 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
             "submission event does not open (tampered or foreign key)",
             submission_id=submission_id,
         )
+        metrics.FAILED.labels("unreadable").inc()
         return
     try:
         delivered = accept_submission(self.rt, submission)
@@ -78,8 +81,10 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
         # input: only the class name leaves this task.
         raise TokenizeFailed(exc.__class__.__name__) from None
     if not delivered:
+        metrics.DUPLICATES.inc()
         log.info("submission already done", submission_id=submission_id)
         return
+    metrics.stored(submission.submitted_at)
     log.info("submission stored", submission_id=submission_id, site_id=submission.site_id)
     log.info("agent notified", submission_id=submission_id, agent_id=submission.agent_id)
 
@@ -109,6 +114,8 @@ def retention_purge(self: RuntimeTask) -> None:
     except PurgeBusy:
         log.info("retention purge already running elsewhere")
         return
+    metrics.PURGED.inc(report["deleted"])
+    metrics.SHREDDED.inc(len(report["data_keys_destroyed"]))
     log.info(
         "retention purge done",
         submissions_deleted=report["deleted"],
@@ -122,6 +129,7 @@ def rewrap_data_keys(self: RuntimeTask) -> None:
         if not lock.acquired:
             return
         report = rewrap_and_retire(self.rt)
+    metrics.REWRAPPED.inc(report["rewrapped"])
     if report["rewrapped"] or report["retired"] or report["resealed_totp_secrets"]:
         log.info(
             "data keys re-wrapped",
