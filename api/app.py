@@ -9,7 +9,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from api.errors import domain_error_handler, http_error_handler, unexpected_error_handler
+from api.errors import (
+    STORE_UNAVAILABLE,
+    domain_error_handler,
+    http_error_handler,
+    store_unavailable_handler,
+    unexpected_error_handler,
+)
 from api.middleware import AccessLog, Metrics, SecurityHeaders
 from api.routes import load_all
 from api.routes.pages import page_routes
@@ -37,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         exception_handlers={
             DomainError: domain_error_handler,
             HTTPException: http_error_handler,
+            **dict.fromkeys(STORE_UNAVAILABLE, store_unavailable_handler),
             Exception: unexpected_error_handler,
         },
         lifespan=lifespan,
