@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 from sqlalchemy import text
 
@@ -14,7 +15,7 @@ from core.runtime import Runtime
 # submission accepted in the second after the vault turned read-only is not lost (the
 # worker retries it until the vault takes writes again).
 WRITABLE_TTL_S = 1.0
-_writable: dict[int, tuple[float, bool]] = {}
+_writable: weakref.WeakKeyDictionary[object, tuple[float, bool]] = weakref.WeakKeyDictionary()
 _writable_lock = threading.Lock()
 
 
@@ -44,7 +45,7 @@ def vault_writable(rt: Runtime, *, now: float | None = None) -> bool:
     A store that does not answer raises (the api turns that into 503 as well).
     """
     moment = time.monotonic() if now is None else now
-    key = id(rt.vault)
+    key = rt.vault
     with _writable_lock:
         cached = _writable.get(key)
     if cached is not None and moment - cached[0] < WRITABLE_TTL_S:

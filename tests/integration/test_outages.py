@@ -19,7 +19,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import pytest
@@ -32,9 +32,10 @@ from support.stack import Stack
 
 from configs.celery import QUEUE
 
-VISITORS = 40
-EVERY_S = 0.2  # one submit every EVERY_S: 40 visitors over 8 s
-BREAK_AFTER = 8  # submits sent before the outage starts
+VISITORS = 30
+EVERY_S = 0.2  # one submit every EVERY_S: 30 visitors over 6 s
+BURST_S = 0.05  # for the rows where nothing breaks while they submit
+BREAK_AFTER = 6  # submits sent before the outage starts
 HOLD = 8  # submits sent while it lasts (before the repair starts)
 SWEEP_S = 2  # the beats' sweep interval on the Redis side
 PG_VAULT = "sf_vault"
@@ -59,11 +60,13 @@ class Side:
     vhost: str = ""
     pg: PrivatePostgres | None = None
     restarts_before: int = 0  # the supervisor's count when the current row began
+    desk: Desk | None = None  # one agent and form for the side's rows
 
-    def flow(self) -> Flow:
+    def flow(self, every_s: float = EVERY_S) -> Flow:
         self.restarts_before = self.supervisor.restarts
-        desk = Desk.make(self.stack)
-        return Flow(desk, open_forms(desk, VISITORS), EVERY_S).start()
+        if self.desk is None:
+            self.desk = Desk.make(self.stack)
+        return Flow(self.desk, open_forms(self.desk, VISITORS), every_s).start()
 
 
 def _start_beat(stack: Stack, name: str) -> None:
@@ -79,7 +82,26 @@ def _start_beat(stack: Stack, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def redis_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
+def private_services() -> Iterator[tuple[PrivateRabbit, PrivatePostgres, list[Future[None]]]]:
+    """The PostgreSQL + RabbitMQ side's own servers, booting in the background from the
+    module's first row on: a RabbitMQ node takes seconds to boot, the Redis side's rows
+    cover them."""
+    rabbit, pg = PrivateRabbit(), PrivatePostgres()
+    with ThreadPoolExecutor(2, thread_name_prefix="boot") as pool:
+        booted = [pool.submit(rabbit.start), pool.submit(pg.start)]
+        try:
+            yield rabbit, pg, booted
+        finally:
+            wait(booted)
+            rabbit.close()
+            pg.close()
+
+
+@pytest.fixture(scope="module")
+def redis_side(
+    tmp_path_factory: pytest.TempPathFactory,
+    private_services: tuple[PrivateRabbit, PrivatePostgres, list[Future[None]]],  # boot early
+) -> Iterator[Side]:
     tmp = tmp_path_factory.mktemp("outages-redis")
     broker, app_redis = AofRedis(tmp / "broker"), DurableRedis(tmp / "app-redis")
     try:
@@ -106,34 +128,31 @@ def redis_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
 
 
 @pytest.fixture(scope="module")
-def rabbit_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
+def rabbit_side(
+    tmp_path_factory: pytest.TempPathFactory,
+    private_services: tuple[PrivateRabbit, PrivatePostgres, list[Future[None]]],
+) -> Iterator[Side]:
     tmp = tmp_path_factory.mktemp("outages-rabbit")
-    rabbit, pg = PrivateRabbit(), PrivatePostgres()
-    try:
-        with ThreadPoolExecutor(2) as pool:  # the node boots for seconds; initdb meanwhile
-            booted = pool.submit(rabbit.start)
-            pg.start()
-            booted.result()
-        vhost = "sf-outage"
-        # The stack's own labels would make it a shared-PostgreSQL database and a vhost on
-        # the shared node: built as the cheap kind, every URL then points at the private ones.
-        with Stack.running(
-            "sqlite",
-            "redis",
-            tmp / "stack",
-            SECUREFORMS_BROKER_URL=rabbit.add_vhost(vhost),
-            SECUREFORMS_APP_DATABASE_URL=pg.create_database("sf_app"),
-            SECUREFORMS_VAULT_DATABASE_URL=pg.create_database(PG_VAULT),
-        ) as stack:
-            stack.db, stack.broker = "postgres", "rabbitmq"
-            supervisor = Supervisor(stack)
-            try:
-                yield Side(stack, supervisor, rabbit=rabbit, vhost=vhost, pg=pg)
-            finally:
-                supervisor.stop()
-    finally:
-        rabbit.close()
-        pg.close()
+    rabbit, pg, booted = private_services
+    for boot in booted:
+        boot.result()
+    vhost = "sf-outage"
+    # The stack's own labels would make it a shared-PostgreSQL database and a vhost on
+    # the shared node: built as the cheap kind, every URL then points at the private ones.
+    with Stack.running(
+        "sqlite",
+        "redis",
+        tmp / "stack",
+        SECUREFORMS_BROKER_URL=rabbit.add_vhost(vhost),
+        SECUREFORMS_APP_DATABASE_URL=pg.create_database("sf_app"),
+        SECUREFORMS_VAULT_DATABASE_URL=pg.create_database(PG_VAULT),
+    ) as stack:
+        stack.db, stack.broker = "postgres", "rabbitmq"
+        supervisor = Supervisor(stack)
+        try:
+            yield Side(stack, supervisor, rabbit=rabbit, vhost=vhost, pg=pg)
+        finally:
+            supervisor.stop()
 
 
 def _settle(
@@ -336,7 +355,7 @@ def test_rabbitmq_restart_keeps_confirmed_messages(rabbit_side: Side) -> None:
     side.supervisor.paused = True
     try:
         stack.kill(side.supervisor.current)
-        flow = side.flow()
+        flow = side.flow(BURST_S)
         flow.finish()
         ready, unacked, durable = rabbit.queue(side.vhost, QUEUE)
         assert durable and (ready, unacked) == (VISITORS, 0)

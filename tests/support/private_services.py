@@ -34,13 +34,16 @@ def _as(user: str, *args: str) -> list[str]:
 
 
 class PrivatePostgres:
-    """initdb into a temporary folder; `pg_ctl` starts and stops it (-m fast) on its port."""
+    """A cluster in a temporary folder (initdb at the first start); `pg_ctl` starts and
+    stops it (-m fast) on its own port."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.folder = _own_folder("sf-outage-pg-", "postgres")
         self.data = self.folder / "data"
         self._bin = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+
+    def _initdb(self) -> None:
         subprocess.run(
             _as(
                 "postgres",
@@ -65,6 +68,8 @@ class PrivatePostgres:
         )
 
     def start(self) -> None:
+        if not self.data.exists():
+            self._initdb()
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._ctl("-l", str(self.folder / "server.log"), "-w", "-o", options, "start")
 
