@@ -112,8 +112,10 @@ class VaultStore:
             path = self.engine.url.database
             if not path or path == ":memory:":
                 return True
-            folder = os.path.dirname(os.path.abspath(path))
-            return os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                return False
+            # the folder too: SQLite writes its -wal and -shm files beside the database
+            return os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
         with self.engine.connect() as conn:
             return bool(conn.execute(text("SHOW transaction_read_only")).scalar_one() == "off")
 
