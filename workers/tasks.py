@@ -12,7 +12,7 @@ import structlog
 from celery import Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from configs.celery import NOOP_TASK, PURGE_TASK, REWRAP_TASK, SWEEP_TASK, TOKENIZE_TASK
 from core import form_requests
@@ -27,11 +27,26 @@ from workers import metrics
 from workers.app import app, settings
 
 log = structlog.get_logger(__name__)
-_TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError)
+
+
+class StoreReadOnly(Exception):
+    """A database refused a write because it is read-only for now (a standby, or
+    `default_transaction_read_only`): retried like a lost connection, not failed for good."""
+
+
+_TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError, StoreReadOnly)
+# SQLSTATE 25006: read_only_sql_transaction (psycopg raises it as an InternalError).
+_READ_ONLY_SQLSTATE = "25006"
 
 
 class TokenizeFailed(Exception):
     """A submission could not be stored; the message names the cause's class only."""
+
+
+def _read_only(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == _READ_ONLY_SQLSTATE
+    )
 
 
 class RuntimeTask(Task):  # type: ignore[misc]
@@ -76,6 +91,10 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
         delivered = accept_submission(self.rt, submission)
     except _TRANSIENT:
         raise  # retried with backoff; these carry no value
+    except DBAPIError as exc:
+        if _read_only(exc):
+            raise StoreReadOnly() from None
+        raise TokenizeFailed(exc.__class__.__name__) from None
     except Exception as exc:
         # Celery logs an exception's repr, and some (UnicodeEncodeError, say) quote their
         # input: only the class name leaves this task.
