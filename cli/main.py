@@ -86,14 +86,16 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings_or_exit()
+    from configs.celery import WEBHOOK_QUEUE
     from workers.app import QUEUE, app
 
+    queues = {"main": QUEUE, "webhooks": WEBHOOK_QUEUE, "all": f"{QUEUE},{WEBHOOK_QUEUE}"}
     argv = [
         "worker",
         "--loglevel",
         args.loglevel,
         "-Q",
-        QUEUE,
+        queues[args.queues],
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
@@ -151,9 +153,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     procs = [
         subprocess.Popen([*base, "api", "--host", args.host, "--port", str(args.port)]),
         subprocess.Popen([*base, "worker", "--concurrency", "2"]),
+        subprocess.Popen([*base, "worker", "--concurrency", "1", "--queues", "webhooks"]),
         subprocess.Popen([*base, "beat"]),
     ]
-    print(f"secureforms dev: http://{args.host}:{args.port}  (api + worker + beat; Ctrl-C stops)")
+    print(
+        f"secureforms dev: http://{args.host}:{args.port}  "
+        "(api + worker + webhook worker + beat; Ctrl-C stops)"
+    )
     print(demo, flush=True)
     stopping = False
 
@@ -210,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=0)
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"], default=None)
     worker.add_argument("--loglevel", default="INFO")
+    # Webhook deliveries wait on other people's servers: by default a worker of their own.
+    worker.add_argument("--queues", choices=["main", "webhooks", "all"], default="main")
     worker.set_defaults(func=cmd_worker)
 
     beat = sub.add_parser("beat", help="run the scheduler")

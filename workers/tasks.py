@@ -8,14 +8,23 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 
 from celery import Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
 
-from configs.celery import NOOP_TASK, PURGE_TASK, REWRAP_TASK, SWEEP_TASK, TOKENIZE_TASK
-from core import form_requests
+from configs.celery import (
+    NOOP_TASK,
+    PURGE_TASK,
+    REWRAP_TASK,
+    SWEEP_TASK,
+    TOKENIZE_TASK,
+    WEBHOOK_TASK,
+)
+from connectors import webhooks as webhook_connector
+from core import form_requests, outbox
 from core.keys import rewrap_and_retire
 from core.locks import HeldLock, claim_slot
 from core.retention import PurgeBusy, run_purge
@@ -122,3 +131,26 @@ def rewrap_data_keys(self: RuntimeTask) -> None:
             report["resealed_totp_secrets"],
             report["retired"],
         )
+
+
+_WEBHOOK_POLICY = webhook_connector.Policy(
+    production=settings.is_production, own_url=settings.public_url
+)
+
+
+def _send_webhook(
+    url: str, body: bytes, *, event_id: str, event_type: str, secrets: Sequence[str]
+) -> webhook_connector.Attempt:
+    return webhook_connector.post(
+        _WEBHOOK_POLICY, url, body, event_id=event_id, event_type=event_type, secrets=secrets
+    )
+
+
+@app.task(name=WEBHOOK_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+def deliver_webhooks(self: RuntimeTask) -> None:
+    # Beat sends this every webhook_poll_interval_s; two beats by mistake send one.
+    if not claim_slot(self.rt, "deliver-webhooks", settings.webhook_poll_interval_s):
+        return
+    sent = outbox.drain(self.rt, _send_webhook)
+    if sent:
+        log.info("delivered %d webhook events", sent)

@@ -23,6 +23,7 @@ def load_all() -> Registry:
         payments,
         secure_forms,
         visitor,
+        webhooks,
     )
 
     return registry
