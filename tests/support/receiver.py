@@ -4,7 +4,7 @@ webhooks).
 It records each POST (headers and JSON body in `seen`, the raw bytes in `raw`, which a
 signature is computed over) and answers what the test sets. `pause()` stops listening
 (callers get "connection refused", as from a receiver that is down) and `resume()` listens
-again on the same port.
+again on the same port; clearing `answering` keeps requests waiting (a receiver that hangs).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ class Receiver:
     raw: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     status: int = 200
     answer: Any = field(default_factory=dict)
+    # Cleared, each POST is recorded and then held unanswered until it is set again (a
+    # receiver that hangs); `held` counts the POSTs waiting.
+    answering: threading.Event = field(default_factory=threading.Event)
+    held: int = 0
     _server: ThreadingHTTPServer | None = field(default=None, repr=False)
     _handler: type[BaseHTTPRequestHandler] | None = field(default=None, repr=False)
     _port: int = 0
@@ -59,6 +63,10 @@ def running_receiver(path: str = "/") -> Iterator[Receiver]:
             body = self.rfile.read(size)
             receiver.raw.append((dict(self.headers), body))
             receiver.seen.append((dict(self.headers), json.loads(body)))
+            if not receiver.answering.is_set():
+                receiver.held += 1
+                receiver.answering.wait(120)
+                receiver.held -= 1
             raw = json.dumps(receiver.answer).encode()
             self.send_response(receiver.status)
             self.send_header("Content-Type", "application/json")
@@ -70,10 +78,12 @@ def running_receiver(path: str = "/") -> Iterator[Receiver]:
             pass
 
     receiver = Receiver("", _handler=Handler)
+    receiver.answering.set()
     receiver._serve()
     receiver.url = f"http://127.0.0.1:{receiver._port}{path}"
     state.append(receiver)
     try:
         yield receiver
     finally:
+        receiver.answering.set()
         receiver.pause()

@@ -1,0 +1,263 @@
+"""Signed webhooks end to end: the api, the worker, the webhook worker and beat as separate
+processes (SQLite with a Redis broker, PostgreSQL with RabbitMQ), delivering to a real
+HTTP receiver that checks every signature."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from support.flow import Desk, Sent, card_values, luhn_complete
+from support.receiver import Receiver, running_receiver
+from support.scan import Canary, Scanner
+from support.sites import OwnSite
+from support.stack import Stack
+
+from core.outbox import EVENTS
+
+COMBOS = [("sqlite", "redis"), ("postgres", "rabbitmq")]
+
+
+@pytest.fixture(scope="module", params=COMBOS, ids=[f"{d}-{b}" for d, b in COMBOS])
+def hooks_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    db, broker = request.param
+    # The test settings retry after 1, 2, 3, 3, ... s: a receiver down for a few seconds
+    # is retried several times and then reached.
+    with Stack.running(db, broker, tmp_path_factory.mktemp(f"hooks-{db}")) as stack:
+        stack.start_webhook_worker()
+        stack.start_beat()
+        yield stack
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver("/hook") as r:
+        yield r
+
+
+@dataclass
+class Hooked:
+    """A site of the test's own with a webhook to the receiver, and a desk to send from."""
+
+    site: OwnSite
+    hook: dict[str, str]
+    desk: Desk
+
+    def log(self) -> list[dict[str, Any]]:
+        r = self.site.call("GET", f"/webhooks/{self.hook['id']}/deliveries", self.site.admin)
+        assert r.status_code == 200, r.text
+        return list(r.json()["deliveries"])
+
+
+@pytest.fixture
+def hooked(hooks_stack: Stack, receiver: Receiver) -> Hooked:
+    site = OwnSite.make(hooks_stack)
+    return Hooked(site, subscribe(site, receiver), site.desk())
+
+
+def wait_for(condition: Callable[[], Any], what: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"waited {timeout:g} s for {what}")
+
+
+def subscribe(site: OwnSite, receiver: Receiver) -> dict[str, str]:
+    r = site.call("POST", "/webhooks", site.admin, {"url": receiver.url, "events": EVENTS})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def signatures_hold(receiver: Receiver, *secrets: str) -> list[dict[str, Any]]:
+    """Every body the receiver got, each checked as docs/integration.md tells a receiver
+    to: a v1 entry that is the HMAC of "<t>.<raw body>" under one of `secrets`, and a
+    `t` within five minutes."""
+    bodies = []
+    for headers, raw in list(receiver.raw):
+        assert signed_by(headers, raw, secrets), headers
+        t = headers["Secureforms-Signature"].split(",")[0].removeprefix("t=")
+        assert abs(time.time() - int(t)) < 300
+        body = json.loads(raw)
+        assert headers["Secureforms-Event-Id"] == body["id"]
+        bodies.append(body)
+    return bodies
+
+
+def of_request(bodies: list[dict[str, Any]], request_id: str) -> list[str]:
+    return [b["type"] for b in bodies if b["data"].get("request_id") == request_id]
+
+
+def flow(desk: Desk, values: dict[str, str]) -> tuple[Sent, dict[str, Any]]:
+    sent = desk.send()
+    assert desk.submit(desk.open(sent), values).status_code == 202
+    event = desk.wait_submitted(sent.request_id)
+    assert desk.reveal(event["submission_id"], event["retrieve_otk"]).status_code == 200
+    return sent, event
+
+
+def test_signed_events_in_order_and_never_a_value(hooked: Hooked, receiver: Receiver) -> None:
+    site, hook, desk = hooked.site, hooked.hook, hooked.desk
+    card = luhn_complete("4000" + str(time.time_ns())[-8:])
+    values = card_values(card=card, cvv="913", name="Canary c0ffee" + "5e" * 16)
+    sent, event = flow(desk, values)
+
+    wanted = ["secure_form.sent", "secure_form.opened", "secure_form.submitted"]
+    wanted.append("secure_form.viewed")
+    bodies = wait_for(
+        lambda: (
+            (b := signatures_hold(receiver, hook["secret"]))
+            and of_request(b, sent.request_id) == wanted
+            and b
+        ),
+        "sent, opened, submitted and viewed",
+    )
+    submitted = next(b for b in bodies if b["type"] == "secure_form.submitted")
+    assert submitted["site_id"] == site.site_id
+    assert submitted["data"]["submission_id"] == event["submission_id"]
+    assert submitted["data"]["agent_id"] == desk.agent_id
+    assert submitted["data"]["form"]["version"] == 1 and submitted["data"]["status"] == "submitted"
+
+    # closing and a transfer are announced too
+    other_id, _ = site.signed_in("agent")
+    moved = site.call(
+        "POST",
+        f"/conversations/{sent.conversation_id}/transfer",
+        desk.agent,
+        {"agent_id": other_id},
+    )
+    assert moved.status_code == 200
+    assert (
+        site.call("POST", f"/conversations/{sent.conversation_id}/close", site.admin).status_code
+        == 200
+    )
+    bodies = wait_for(
+        lambda: (
+            (b := signatures_hold(receiver, hook["secret"]))
+            and [x["type"] for x in b if x["type"].startswith("conversation.")]
+            == ["conversation.transferred", "conversation.closed"]
+            and b
+        ),
+        "transferred and closed",
+    )
+    transferred = next(b for b in bodies if b["type"] == "conversation.transferred")
+    assert transferred["data"]["agent_id"] == other_id
+    assert transferred["data"]["previous_agent_id"] == desk.agent_id
+
+    canaries = [
+        Canary("card", card, digits=True),
+        Canary("name", values["cardholder"]),
+        Canary("open otk", sent.otk),
+        Canary("retrieve otk", event["retrieve_otk"]),
+    ]
+    hits = Scanner(canaries).scan((f"body {i}", raw) for i, (_h, raw) in enumerate(receiver.raw))
+    assert hits == [], "\n".join(map(str, hits))
+    assert len(receiver.raw) == len({b["id"] for b in bodies})  # each event once
+
+
+def test_a_receiver_down_gets_every_event_once_when_it_is_back(
+    hooked: Hooked, receiver: Receiver
+) -> None:
+    hook, desk = hooked.hook, hooked.desk
+    receiver.pause()
+    sent, _event = flow(desk, card_values())
+
+    wait_for(
+        lambda: any(a["attempt"] >= 2 and a["error"] == "could not connect" for a in hooked.log()),
+        "a second failed attempt while the receiver is down",
+    )
+    receiver.resume()
+    bodies = wait_for(
+        lambda: (b := signatures_hold(receiver, hook["secret"])) and len(b) >= 4 and b,
+        "the four events after the receiver came back",
+    )
+    assert of_request(bodies, sent.request_id) == [
+        "secure_form.sent",
+        "secure_form.opened",
+        "secure_form.submitted",
+        "secure_form.viewed",
+    ]
+    ids = [b["id"] for b in bodies]
+    assert len(ids) == len(set(ids)) == 4
+    log = hooked.log()
+    assert {a["delivery_status"] for a in log} == {"delivered"}
+    assert {a["status"] for a in log} == {"retrying", "delivered"}
+
+
+def test_a_rotation_signs_with_both_secrets_then_the_new_one(
+    hooked: Hooked, receiver: Receiver
+) -> None:
+    site, hook, desk = hooked.site, hooked.hook, hooked.desk
+    desk.send()
+    wait_for(lambda: signatures_hold(receiver, hook["secret"]), "the first event")
+    rotated = site.call("POST", f"/webhooks/{hook['id']}/rotate-secret", site.admin).json()
+    desk.send()
+    wait_for(lambda: len(receiver.raw) >= 2, "the event after the rotation")
+    both = (rotated["secret"], hook["secret"])
+    (before, raw_before), (after, raw_after) = receiver.raw[0], receiver.raw[-1]
+    assert signed_by(before, raw_before, both) == [hook["secret"]]
+    # during the overlap: one v1 for the new secret, then one for the old
+    assert signed_by(after, raw_after, both) == [rotated["secret"], hook["secret"]]
+    listed = site.call("GET", "/webhooks", site.admin).json()["webhooks"]
+    assert listed[0]["previous_secret_until"] == rotated["previous_secret_until"]
+
+
+def signed_by(headers: dict[str, str], raw: bytes, known: tuple[str, ...]) -> list[str]:
+    """Which of the `known` secrets made each v1 entry, in the header's order."""
+    parts = [p.split("=", 1) for p in headers["Secureforms-Signature"].split(",")]
+    t = next(v for k, v in parts if k == "t")
+    found = []
+    for key, value in parts:
+        if key != "v1":
+            continue
+        for secret in known:
+            mac = hmac.new(secret.encode(), f"{t}.".encode() + raw, hashlib.sha256).hexdigest()
+            if hmac.compare_digest(mac, value):
+                found.append(secret)
+    return found
+
+
+def test_a_hanging_receiver_never_holds_up_a_submission(hooked: Hooked, receiver: Receiver) -> None:
+    hook, desk = hooked.hook, hooked.desk
+    receiver.answering.clear()
+    sent = desk.send()
+    wait_for(lambda: receiver.held >= 1, "the webhook worker waiting on the receiver")
+    # while the webhook worker waits on the receiver, the visitor submits and the agent
+    # hears of it: submissions go through another queue and other processes
+    assert desk.submit(desk.open(sent), card_values()).status_code == 202
+    desk.wait_submitted(sent.request_id)
+    assert receiver.held >= 1
+    receiver.answering.set()
+    bodies = wait_for(
+        lambda: (
+            (b := signatures_hold(receiver, hook["secret"]))
+            and "secure_form.submitted" in of_request(b, sent.request_id)
+            and b
+        ),
+        "the events once the receiver answers again",
+    )
+    assert of_request(bodies, sent.request_id)[0] == "secure_form.sent"
+
+
+def test_an_error_answer_is_retried_and_listed(hooked: Hooked, receiver: Receiver) -> None:
+    receiver.status = 500
+    hooked.desk.send()
+    wait_for(
+        lambda: any(a["response_code"] == 500 for a in hooked.log()), "a 500 in the deliveries"
+    )
+    receiver.status = 200
+    wait_for(
+        lambda: any(a["status"] == "delivered" for a in hooked.log()), "the retry that succeeds"
+    )
+    failed = [a for a in hooked.log() if a["response_code"] == 500]
+    assert failed[0]["status"] == "retrying" and failed[0]["error"] == "answered 500"
