@@ -93,9 +93,9 @@ def serve(port: int, hop: bool, middleware: bool) -> None:
 
     stack: list[Middleware] = []
     if middleware:
-        from api.middleware import AccessLog, Metrics, SecurityHeaders
+        from api.middleware import AccessLog, SecurityHeaders
 
-        stack = [Middleware(SecurityHeaders), Middleware(AccessLog, metrics=Metrics())]
+        stack = [Middleware(SecurityHeaders), Middleware(AccessLog)]
     app = Starlette(
         routes=[Route(SUBMIT, submit, methods=["POST"]), Route("/healthz", healthz)],
         middleware=stack,

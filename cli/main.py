@@ -10,8 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from cli import audit_commands, lifecycle_commands, user_commands
+from cli import audit_commands, lifecycle_commands, metrics, user_commands
 from cli.common import runtime_or_exit, settings_or_exit
 
 
@@ -63,14 +64,23 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
+    settings = settings_or_exit()
+    metrics.prepare_multiprocess_dir("api")  # before the api imports prometheus-client
     import uvicorn
 
     from api import create_app
+    from api.metrics import scrape_registry
 
-    settings = settings_or_exit()
-    app = create_app(settings)
+    if settings.metrics_listen is not None:
+        # In this (the parent) process: one listener however many workers uvicorn starts.
+        host, port = metrics.split_listen(settings.metrics_listen)
+        metrics.serve(host, port, scrape_registry(settings), settings.metrics_authorized)
+    # More than one worker: uvicorn starts each from the factory, in a process of its own.
+    app: Any = create_app(settings) if args.workers == 1 else "api.app:create_app"
     uvicorn.run(
         app,
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         access_log=False,
@@ -85,7 +95,16 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    settings_or_exit()
+    settings = settings_or_exit()
+    metrics.prepare_multiprocess_dir("worker")  # the pool's children write there too
+    if args.metrics_port is not None:
+        # In the main process: the pool's children come and go, the listener stays.
+        metrics.serve(
+            args.metrics_host,
+            args.metrics_port,
+            metrics.multiprocess_registry(),
+            settings.metrics_authorized,
+        )
     from configs.celery import WEBHOOK_QUEUE
     from workers.app import QUEUE, app
 
@@ -210,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve HTTP")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N")
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="run a Celery worker")
@@ -218,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="INFO")
     # Webhook deliveries wait on other people's servers: by default a worker of their own.
     worker.add_argument("--queues", choices=["main", "webhooks", "all"], default="main")
+    worker.add_argument("--metrics-port", type=int, default=None)
+    worker.add_argument("--metrics-host", default="127.0.0.1")
     worker.set_defaults(func=cmd_worker)
 
     beat = sub.add_parser("beat", help="run the scheduler")

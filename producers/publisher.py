@@ -8,12 +8,14 @@ can answer 503 and give the visitor their key back.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import Celery
 
 from configs import Settings
 from configs.celery import NOOP_TASK, TOKENIZE_TASK, celery_config
 from producers.events import seal_event
+from producers.queue_depth import PUBLISHED_AT_HEADER
 from vault import Cipher, Submission
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ class Publisher:
                 name,
                 args=args,
                 task_id=task_id,
+                # The queue's collector reads the oldest message's age from this.
+                headers={PUBLISHED_AT_HEADER: time.time()},
                 retry=True,
                 retry_policy={
                     "max_retries": 2,

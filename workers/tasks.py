@@ -32,6 +32,7 @@ from core.runtime import Runtime
 from core.submissions import accept_submission
 from producers import open_event
 from vault import VaultError
+from workers import metrics
 from workers.app import app, settings
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,13 @@ class RuntimeTask(Task):  # type: ignore[misc]
     max_retries=20,
 )
 def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> None:
+    metrics.delivered(self.request)
     try:
         submission = open_event(self.rt.keyring, submission_id, sealed)
     except VaultError:
         # Retrying cannot help a message that does not open; say so without its content.
         log.error("submission %s: event does not open (tampered or foreign key)", submission_id)
+        metrics.FAILED.labels("unreadable").inc()
         return
     try:
         delivered = accept_submission(self.rt, submission)
@@ -83,6 +86,10 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
         # Celery logs an exception's repr, and some (UnicodeEncodeError, say) quote their
         # input: only the class name leaves this task.
         raise TokenizeFailed(exc.__class__.__name__) from None
+    if delivered:
+        metrics.stored(submission.submitted_at)
+    else:
+        metrics.DUPLICATES.inc()
     log.info("submission %s %s", submission_id, "stored" if delivered else "already done")
 
 
@@ -111,6 +118,8 @@ def retention_purge(self: RuntimeTask) -> None:
     except PurgeBusy:
         log.info("retention purge already running elsewhere")
         return
+    metrics.PURGED.inc(report["deleted"])
+    metrics.SHREDDED.inc(len(report["data_keys_destroyed"]))
     log.info(
         "retention purge: %d submissions deleted, %d month keys shredded",
         report["deleted"],
@@ -124,6 +133,7 @@ def rewrap_data_keys(self: RuntimeTask) -> None:
         if not lock.acquired:
             return
         report = rewrap_and_retire(self.rt)
+    metrics.REWRAPPED.inc(report["rewrapped"])
     if report["rewrapped"] or report["retired"] or report["resealed_totp_secrets"]:
         log.info(
             "re-wrapped %d data keys; re-sealed %d TOTP secrets; retired %s",

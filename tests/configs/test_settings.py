@@ -83,6 +83,7 @@ def test_production_starts_with_postgres_and_an_explicit_keyring(tmp_path) -> No
             "SECUREFORMS_KEYRING": str(tmp_path / "k.json"),
             "SECUREFORMS_FORWARDED_ALLOW_IPS": "none",
             "SECUREFORMS_BROKER_URL": "amqp://secureforms:a-password@rabbit//",
+            "SECUREFORMS_METRICS_TOKEN": "t" * 32,
         }
     )
     assert s.is_production and not s.allows_dev_defaults
@@ -97,6 +98,7 @@ def test_production_refuses_to_start_without_forwarded_allow_ips(tmp_path) -> No
         "SECUREFORMS_KEYRING": str(tmp_path / "k.json"),
         "SECUREFORMS_BROKER_URL": "amqp://secureforms:a-password@rabbit:5672//",
         "SECUREFORMS_OFF_RECORD_REDIS_URL": "rediss://offrecord:6380/0",
+        "SECUREFORMS_METRICS_LISTEN": "127.0.0.1:9100",
     }
     with pytest.raises(ConfigError, match="forwarded_allow_ips is not set"):
         load_settings(env)
