@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 from support.receiver import Receiver, running_receiver
@@ -197,3 +200,20 @@ def test_an_error_answer_and_a_dead_receiver_are_not_ok(receiver: Receiver) -> N
     receiver.pause()
     down = post(TEST_POLICY, receiver.url, b"{}", event_id="e", event_type="t", secrets=["s"])
     assert not down.ok and down.status_code is None and down.error == "could not connect"
+
+
+def test_the_check_in_docs_integration_md_accepts_ours_and_refuses_the_rest() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "integration.md").read_text()
+    section = doc.split("### Checking the signature", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 10
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 (the documentation's own example)
+    verified = namespace["verified"]
+    body, now = b'{"id":"e"}', int(time.time())
+    assert verified("whsec_a", body, signature(["whsec_a"], body, now))
+    assert verified("whsec_old", body, signature(["whsec_new", "whsec_old"], body, now))
+    assert not verified("whsec_a", body + b" ", signature(["whsec_a"], body, now))
+    assert not verified("whsec_b", body, signature(["whsec_a"], body, now))
+    assert not verified("whsec_a", body, signature(["whsec_a"], body, now - 301))
+    assert not verified("whsec_a", body, "v1=" + "0" * 64)
