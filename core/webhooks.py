@@ -10,6 +10,7 @@ Who may manage them is decided by `may_manage` alone: the site's admins today.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,11 +26,13 @@ from core.errors import Forbidden, NotFound, ValidationFailed
 from core.outbox import EVENTS, secret_aad
 from core.runtime import Runtime
 from core.schema import webhook_attempts, webhook_deliveries, webhook_events, webhooks
-from core.sealed import seal_text
+from core.sealed import SEAL_PURPOSE, open_text, seal_text, sealed_key_id
+from vault import VaultError
 
 ROTATION_OVERLAP = timedelta(hours=24)
 MAX_WEBHOOKS = 20
 MAX_LISTED_ATTEMPTS = 200
+log = logging.getLogger("core.webhooks")
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 # Why a URL can't be a webhook, or None: connectors.webhooks.Policy.check, handed in by
@@ -225,3 +228,48 @@ def deliveries(rt: Runtime, actor: Actor, webhook_id: str, limit: int = 100) -> 
             for r in rows
         ]
     }
+
+
+# -- keyring rotation (core.keys) ------------------------------------------------------------
+
+_SEALED = ("secret", "previous_secret")
+
+
+def secrets_by_key(rt: Runtime) -> dict[str, int]:
+    """How many webhook secrets each keyring key seals: a key in use can't be retired."""
+    counts: dict[str, int] = {}
+    with rt.app_engine.connect() as conn:
+        for row in conn.execute(select(webhooks.c.secret, webhooks.c.previous_secret)):
+            for stored in row:
+                key_id = sealed_key_id(stored)
+                if key_id is not None:
+                    counts[key_id] = counts.get(key_id, 0) + 1
+    return counts
+
+
+def reseal_secrets(rt: Runtime) -> int:
+    """Re-seal secrets under an older key with the primary (after a keyring rotation),
+    each only if it still holds what was read, so a rotation of the secret meanwhile wins."""
+    primary = rt.keyring.primary(SEAL_PURPOSE).id
+    w = webhooks.c
+    with rt.app_engine.connect() as conn:
+        rows = conn.execute(select(w.id, w.site_id, w.secret, w.previous_secret)).all()
+    done = 0
+    for row in rows:
+        aad = secret_aad(row.site_id, row.id)
+        for column in _SEALED:
+            stored = row._mapping[column]
+            if not stored or sealed_key_id(stored) == primary:
+                continue
+            try:
+                resealed = seal_text(rt.keyring, aad, open_text(rt.keyring, aad, stored))
+            except VaultError:
+                log.error("a secret of webhook %s does not open; left as it is", row.id)
+                continue  # its key stays in use, so it is not retired under it
+            with rt.app_engine.begin() as conn:
+                done += conn.execute(
+                    update(webhooks)
+                    .where(webhooks.c.id == row.id, webhooks.c[column] == stored)
+                    .values({column: resealed})
+                ).rowcount
+    return done

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from core import outbox, webhooks
+from core import keys, outbox, webhooks
 from core.actors import Actor
 from core.clock import utcnow
 from core.errors import Forbidden, NotFound, ValidationFailed
@@ -212,3 +212,23 @@ def test_bad_fields_are_named(body: dict[str, object], named: set[str]) -> None:
     with pytest.raises(ValidationFailed) as refused:
         webhooks.validated(body, check)
     assert set(refused.value.fields or {}) == named
+
+
+def test_a_keyring_rotation_reseals_secrets_so_the_old_key_retires(
+    own_rt: Runtime, new_site: Callable[..., Actor]
+) -> None:
+    rt = own_rt
+    admin = new_site(rt)
+    hook = _hook(rt, admin)
+    rotated = webhooks.rotate_secret(rt, admin, hook["id"])  # both columns now hold one
+    old = rt.keyring.primary("data").id
+    assert webhooks.secrets_by_key(rt) == {old: 2}
+    keys.rotate(rt, ("data",))
+    report = keys.rewrap_and_retire(rt)
+    assert report["resealed_webhook_secrets"] == 2 and old in report["retired"]
+    assert webhooks.secrets_by_key(rt) == {rt.keyring.primary("data").id: 2}
+    sender = Recorder()
+    _emit(rt, admin, "after-rotation")
+    outbox.run_group(rt, sender, hook["id"], "after-rotation")
+    assert sender.calls[0][1] == [rotated["secret"], hook["secret"]]
+    assert keys.rewrap_and_retire(rt)["resealed_webhook_secrets"] == 0
