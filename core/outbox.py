@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.engine import Connection
 
 from core.clock import aware, rfc3339, utcnow
@@ -61,6 +61,7 @@ GROUP_BUDGET_S = 30.0  # then the group's lock is let go; the next drain goes on
 LOCK_TTL_S = 120  # longer than a budget plus one 10 s attempt
 MAX_GROUPS = 64
 THREADS = 8
+KEPT_FOR = timedelta(days=30)  # delivered or failed events, and their attempts
 
 
 class Attempt(Protocol):
@@ -352,3 +353,24 @@ def _record(rt: Runtime, head: Any, attempt: Attempt, moment: datetime) -> None:
                 error=error[:200] if error else None,
             )
         )
+
+
+def prune(rt: Runtime, *, now: datetime | None = None) -> int:
+    """Forget events older than KEPT_FOR that are delivered or given up (their attempts
+    with them); a pending one stays however old. Answers how many deliveries went."""
+    cutoff = (now or utcnow()) - KEPT_FOR
+    d, e, a = webhook_deliveries, webhook_events, webhook_attempts
+    done = (
+        select(d.c.id)
+        .join(e, e.c.seq == d.c.event_seq)
+        .where(e.c.created_at < cutoff, d.c.status != PENDING)
+    )
+    with rt.app_engine.begin() as conn:
+        ids = list(conn.execute(done).scalars())
+        if ids:
+            conn.execute(delete(a).where(a.c.delivery_id.in_(ids)))
+            conn.execute(delete(d).where(d.c.id.in_(ids)))
+        conn.execute(
+            delete(e).where(e.c.created_at < cutoff, ~exists().where(d.c.event_seq == e.c.seq))
+        )
+    return len(ids)

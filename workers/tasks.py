@@ -164,3 +164,7 @@ def deliver_webhooks(self: RuntimeTask) -> None:
     sent = outbox.drain(self.rt, _send_webhook)
     if sent:
         log.info("delivered %d webhook events", sent)
+    if claim_slot(self.rt, "prune-webhooks", 3600):
+        pruned = outbox.prune(self.rt)
+        if pruned:
+            log.info("forgot %d webhook deliveries older than 30 days", pruned)

@@ -232,3 +232,23 @@ def test_a_keyring_rotation_reseals_secrets_so_the_old_key_retires(
     outbox.run_group(rt, sender, hook["id"], "after-rotation")
     assert sender.calls[0][1] == [rotated["secret"], hook["secret"]]
     assert keys.rewrap_and_retire(rt)["resealed_webhook_secrets"] == 0
+
+
+def test_old_delivered_events_are_forgotten_and_pending_ones_kept(
+    any_rt: Runtime, new_site: Callable[..., Actor]
+) -> None:
+    admin = new_site(any_rt)
+    hook = _hook(any_rt, admin)
+    delivered, waiting = _emit(any_rt, admin, "old-a"), _emit(any_rt, admin, "old-b")
+    assert outbox.run_group(any_rt, Recorder(), hook["id"], "old-a") == 1
+    later = utcnow() + outbox.KEPT_FOR + timedelta(minutes=1)
+    assert outbox.prune(any_rt, now=utcnow()) == 0  # nothing is old yet
+    assert outbox.prune(any_rt, now=later) >= 1
+    with any_rt.app_engine.connect() as conn:
+        left = set(
+            conn.execute(
+                select(webhook_events.c.id).where(webhook_events.c.site_id == admin.site_id)
+            ).scalars()
+        )
+    assert left == {waiting} and delivered not in left
+    assert webhooks.deliveries(any_rt, admin, hook["id"])["deliveries"] == []

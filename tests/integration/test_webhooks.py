@@ -261,3 +261,54 @@ def test_an_error_answer_is_retried_and_listed(hooked: Hooked, receiver: Receive
     )
     failed = [a for a in hooked.log() if a["response_code"] == 500]
     assert failed[0]["status"] == "retrying" and failed[0]["error"] == "answered 500"
+
+
+def test_a_forward_and_an_erasure_are_announced_with_ids_only(
+    hooked: Hooked, receiver: Receiver
+) -> None:
+    site, hook, desk = hooked.site, hooked.hook, hooked.desk
+    profile = site.profile("agent", ["secure_forms.use", "secure_forms.forward_payments"])
+    desk.agent_id, desk.agent = site.signed_in("agent", profile)
+    card = luhn_complete("4000" + str(time.time_ns())[-8:])
+    with running_receiver("/charge") as gateway:
+        gateway.answer = {"id": "gw_4242", "status": "ok"}
+        settings = {
+            "provider": "https",
+            "url": gateway.url,
+            "body_template": {"pan": {"$field": "card_number"}, "exp": {"$field": "expiry"}},
+        }
+        assert site.call("PUT", "/site/payments", site.admin, settings).status_code == 200
+        sent = desk.send()
+        assert desk.submit(desk.open(sent), card_values(card=card)).status_code == 202
+        event = desk.wait_submitted(sent.request_id)
+        forwarded = site.call(
+            "POST",
+            f"/submissions/{event['submission_id']}/forward",
+            desk.agent,
+            {"otk": event["retrieve_otk"]},
+        )
+        assert forwarded.status_code == 200, forwarded.text
+    erased = site.call("DELETE", f"/conversations/{sent.conversation_id}/secure-forms", site.admin)
+    assert erased.status_code == 200 and erased.json() == {"erased": 1}
+
+    bodies = wait_for(
+        lambda: (
+            (b := signatures_hold(receiver, hook["secret"]))
+            and "secure_form.erased" in of_request(b, sent.request_id)
+            and b
+        ),
+        "the forward and the erasure",
+    )
+    assert of_request(bodies, sent.request_id)[-2:] == [
+        "secure_form.forwarded",
+        "secure_form.erased",
+    ]
+    by_type = {b["type"]: b["data"] for b in bodies}
+    assert by_type["secure_form.forwarded"]["processor"] == "https"
+    assert by_type["secure_form.forwarded"]["payment_method"] == "gw_4242"
+    assert by_type["secure_form.erased"]["submission_id"] == event["submission_id"]
+    assert by_type["secure_form.erased"]["erased"] is True
+    hits = Scanner([Canary("card", card, digits=True)]).scan(
+        (f"body {i}", raw) for i, (_h, raw) in enumerate(receiver.raw)
+    )
+    assert hits == [], "\n".join(map(str, hits))
