@@ -94,6 +94,18 @@ def signatures_hold(receiver: Receiver, *secrets: str) -> list[dict[str, Any]]:
     return bodies
 
 
+def wait_bodies(
+    receiver: Receiver, secret: str, done: Callable[[list[dict[str, Any]]], bool], what: str
+) -> list[dict[str, Any]]:
+    """The checked bodies (signatures_hold) once `done` holds for them."""
+    return list(wait_for(lambda: (b := signatures_hold(receiver, secret)) and done(b) and b, what))
+
+
+def assert_no_canary(receiver: Receiver, canaries: list[Canary]) -> None:
+    hits = Scanner(canaries).scan((f"body {i}", raw) for i, (_h, raw) in enumerate(receiver.raw))
+    assert hits == [], "\n".join(map(str, hits))
+
+
 def of_request(bodies: list[dict[str, Any]], request_id: str) -> list[str]:
     return [b["type"] for b in bodies if b["data"].get("request_id") == request_id]
 
@@ -114,12 +126,10 @@ def test_signed_events_in_order_and_never_a_value(hooked: Hooked, receiver: Rece
 
     wanted = ["secure_form.sent", "secure_form.opened", "secure_form.submitted"]
     wanted.append("secure_form.viewed")
-    bodies = wait_for(
-        lambda: (
-            (b := signatures_hold(receiver, hook["secret"]))
-            and of_request(b, sent.request_id) == wanted
-            and b
-        ),
+    bodies = wait_bodies(
+        receiver,
+        hook["secret"],
+        lambda b: of_request(b, sent.request_id) == wanted,
         "sent, opened, submitted and viewed",
     )
     submitted = next(b for b in bodies if b["type"] == "secure_form.submitted")
@@ -141,12 +151,12 @@ def test_signed_events_in_order_and_never_a_value(hooked: Hooked, receiver: Rece
         site.call("POST", f"/conversations/{sent.conversation_id}/close", site.admin).status_code
         == 200
     )
-    bodies = wait_for(
-        lambda: (
-            (b := signatures_hold(receiver, hook["secret"]))
-            and [x["type"] for x in b if x["type"].startswith("conversation.")]
+    bodies = wait_bodies(
+        receiver,
+        hook["secret"],
+        lambda b: (
+            [x["type"] for x in b if x["type"].startswith("conversation.")]
             == ["conversation.transferred", "conversation.closed"]
-            and b
         ),
         "transferred and closed",
     )
@@ -160,8 +170,7 @@ def test_signed_events_in_order_and_never_a_value(hooked: Hooked, receiver: Rece
         Canary("open otk", sent.otk),
         Canary("retrieve otk", event["retrieve_otk"]),
     ]
-    hits = Scanner(canaries).scan((f"body {i}", raw) for i, (_h, raw) in enumerate(receiver.raw))
-    assert hits == [], "\n".join(map(str, hits))
+    assert_no_canary(receiver, canaries)
     assert len(receiver.raw) == len({b["id"] for b in bodies})  # each event once
 
 
@@ -177,9 +186,8 @@ def test_a_receiver_down_gets_every_event_once_when_it_is_back(
         "a second failed attempt while the receiver is down",
     )
     receiver.resume()
-    bodies = wait_for(
-        lambda: (b := signatures_hold(receiver, hook["secret"])) and len(b) >= 4 and b,
-        "the four events after the receiver came back",
+    bodies = wait_bodies(
+        receiver, hook["secret"], lambda b: len(b) >= 4, "the four events after it came back"
     )
     assert of_request(bodies, sent.request_id) == [
         "secure_form.sent",
@@ -238,12 +246,10 @@ def test_a_hanging_receiver_never_holds_up_a_submission(hooked: Hooked, receiver
     desk.wait_submitted(sent.request_id)
     assert receiver.held >= 1
     receiver.answering.set()
-    bodies = wait_for(
-        lambda: (
-            (b := signatures_hold(receiver, hook["secret"]))
-            and "secure_form.submitted" in of_request(b, sent.request_id)
-            and b
-        ),
+    bodies = wait_bodies(
+        receiver,
+        hook["secret"],
+        lambda b: "secure_form.submitted" in of_request(b, sent.request_id),
         "the events once the receiver answers again",
     )
     assert of_request(bodies, sent.request_id)[0] == "secure_form.sent"
@@ -291,12 +297,10 @@ def test_a_forward_and_an_erasure_are_announced_with_ids_only(
     erased = site.call("DELETE", f"/conversations/{sent.conversation_id}/secure-forms", site.admin)
     assert erased.status_code == 200 and erased.json() == {"erased": 1}
 
-    bodies = wait_for(
-        lambda: (
-            (b := signatures_hold(receiver, hook["secret"]))
-            and "secure_form.erased" in of_request(b, sent.request_id)
-            and b
-        ),
+    bodies = wait_bodies(
+        receiver,
+        hook["secret"],
+        lambda b: "secure_form.erased" in of_request(b, sent.request_id),
         "the forward and the erasure",
     )
     assert of_request(bodies, sent.request_id)[-2:] == [
@@ -308,7 +312,4 @@ def test_a_forward_and_an_erasure_are_announced_with_ids_only(
     assert by_type["secure_form.forwarded"]["payment_method"] == "gw_4242"
     assert by_type["secure_form.erased"]["submission_id"] == event["submission_id"]
     assert by_type["secure_form.erased"]["erased"] is True
-    hits = Scanner([Canary("card", card, digits=True)]).scan(
-        (f"body {i}", raw) for i, (_h, raw) in enumerate(receiver.raw)
-    )
-    assert hits == [], "\n".join(map(str, hits))
+    assert_no_canary(receiver, [Canary("card", card, digits=True)])
