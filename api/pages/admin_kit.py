@@ -28,6 +28,7 @@ SECTIONS = (
     ("/admin/policies", "Policies", ADMIN),
     ("/admin/branding", "Brand", ADMIN),
     ("/admin/payments", "Payments", ADMIN),
+    ("/admin/webhooks", "Webhooks", ADMIN),
     ("/admin/audit", "Audit trail", ADMIN),
     ("/admin/history", "Engagement history", VIEW_HISTORY),
 )
@@ -49,6 +50,7 @@ NOTICES = {
     "policies_saved": "The policies were saved.",
     "branding_saved": "The brand was saved. Visitor pages show it from now on.",
     "payments_saved": "The payment settings were saved.",
+    "webhook_deleted": "The webhook was removed; nothing more is sent to it.",
 }
 
 

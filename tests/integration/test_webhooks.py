@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 from support.flow import Desk, Sent, card_values, luhn_complete
+from support.page_forms import hidden, sign_in
 from support.receiver import Receiver, running_receiver
 from support.scan import Canary, Scanner
-from support.sites import OwnSite
+from support.sites import ADMIN_PASSWORD, OwnSite
 from support.stack import Stack
 
 from core.outbox import EVENTS
@@ -313,3 +315,40 @@ def test_a_forward_and_an_erasure_are_announced_with_ids_only(
     assert by_type["secure_form.erased"]["submission_id"] == event["submission_id"]
     assert by_type["secure_form.erased"]["erased"] is True
     assert_no_canary(receiver, [Canary("card", card, digits=True)])
+
+
+def test_the_console_adds_rotates_and_removes_a_webhook(
+    hooks_stack: Stack, receiver: Receiver
+) -> None:
+    site = OwnSite.make(hooks_stack)
+    with hooks_stack.client() as c:
+        sign_in(c, site.site_id, "admin", ADMIN_PASSWORD)
+        form = c.get("/admin/webhooks")
+        assert form.status_code == 200 and 'href="/admin/webhooks"' in form.text
+        csrf = hidden(form.text, "csrf")
+        refused = c.post(
+            "/admin/webhooks", data={"csrf": csrf, "url": "http://10.0.0.1/x", "event-a": "on"}
+        )
+        assert refused.status_code == 422
+        assert 'href="#webhook-url"' in refused.text and 'href="#events"' in refused.text
+        data = {"csrf": csrf, "url": receiver.url, "event-secure_form.sent": "on"}
+        added = c.post("/admin/webhooks", data=data)
+        assert added.status_code == 200, added.text[:300]
+        listed = site.call("GET", "/webhooks", site.admin).json()["webhooks"]
+        assert [(h["url"], h["events"]) for h in listed] == [(receiver.url, ["secure_form.sent"])]
+        secret = re.search(r'<code class="secret">(whsec_[^<]+)</code>', added.text)
+        assert secret is not None
+        assert secret.group(1) not in c.get("/admin/webhooks").text  # shown that once
+
+        hook_id = listed[0]["id"]
+        rotated = c.post(f"/admin/webhooks/{hook_id}/rotate", data={"csrf": csrf})
+        new = re.search(r'<code class="secret">(whsec_[^<]+)</code>', rotated.text)
+        assert new is not None and new.group(1) != secret.group(1)
+        assert (
+            c.post(f"/admin/webhooks/{hook_id}/delete", data={"csrf": "1.forged"}).status_code
+            == 403
+        )
+        removed = c.post(f"/admin/webhooks/{hook_id}/delete", data={"csrf": csrf})
+        assert removed.status_code == 303
+        assert "The webhook was removed" in c.get(removed.headers["location"]).text
+    assert site.call("GET", "/webhooks", site.admin).json()["webhooks"] == []
