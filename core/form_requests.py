@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from core import audit, notifications
+from core import audit, notifications, outbox
 from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor, Role
 from core.api_keys import key_label
 from core.clock import aware, rfc3339, utcnow
@@ -129,6 +129,7 @@ def send_form(
             rt, conversation_id, "system", f"Secure form '{definition.title}' sent", conn=conn
         )
         by_key = f";agent:{agent_id};{key_label(actor)}" if actor.key_id is not None else ""
+        outbox.emit_request(conn, actor.site_id, "secure_form.sent", request_id=request_id)
         audit.record(
             rt,
             site_id=actor.site_id,
@@ -171,7 +172,9 @@ def _request(rt: Runtime, site_id: str, request_id: str) -> Any:
     return row
 
 
-def _set_status(rt: Runtime, row: Any, status: str, **values: Any) -> bool:
+def _set_status(rt: Runtime, row: Any, status: str, event: str | None = None) -> bool:
+    """Move the request on from the status `row` read; `event` goes to the webhook outbox
+    in the same transaction when it did."""
     with rt.app_engine.begin() as conn:
         changed = conn.execute(
             update(form_requests)
@@ -180,14 +183,16 @@ def _set_status(rt: Runtime, row: Any, status: str, **values: Any) -> bool:
                 form_requests.c.site_id == row.site_id,
                 form_requests.c.status == row.status,
             )
-            .values(status=status, updated_at=utcnow(), **values)
+            .values(status=status, updated_at=utcnow())
         ).rowcount
+        if changed and event is not None:
+            outbox.emit_request(conn, row.site_id, event, request_id=row.id)
     return bool(changed)
 
 
 def _effective_status(rt: Runtime, row: Any) -> str:
     if row.status in (SENT, OPENED) and aware(row.expires_at) <= utcnow():
-        if _set_status(rt, row, EXPIRED):
+        if _set_status(rt, row, EXPIRED, "secure_form.expired"):
             notifications.publish(
                 rt,
                 row.site_id,
@@ -275,7 +280,7 @@ def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
     if row.status != SENT or not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
-    if not _set_status(rt, row, OPENED):
+    if not _set_status(rt, row, OPENED, "secure_form.opened"):
         raise InvalidOrExpired()
     audit.record(
         rt,
@@ -341,12 +346,13 @@ def mark_submitted(
             add_system_message(
                 rt, conversation_id, "system", f"Secure form '{form_title}' submitted", conn=conn
             )
+            outbox.emit_request(conn, site_id, "secure_form.submitted", request_id=request_id)
     return bool(changed)
 
 
 def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:
     with rt.app_engine.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             update(form_requests)
             .where(
                 form_requests.c.id == request_id,
@@ -354,7 +360,9 @@ def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:
                 form_requests.c.status == SUBMITTED,
             )
             .values(status=VIEWED, updated_at=utcnow())
-        )
+        ).rowcount
+        if changed:  # the first reveal only: a second look changes nothing
+            outbox.emit_request(conn, site_id, "secure_form.viewed", request_id=request_id)
 
 
 def retention_deadline(submitted_at: datetime, retention_days: int) -> datetime:
