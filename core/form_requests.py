@@ -20,6 +20,7 @@ from core.conversations import ACTIVE, add_system_message, get_conversation
 from core.errors import ConversationClosed, DomainError, Forbidden, InvalidOrExpired, NotFound
 from core.forms.catalogue import current, load_version
 from core.lifecycle import otk_groups
+from core.policies import site_policies
 from core.profiles import profile_for
 from core.runtime import Runtime
 from core.schema import conversations, form_requests, users
@@ -29,8 +30,23 @@ SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewe
 MAX_EXTENSIONS = 10
 
 
+# The link's key is 128 bits (22 characters): with /f/ the link stays within 80 characters
+# (a text message, WhatsApp) for a public URL of up to 55. Other keys keep 256 bits.
+LINK_KEY_BYTES = 16
+
+
 def visitor_url(rt: Runtime, otk: str) -> str:
     return f"{rt.settings.public_url}/f/{otk}"
+
+
+def link_group(request_id: str) -> str:
+    """The revocation group of a request's link key: spent at once when answers arrive."""
+    return f"request-link:{request_id}"
+
+
+def _submit_group(request_id: str) -> str:
+    """The group of a request's submit keys: a new open leaves only the newest live."""
+    return f"request-submit:{request_id}"
 
 
 def require_sender(actor: Actor) -> None:
@@ -104,8 +120,15 @@ def send_form(
     if form.archived:
         raise NotFound("This form is archived.")
     request_id = str(uuid.uuid4())
+    # The submission's id is chosen now and carried by the link's key, so every open of
+    # the link (policy link_opens) prepares the same submission, stored once.
     issued = rt.otks.issue(
-        "open", actor.site_id, request_id, groups=otk_groups(conversation_id, "open")
+        "open",
+        actor.site_id,
+        request_id,
+        data={"sid": str(uuid.uuid4())},
+        groups=(*otk_groups(conversation_id, "open"), link_group(request_id)),
+        nbytes=LINK_KEY_BYTES,
     )
     now = utcnow()
     with rt.app_engine.begin() as conn:
@@ -208,11 +231,9 @@ def request_status(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]
         actor.role == Role.SITE_KEY and row.sent_by_key_id is not None
     ):
         raise Forbidden()
-    answer: dict[str, Any] = {
-        "request_id": row.id,
-        "status": _effective_status(rt, row),
-        "sent_by": sent_by(row),
-    }
+    answer: dict[str, Any] = {"request_id": row.id, "status": _effective_status(rt, row)}
+    if row.sent_by_key_id is not None:
+        answer["sent_by"] = sent_by(row)
     if row.submission_id:
         answer["submission_id"] = row.submission_id
     return answer
@@ -244,19 +265,23 @@ def peek_otk(rt: Runtime, otk: object, action: str) -> OtkClaims:
         raise InvalidOrExpired() from None
 
 
-def _issue_submit(rt: Runtime, row: Any, submission_id: str, extensions: int) -> dict[str, Any]:
+def _issue_submit(
+    rt: Runtime, row: Any, submission_id: str, extensions: int, link_until: datetime | None = None
+) -> dict[str, Any]:
+    """A submit key; the request lives until it or (`link_until`) the link's key ends."""
     issued = rt.otks.issue(
         "submit",
         row.site_id,
         row.id,
         data={"submission_id": submission_id, "ext": extensions},
-        groups=otk_groups(row.conversation_id, "submit"),
+        groups=(*otk_groups(row.conversation_id, "submit"), _submit_group(row.id)),
     )
+    lives_until = max(issued.expires_at, link_until or issued.expires_at)
     with rt.app_engine.begin() as conn:
         conn.execute(
             update(form_requests)
             .where(form_requests.c.id == row.id, form_requests.c.site_id == row.site_id)
-            .values(expires_at=issued.expires_at, updated_at=utcnow())
+            .values(expires_at=lives_until, updated_at=utcnow())
         )
     return {"submit_otk": issued.token, "expires_at": rfc3339(issued.expires_at)}
 
@@ -265,32 +290,66 @@ def preview(rt: Runtime, otk: object) -> dict[str, Any]:
     """What a link preview may show (title only) without spending the open key."""
     claims = peek_otk(rt, otk, "open")
     row = _request(rt, claims.site_id, claims.subject)
+    if row.status not in (SENT, OPENED):
+        raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
     return {"title": definition.title, "expires_at": rfc3339(claims.expires_at)}
 
 
+def _count_open(rt: Runtime, row: Any) -> bool:
+    """One more open of the link, if nobody else counted one since `row` was read: the
+    compare-and-set that lets exactly `link_opens` opens through, however they race."""
+    with rt.app_engine.begin() as conn:
+        changed = conn.execute(
+            update(form_requests)
+            .where(
+                form_requests.c.id == row.id,
+                form_requests.c.site_id == row.site_id,
+                form_requests.c.status == row.status,
+                form_requests.c.opens == row.opens,
+            )
+            .values(status=OPENED, opens=row.opens + 1, updated_at=utcnow())
+        ).rowcount
+    return bool(changed)
+
+
 def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
-    claims = redeem_otk(rt, otk, "open")
+    """Open the link: up to the site's `link_opens` times while the form is unanswered.
+
+    Each open is audited and gives a new submit key (an earlier tab's stops working); the
+    last allowed open spends the link's key. Refusals say nothing of why.
+    """
+    claims = peek_otk(rt, otk, "open")
     row = _request(rt, claims.site_id, claims.subject)
-    if row.status != SENT or not _conversation_active(rt, row.site_id, row.conversation_id):
+    allowed = site_policies(rt, row.site_id).link_opens
+    if row.status not in (SENT, OPENED) or row.opens >= allowed:
+        raise InvalidOrExpired()
+    if not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
-    if not _set_status(rt, row, OPENED):
+    if not _count_open(rt, row):
         raise InvalidOrExpired()
+    opens = row.opens + 1
+    last = opens >= allowed
+    if last:
+        rt.otks.revoke_group(link_group(row.id))
     audit.record(
         rt,
         site_id=row.site_id,
         type="form.opened",
-        resource=f"request:{row.id};conversation:{row.conversation_id}",
+        resource=f"request:{row.id};conversation:{row.conversation_id};open={opens}/{allowed}",
     )
-    submit = _issue_submit(rt, row, str(uuid.uuid4()), 0)
-    notifications.publish(
-        rt,
-        row.site_id,
-        row.agent_id,
-        "secure_form.opened",
-        {"request_id": row.id, "conversation_id": row.conversation_id},
-    )
+    rt.otks.revoke_group(_submit_group(row.id))
+    submission_id = str(claims.data.get("sid") or uuid.uuid4())  # older links carry none
+    submit = _issue_submit(rt, row, submission_id, 0, None if last else claims.expires_at)
+    if opens == 1:
+        notifications.publish(
+            rt,
+            row.site_id,
+            row.agent_id,
+            "secure_form.opened",
+            {"request_id": row.id, "conversation_id": row.conversation_id},
+        )
     return {"request_id": row.id, "form": definition.to_json(), **submit}
 
 
