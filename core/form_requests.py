@@ -13,17 +13,17 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from core import audit, notifications
-from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor, Role
+from core.actors import Actor, Role
 from core.api_keys import key_label
 from core.clock import aware, rfc3339, utcnow
 from core.conversations import ACTIVE, add_system_message, get_conversation
-from core.errors import ConversationClosed, DomainError, Forbidden, InvalidOrExpired, NotFound
+from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.forms.catalogue import current, load_version
 from core.lifecycle import otk_groups
 from core.policies import site_policies
-from core.profiles import profile_for
 from core.runtime import Runtime
-from core.schema import conversations, form_requests, users
+from core.schema import conversations, form_requests
+from core.senders import agent_for, require_sender, sent_by
 from vault import OtkClaims, VaultError
 
 SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewed", "expired"
@@ -49,71 +49,13 @@ def _submit_group(request_id: str) -> str:
     return f"request-submit:{request_id}"
 
 
-def require_sender(actor: Actor) -> None:
-    """Sending a form takes either permission: an agent who may only forward payment
-    details sends card forms whose answers they never see."""
-    if not {USE_SECURE_FORMS, FORWARD_PAYMENTS} & actor.permissions:
-        raise Forbidden()
-
-
-class AgentNotEligible(DomainError):
-    """A site key named an agent the form cannot be sent for; the message says which rule."""
-
-    status, code = 422, "agent_not_eligible"
-    default_message = "The form cannot be sent for this agent."
-
-    def __init__(self, rule: str) -> None:
-        super().__init__(rule, fields={"agent_id": rule})
-
-
-def _agent_for_key(rt: Runtime, actor: Actor, conversation: Any, agent_id: str | None) -> str:
-    """The agent a site key sends for: named, an enabled agent of the site, the
-    conversation's assigned agent, holding secure_forms.use. A bot sends; a human reads."""
-    if agent_id is None:
-        raise AgentNotEligible("agent_id is required with an API key: the agent who will read.")
-    with rt.app_engine.connect() as conn:
-        agent = conn.execute(
-            select(users.c.role, users.c.enabled, users.c.profile_id).where(
-                users.c.id == agent_id, users.c.site_id == actor.site_id
-            )
-        ).first()
-        if agent is None or agent.role != Role.AGENT.value or not agent.enabled:
-            raise AgentNotEligible("agent_id names no enabled agent of this site.")
-        if conversation.agent_id != agent_id:
-            raise AgentNotEligible("The agent is not the conversation's assigned agent.")
-        _, granted = profile_for(conn, actor.site_id, Role.AGENT, agent.profile_id)
-    if USE_SECURE_FORMS not in granted:
-        raise AgentNotEligible(f"The agent does not hold {USE_SECURE_FORMS} (use secure forms).")
-    return agent_id
-
-
-def _sender(rt: Runtime, actor: Actor, conversation: Any, agent_id: str | None) -> str:
-    """The agent the request is for, whoever sends it."""
-    if actor.role == Role.SITE_KEY:
-        return _agent_for_key(rt, actor, conversation, agent_id)
-    require_sender(actor)
-    if agent_id not in (None, actor.user_id):
-        raise Forbidden("An agent sends secure forms only as themselves.")
-    if conversation.agent_id != actor.user_id:
-        raise Forbidden("Only the agent assigned to this conversation can send a secure form.")
-    assert actor.user_id is not None
-    return actor.user_id
-
-
-def sent_by(row: Any) -> dict[str, Any]:
-    """Who sent a request: a site key (by its name then) for the agent, or the agent."""
-    if row.sent_by_key_id is not None:
-        return {"kind": "api_key", "name": row.sent_by_name}
-    return {"kind": "agent", "agent_id": row.agent_id}
-
-
 def send_form(
     rt: Runtime, actor: Actor, conversation_id: str, form_id: str, agent_id: str | None = None
 ) -> dict[str, Any]:
     """Send a form into a conversation: an agent for themselves, or a site key with
     `secure_forms` for the conversation's agent (`agent_id`), who alone can reveal it."""
     conversation = get_conversation(rt, actor.site_id, conversation_id)
-    agent_id = _sender(rt, actor, conversation, agent_id)
+    agent_id = agent_for(rt, actor, conversation, agent_id)
     if conversation.status != ACTIVE:
         raise ConversationClosed()
     form, definition = current(rt, actor.site_id, form_id)
@@ -194,7 +136,9 @@ def _request(rt: Runtime, site_id: str, request_id: str) -> Any:
     return row
 
 
-def _set_status(rt: Runtime, row: Any, status: str, **values: Any) -> bool:
+def _set_status(rt: Runtime, row: Any, status: str, *also: Any, **values: Any) -> bool:
+    """Move `row` on from the status it was read with (and `also` still true), or False
+    when something else moved it first."""
     with rt.app_engine.begin() as conn:
         changed = conn.execute(
             update(form_requests)
@@ -202,6 +146,7 @@ def _set_status(rt: Runtime, row: Any, status: str, **values: Any) -> bool:
                 form_requests.c.id == row.id,
                 form_requests.c.site_id == row.site_id,
                 form_requests.c.status == row.status,
+                *also,
             )
             .values(status=status, updated_at=utcnow(), **values)
         ).rowcount
@@ -296,23 +241,6 @@ def preview(rt: Runtime, otk: object) -> dict[str, Any]:
     return {"title": definition.title, "expires_at": rfc3339(claims.expires_at)}
 
 
-def _count_open(rt: Runtime, row: Any) -> bool:
-    """One more open of the link, if nobody else counted one since `row` was read: the
-    compare-and-set that lets exactly `link_opens` opens through, however they race."""
-    with rt.app_engine.begin() as conn:
-        changed = conn.execute(
-            update(form_requests)
-            .where(
-                form_requests.c.id == row.id,
-                form_requests.c.site_id == row.site_id,
-                form_requests.c.status == row.status,
-                form_requests.c.opens == row.opens,
-            )
-            .values(status=OPENED, opens=row.opens + 1, updated_at=utcnow())
-        ).rowcount
-    return bool(changed)
-
-
 def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
     """Open the link: up to the site's `link_opens` times while the form is unanswered.
 
@@ -327,7 +255,9 @@ def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
     if not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
-    if not _count_open(rt, row):
+    # A compare-and-set on the count: exactly `link_opens` opens get through, however
+    # they race.
+    if not _set_status(rt, row, OPENED, form_requests.c.opens == row.opens, opens=row.opens + 1):
         raise InvalidOrExpired()
     opens = row.opens + 1
     last = opens >= allowed
