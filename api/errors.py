@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from configs.logging import current_request_id
 from core.errors import DomainError
 
 log = logging.getLogger("api")
@@ -73,7 +74,15 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     # The exception's message may quote its input, so only the class name is logged here.
     log.error("unhandled %s on %s %s", exc.__class__.__name__, request.method, _route(request))
-    return error_response(500, "internal_error", "Something went wrong on our side.")
+    # Answered outside the other middleware (Starlette's ServerErrorMiddleware): the id
+    # that api.request_id bound is added here, so the caller can quote it.
+    request_id = current_request_id()
+    return error_response(
+        500,
+        "internal_error",
+        "Something went wrong on our side.",
+        headers={"X-Request-Id": request_id} if request_id else None,
+    )
 
 
 def _route(request: Request) -> str:

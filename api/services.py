@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from api.metrics import PUBLISH_FAILED
 from api.ratelimit import RateLimiter
 from configs import Settings
 from connectors import processor_for
@@ -40,6 +41,7 @@ class Services:
         try:
             self.publisher.publish_submission(submission)
         except PublishFailed:
+            PUBLISH_FAILED.inc()
             return False
         return True
 

@@ -5,10 +5,10 @@ Every task here is idempotent, runs with acks_late, and never returns or logs a 
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 
+import structlog
 from celery import Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -23,9 +23,10 @@ from core.runtime import Runtime
 from core.submissions import accept_submission
 from producers import open_event
 from vault import VaultError
+from workers import metrics
 from workers.app import app, settings
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 _TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError)
 
 
@@ -60,11 +61,16 @@ class RuntimeTask(Task):  # type: ignore[misc]
     max_retries=20,
 )
 def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> None:
+    metrics.delivered(self.request)
     try:
         submission = open_event(self.rt.keyring, submission_id, sealed)
     except VaultError:
         # Retrying cannot help a message that does not open; say so without its content.
-        log.error("submission %s: event does not open (tampered or foreign key)", submission_id)
+        log.error(
+            "submission event does not open (tampered or foreign key)",
+            submission_id=submission_id,
+        )
+        metrics.FAILED.labels("unreadable").inc()
         return
     try:
         delivered = accept_submission(self.rt, submission)
@@ -74,7 +80,13 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
         # Celery logs an exception's repr, and some (UnicodeEncodeError, say) quote their
         # input: only the class name leaves this task.
         raise TokenizeFailed(exc.__class__.__name__) from None
-    log.info("submission %s %s", submission_id, "stored" if delivered else "already done")
+    if not delivered:
+        metrics.DUPLICATES.inc()
+        log.info("submission already done", submission_id=submission_id)
+        return
+    metrics.stored(submission.submitted_at)
+    log.info("submission stored", submission_id=submission_id, site_id=submission.site_id)
+    log.info("agent notified", submission_id=submission_id, agent_id=submission.agent_id)
 
 
 @app.task(name=NOOP_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
@@ -88,7 +100,7 @@ def sweep_expired_requests(self: RuntimeTask) -> None:
         return
     count = form_requests.sweep_expired(self.rt)
     if count:
-        log.info("marked %d form requests expired", count)
+        log.info("form requests marked expired", count=count)
 
 
 @app.task(name=PURGE_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
@@ -102,10 +114,12 @@ def retention_purge(self: RuntimeTask) -> None:
     except PurgeBusy:
         log.info("retention purge already running elsewhere")
         return
+    metrics.PURGED.inc(report["deleted"])
+    metrics.SHREDDED.inc(len(report["data_keys_destroyed"]))
     log.info(
-        "retention purge: %d submissions deleted, %d month keys shredded",
-        report["deleted"],
-        len(report["data_keys_destroyed"]),
+        "retention purge done",
+        submissions_deleted=report["deleted"],
+        month_keys_shredded=len(report["data_keys_destroyed"]),
     )
 
 
@@ -115,10 +129,11 @@ def rewrap_data_keys(self: RuntimeTask) -> None:
         if not lock.acquired:
             return
         report = rewrap_and_retire(self.rt)
+    metrics.REWRAPPED.inc(report["rewrapped"])
     if report["rewrapped"] or report["retired"] or report["resealed_totp_secrets"]:
         log.info(
-            "re-wrapped %d data keys; re-sealed %d TOTP secrets; retired %s",
-            report["rewrapped"],
-            report["resealed_totp_secrets"],
-            report["retired"],
+            "data keys re-wrapped",
+            rewrapped=report["rewrapped"],
+            resealed_totp_secrets=report["resealed_totp_secrets"],
+            retired=report["retired"],
         )
