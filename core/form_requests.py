@@ -294,8 +294,10 @@ def extend(rt: Runtime, otk: object) -> dict[str, Any]:
     row = _request(rt, claims.site_id, claims.subject)
     if row.status != OPENED or not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
+    # Never sooner than the request already lives: a link with opens left outlives this key.
+    extensions = int(claims.data.get("ext", 0)) + 1
     return _issue_submit(
-        rt, row, str(claims.data["submission_id"]), int(claims.data.get("ext", 0)) + 1
+        rt, row, str(claims.data["submission_id"]), extensions, aware(row.expires_at)
     )
 
 

@@ -112,3 +112,19 @@ def test_link_opens_outside_1_to_5_is_refused_by_name(site: OwnSite, value: obje
     assert r.json()["error"] in ("policy_out_of_bounds", "invalid_body")
     assert "link_opens" in r.json()["fields"] or r.json()["error"] == "invalid_body"
     assert site.policies()["link_opens"] == 1
+
+
+def test_more_time_on_the_form_keeps_the_link_able_to_open_again(site: OwnSite) -> None:
+    site.policies(link_opens=2)
+    desk = site.desk()
+    sent, _ = _sent(desk)
+    submit_otk = _open(site.stack, sent.otk).json()["submit_otk"]
+    with site.stack.client() as c:
+        r = c.post("/api/v1/visitor/extend", json={"otk": submit_otk})
+        assert r.status_code == 200, r.text
+        status = c.get(f"/api/v1/secure-forms/{sent.request_id}", headers=desk.agent)
+    assert status.json()["status"] == "opened"
+    again = _open(site.stack, sent.otk)
+    assert again.status_code == 200, again.text
+    assert desk.submit(r.json()["submit_otk"], card_values()).status_code == 410  # older tab
+    assert desk.submit(again.json()["submit_otk"], card_values()).status_code == 202
