@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import logging.config
+import secrets
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,24 @@ def settings_or_exit() -> Settings:
         sys.exit(f"secureforms: configuration error: {exc}")
     logging.config.dictConfig(logging_config(settings.log_level))
     return settings
+
+
+def ask_new_password(what: str) -> str | None:
+    """A new password typed twice without echo on a terminal, or one line of standard
+    input when it is not one (a script's pipe); None, said on stderr, when it is empty
+    or the two differ."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"{what.capitalize()}: ")
+        again = getpass.getpass(f"{what.capitalize()} again: ")
+    else:
+        password = again = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print(f"secureforms: no {what} given", file=sys.stderr)
+        return None
+    if not secrets.compare_digest(password.encode(), again.encode()):
+        print(f"secureforms: the two {what}s differ; nothing was changed", file=sys.stderr)
+        return None
+    return password
 
 
 def runtime_or_exit(settings: Settings) -> Runtime:

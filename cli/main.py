@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cli import audit_commands, lifecycle_commands, metrics, user_commands
-from cli.common import runtime_or_exit, settings_or_exit
+from cli.common import ask_new_password, runtime_or_exit, settings_or_exit
+from core.actors import SCOPES
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -30,9 +31,14 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     from core.errors import DomainError
     from core.sites import create_site
 
+    password = args.admin_password
+    if password is None:
+        password = ask_new_password("admin password")
+        if password is None:
+            return 2
     rt = runtime_or_exit(settings_or_exit())
     try:
-        print(json.dumps(create_site(rt, args.name, args.admin_username, args.admin_password)))
+        print(json.dumps(create_site(rt, args.name, args.admin_username, password)))
     except DomainError as exc:
         print(f"secureforms: {exc.message}", file=sys.stderr)
         return 2
@@ -40,14 +46,16 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
 
 def cmd_site_api_key(args: argparse.Namespace) -> int:
+    from core.api_keys import DEFAULT_SCOPES, make_key
     from core.errors import DomainError
-    from core.sites import create_api_key
 
     rt = runtime_or_exit(settings_or_exit())
     try:
-        print(json.dumps({"api_key": create_api_key(rt, args.site_id, args.name)}))
+        made = make_key(rt, args.site_id, args.name, args.scope or list(DEFAULT_SCOPES))
+        print(json.dumps({k: made[k] for k in ("api_key", "id", "scopes")}))
     except DomainError as exc:
-        print(f"secureforms: {exc.message}", file=sys.stderr)
+        detail = "".join(f" {name}: {why}" for name, why in (exc.fields or {}).items())
+        print(f"secureforms: {exc.message}{detail}", file=sys.stderr)
         return 2
     return 0
 
@@ -219,11 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     create = site.add_parser("create", help="create a site and its first admin")
     create.add_argument("name")
     create.add_argument("--admin-username", required=True)
-    create.add_argument("--admin-password", required=True)
+    create.add_argument(
+        "--admin-password",
+        default=None,
+        help="asked for without echo when not given (keeps it out of ps and shell history)",
+    )
     create.set_defaults(func=cmd_site_create)
     key = site.add_parser("api-key", help="make an API key for a chat platform's back end")
     key.add_argument("site_id")
     key.add_argument("--name", default="chat platform")
+    key.add_argument(
+        "--scope",
+        action="append",
+        choices=[str(s) for s in SCOPES],
+        help="what the key may do (repeatable; default conversations)",
+    )
     key.set_defaults(func=cmd_site_api_key)
 
     api = sub.add_parser("api", help="serve HTTP")

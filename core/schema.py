@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -123,6 +124,8 @@ site_api_keys = Table(
     Column("name", String(200), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # a0008: what the key may do (core.api_keys.Scope), space-separated
+    Column("scopes", String(200), nullable=False, server_default="conversations"),
 )
 
 conversations = Table(
@@ -135,6 +138,9 @@ conversations = Table(
     Column("visitor_name", String(200), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    # a0008: the chat platform's own id for it, so a platform never has to store ours
+    Column("external_id", String(200), nullable=True),
+    Index("uq_conversations_site_external_id", "site_id", "external_id", unique=True),
 )
 
 participants = Table(
@@ -197,6 +203,12 @@ form_requests = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # a0008: sent by a site API key for the named agent (None: the agent sent it); the
+    # key's name is kept as it was then, since a key can be renamed away or deleted.
+    Column("sent_by_key_id", String(36), nullable=True),
+    Column("sent_by_name", String(200), nullable=True),
+    # a0008: how many times the visitor link was opened (policy link_opens)
+    Column("opens", Integer, nullable=False, server_default=text("0")),
 )
 
 # a0007: how the visitor pages show the site (core.branding); the logo is Pillow's

@@ -10,6 +10,7 @@ registry = Registry()
 def load_all() -> Registry:
     from api.routes import (  # noqa: F401
         admin,
+        api_keys,
         branding,
         chat,
         conversations,

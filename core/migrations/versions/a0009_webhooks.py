@@ -2,7 +2,7 @@
 event and webhook, and each attempt (core.webhooks, core.outbox).
 
 Revision ID: a0009_webhooks
-Revises: a0007_brand
+Revises: a0008_platform
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a0009_webhooks"
-down_revision = "a0007_brand"
+down_revision = "a0008_platform"
 branch_labels = None
 depends_on = None
 
