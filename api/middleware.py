@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import LATENCY, REQUESTS
 
-access_log = logging.getLogger("api.access")
+access_log = structlog.get_logger("api.access")
 
 NO_FRAMING = "'none'"
 
@@ -93,5 +93,9 @@ class AccessLog:
             REQUESTS.labels(scope["method"], route, str(status["code"])).inc()
             LATENCY.labels(scope["method"], route).observe(elapsed)
             access_log.info(
-                "%s %s %s %.1fms", scope["method"], route, status["code"], elapsed * 1000
+                "request",
+                method=scope["method"],
+                route=route,
+                status=status["code"],
+                duration_ms=round(elapsed * 1000, 1),
             )

@@ -101,11 +101,9 @@ def serve(port: int, hop: bool, middleware: bool) -> None:
         middleware=stack,
     )
     if middleware:
-        import logging.config
+        from configs.logging import configure_logging
 
-        from configs.logging import logging_config
-
-        logging.config.dictConfig(logging_config(settings.log_level))
+        configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         app,
         host="127.0.0.1",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import getpass
-import logging.config
 import secrets
 import sys
 from typing import TYPE_CHECKING
 
 from configs import ConfigError, Settings, load_settings
-from configs.logging import logging_config
+from configs.logging import configure_logging
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -20,7 +19,7 @@ def settings_or_exit() -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         sys.exit(f"secureforms: configuration error: {exc}")
-    logging.config.dictConfig(logging_config(settings.log_level))
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from cli import audit_commands, lifecycle_commands, metrics, user_commands
 from cli.common import ask_new_password, runtime_or_exit, settings_or_exit
+from configs import Settings
 from core.actors import SCOPES
 
 
@@ -83,8 +84,8 @@ def cmd_api(args: argparse.Namespace) -> int:
         # In this (the parent) process: one listener however many workers uvicorn starts.
         host, port = metrics.split_listen(settings.metrics_listen)
         metrics.serve(host, port, scrape_registry(settings), settings.metrics_authorized)
-    # More than one worker: uvicorn starts each from the factory, in a process of its own.
-    app: Any = create_app(settings) if args.workers == 1 else "api.app:create_app"
+    # More than one worker: uvicorn starts each from `api_app`, in a process of its own.
+    app: Any = create_app(settings) if args.workers == 1 else "cli.main:api_app"
     uvicorn.run(
         app,
         factory=args.workers > 1,
@@ -100,6 +101,20 @@ def cmd_api(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     return 0
+
+
+def api_app() -> Any:
+    """uvicorn's factory for `secureforms api --workers N`: each process reads the
+    settings and sets up logging as the command did, then builds the app."""
+    from api import create_app
+
+    return create_app(settings_or_exit())
+
+
+def _celery_quiet(settings: Settings) -> list[str]:
+    """Celery's start-up banner is printed, not logged: with JSON lines it would be the
+    one thing in the output a log collector cannot read."""
+    return ["--quiet"] if settings.log_format == "json" else []
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -118,6 +133,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     queues = {"main": QUEUE, "webhooks": WEBHOOK_QUEUE, "all": f"{QUEUE},{WEBHOOK_QUEUE}"}
     argv = [
+        *_celery_quiet(settings),
         "worker",
         "--loglevel",
         args.loglevel,
@@ -141,7 +157,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
     schedule = settings.data_dir / "celerybeat-schedule"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", args.loglevel, "--schedule", str(schedule)])
+    app.start(
+        [*_celery_quiet(settings), "beat", "--loglevel", args.loglevel, "--schedule", str(schedule)]
+    )
     return 0
 
 

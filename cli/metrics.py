@@ -39,9 +39,15 @@ def prepare_multiprocess_dir(role: str) -> Path:
             stale.unlink()
     else:
         path = Path(tempfile.mkdtemp(prefix=f"secureforms-{role}-metrics-"))
-        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        atexit.register(_remove_if_mine, path, os.getpid())
         os.environ[ENV] = str(path)
     return path
+
+
+def _remove_if_mine(path: Path, owner: int) -> None:
+    # Forked children inherit atexit hooks: only the process that made it removes it.
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def multiprocess_registry() -> Any:
@@ -77,7 +83,10 @@ def serve(host: str, port: int, registry: Any, authorized: Callable[[str | None]
         class server_class(ThreadingWSGIServer):  # type: ignore[no-redef]
             address_family = socket.AF_INET6
 
-    server = make_server(host, port, guarded, server_class, handler_class=_Quiet)
+    try:
+        server = make_server(host, port, guarded, server_class, handler_class=_Quiet)
+    except OSError as exc:
+        sys.exit(f"secureforms: cannot serve metrics on {host}:{port}: {exc.strerror}")
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
 

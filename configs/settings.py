@@ -78,6 +78,8 @@ class Settings:
     # token. Production refuses to start with neither (see _metrics_access).
     metrics_listen: str | None = None
     metrics_token: str | None = None
+    # "json" (one JSON object a line, for collectors) or "console" (readable).
+    log_format: str = "json"
 
     @property
     def is_production(self) -> bool:
@@ -191,6 +193,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         keyring_explicit=keyring_explicit,
         public_url=str(raw["public_url"]).rstrip("/"),
         log_level=str(raw.get("log_level", "INFO")).upper(),
+        log_format=_log_format(raw.get("log_format")),
         publish_timeout_s=publish_timeout_s,
         forwarded_allow_ips=_proxies(raw.get("forwarded_allow_ips")),
         password_hashing=_password_hashing(env, raw.get("password_hashing")),
@@ -201,6 +204,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     _refuse_unsafe(settings)
     return settings
+
+
+def _log_format(value: object) -> str:
+    chosen = "json" if value is None else str(value).lower()
+    if chosen not in ("json", "console"):
+        raise ConfigError('log_format must be "json" or "console"')
+    return chosen
 
 
 def _password_hashing(env: str, value: object) -> str:

@@ -128,8 +128,8 @@ def send_form(
         add_system_message(
             rt, conversation_id, "system", f"Secure form '{definition.title}' sent", conn=conn
         )
-        outbox.emit_request(conn, actor.site_id, "secure_form.sent", request_id=request_id)
         by_key = f";agent:{agent_id};{key_label(actor)}" if actor.key_id is not None else ""
+        outbox.emit_request(conn, actor.site_id, "secure_form.sent", request_id=request_id)
         audit.record(
             rt,
             site_id=actor.site_id,

@@ -41,7 +41,6 @@ class QueueCollector(Collector):
         self._url = settings.broker_url
         self._queue = queue
         self._timeout = max(1.0, settings.publish_timeout_s)
-        self._redis: redis.Redis | None = None
         self._is_redis = self._url.startswith(("redis://", "rediss://"))
 
     def describe(self) -> Iterable[Metric]:
@@ -71,14 +70,14 @@ class QueueCollector(Collector):
         return self._look_amqp(), None
 
     def _look_redis(self) -> tuple[int, float]:
-        if self._redis is None:
-            self._redis = redis.Redis.from_url(
-                self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
-            )
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.llen(self._queue)
-        pipe.lindex(self._queue, -1)
-        count, head = pipe.execute()
+        # A connection per look (one every scrape interval): nothing held open to close.
+        with redis.Redis.from_url(
+            self._url, socket_timeout=self._timeout, socket_connect_timeout=self._timeout
+        ) as client:
+            pipe = client.pipeline(transaction=True)
+            pipe.llen(self._queue)
+            pipe.lindex(self._queue, -1)
+            count, head = pipe.execute()
         return int(count), _age(head)
 
     def _look_amqp(self) -> int:

@@ -5,15 +5,15 @@ Every task here is idempotent, runs with acks_late, and never returns or logs a 
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Sequence
 
+import structlog
 from celery import Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from configs.celery import (
     NOOP_TASK,
@@ -35,12 +35,27 @@ from vault import VaultError
 from workers import metrics
 from workers.app import app, settings
 
-log = logging.getLogger(__name__)
-_TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError)
+log = structlog.get_logger(__name__)
+
+
+class StoreReadOnly(Exception):
+    """A database refused a write because it is read-only for now (a standby, or
+    `default_transaction_read_only`): retried like a lost connection, not failed for good."""
+
+
+_TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError, StoreReadOnly)
+# SQLSTATE 25006: read_only_sql_transaction (psycopg raises it as an InternalError).
+_READ_ONLY_SQLSTATE = "25006"
 
 
 class TokenizeFailed(Exception):
     """A submission could not be stored; the message names the cause's class only."""
+
+
+def _read_only(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == _READ_ONLY_SQLSTATE
+    )
 
 
 class RuntimeTask(Task):  # type: ignore[misc]
@@ -75,22 +90,31 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
         submission = open_event(self.rt.keyring, submission_id, sealed)
     except VaultError:
         # Retrying cannot help a message that does not open; say so without its content.
-        log.error("submission %s: event does not open (tampered or foreign key)", submission_id)
+        log.error(
+            "submission event does not open (tampered or foreign key)",
+            submission_id=submission_id,
+        )
         metrics.FAILED.labels("unreadable").inc()
         return
     try:
         delivered = accept_submission(self.rt, submission)
     except _TRANSIENT:
         raise  # retried with backoff; these carry no value
+    except DBAPIError as exc:
+        if _read_only(exc):
+            raise StoreReadOnly() from None
+        raise TokenizeFailed(exc.__class__.__name__) from None
     except Exception as exc:
         # Celery logs an exception's repr, and some (UnicodeEncodeError, say) quote their
         # input: only the class name leaves this task.
         raise TokenizeFailed(exc.__class__.__name__) from None
-    if delivered:
-        metrics.stored(submission.submitted_at)
-    else:
+    if not delivered:
         metrics.DUPLICATES.inc()
-    log.info("submission %s %s", submission_id, "stored" if delivered else "already done")
+        log.info("submission already done", submission_id=submission_id)
+        return
+    metrics.stored(submission.submitted_at)
+    log.info("submission stored", submission_id=submission_id, site_id=submission.site_id)
+    log.info("agent notified", submission_id=submission_id, agent_id=submission.agent_id)
 
 
 @app.task(name=NOOP_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
@@ -104,7 +128,7 @@ def sweep_expired_requests(self: RuntimeTask) -> None:
         return
     count = form_requests.sweep_expired(self.rt)
     if count:
-        log.info("marked %d form requests expired", count)
+        log.info("form requests marked expired", count=count)
 
 
 @app.task(name=PURGE_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
@@ -121,9 +145,9 @@ def retention_purge(self: RuntimeTask) -> None:
     metrics.PURGED.inc(report["deleted"])
     metrics.SHREDDED.inc(len(report["data_keys_destroyed"]))
     log.info(
-        "retention purge: %d submissions deleted, %d month keys shredded",
-        report["deleted"],
-        len(report["data_keys_destroyed"]),
+        "retention purge done",
+        submissions_deleted=report["deleted"],
+        month_keys_shredded=len(report["data_keys_destroyed"]),
     )
 
 
@@ -136,10 +160,10 @@ def rewrap_data_keys(self: RuntimeTask) -> None:
     metrics.REWRAPPED.inc(report["rewrapped"])
     if report["rewrapped"] or report["retired"] or report["resealed_totp_secrets"]:
         log.info(
-            "re-wrapped %d data keys; re-sealed %d TOTP secrets; retired %s",
-            report["rewrapped"],
-            report["resealed_totp_secrets"],
-            report["retired"],
+            "data keys re-wrapped",
+            rewrapped=report["rewrapped"],
+            resealed_totp_secrets=report["resealed_totp_secrets"],
+            retired=report["retired"],
         )
 
 

@@ -4,13 +4,25 @@ scrape), served on the metrics listener only; and the queue collector on RabbitM
 
 from __future__ import annotations
 
-import re
+import json
+import os
+import socket
+import subprocess
 import uuid
 from pathlib import Path
 
 import httpx
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
-from support.stack import RABBIT_URL, Stack, create_rabbit_vhost, delete_rabbit_vhost, free_port
+from support.stack import (
+    CLI,
+    RABBIT_URL,
+    ROOT,
+    Stack,
+    create_rabbit_vhost,
+    delete_rabbit_vhost,
+    free_port,
+)
 
 from configs import load_settings
 from producers import Publisher, QueueCollector
@@ -28,10 +40,16 @@ def healthz_count(text: str) -> float:
     return 0.0
 
 
-def pids_with_counts(directory: Path, but: int = 0) -> set[int]:
-    """The processes that wrote counts (not `but`: the parent defines some, serves none)."""
-    found = (re.fullmatch(r"counter_(\d+)\.db", p.name) for p in directory.glob("*.db"))
-    return {int(m.group(1)) for m in found if m} - {but}
+def healthz_by_process(directory: Path) -> dict[int, float]:
+    """Each api process's own count of `GET /healthz` 200, read from its file."""
+    counts = {}
+    for path in directory.glob("counter_*.db"):
+        pid = int(path.stem.removeprefix("counter_"))
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+            _, sample, labels, _ = json.loads(key)
+            if sample == "secureforms_http_requests_total" and labels == HEALTHZ:
+                counts[pid] = counts.get(pid, 0.0) + value
+    return counts
 
 
 def test_two_api_processes_add_up_on_the_metrics_listener(tmp_path: Path) -> None:
@@ -50,19 +68,20 @@ def test_two_api_processes_add_up_on_the_metrics_listener(tmp_path: Path) -> Non
         PROMETHEUS_MULTIPROC_DIR=str(directory),
     ) as stack:
         stack.start_api(["--workers", "2"])
-        parent = stack.procs["api"].popen.pid
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        assert 1 not in pids_with_counts(directory)  # emptied at start
+        assert not (directory / "counter_1.db").exists()  # emptied at start
         before = healthz_count(httpx.get(metrics_url, headers=auth, timeout=10).text)
         sent = 0
         # Fresh connections until both processes have answered some (the kernel picks).
-        while len(pids_with_counts(directory, parent)) < 2 and sent < 2000:
+        while len(healthz_by_process(directory)) < 2 and sent < 2000:
             assert httpx.get(f"{stack.base_url}/healthz", timeout=10).status_code == 200
             sent += 1
-        assert len(pids_with_counts(directory, parent)) == 2, "one process answered all"
+        by_process = healthz_by_process(directory)
+        assert len(by_process) == 2, f"one api process answered all {sent}"
         after = healthz_count(httpx.get(metrics_url, headers=auth, timeout=10).text)
         assert after - before == sent
+        assert after == sum(by_process.values())  # one scrape adds both processes up
         assert httpx.get(metrics_url, timeout=10).status_code == 401
         with stack.client() as c:
             assert c.get("/metrics", headers=auth).status_code == 404
@@ -97,3 +116,23 @@ def test_the_rabbitmq_queue_depth_is_read_without_consuming() -> None:
         assert _sample(collector, "secureforms_queue_oldest_age_seconds") is None
     finally:
         delete_rabbit_vhost(vhost)
+
+
+def test_a_metrics_port_in_use_stops_the_worker_with_a_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SECUREFORMS_")}
+    env |= {"SECUREFORMS_ENV": "test", "SECUREFORMS_DATA_DIR": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*CLI, "worker", "--metrics-port", str(port)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
