@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from cli import audit_commands, lifecycle_commands, user_commands
-from cli.common import runtime_or_exit, settings_or_exit
+from cli.common import runtime_or_exit, runtimes_closed, settings_or_exit
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -243,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    with runtimes_closed():
+        return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":
