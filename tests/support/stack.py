@@ -284,6 +284,14 @@ class Stack:
             time.sleep(0.1)
         raise AssertionError("api did not start in 30 s")
 
+    def start(self, worker_concurrency: int = 2) -> Proc:
+        """The api and a worker side by side, as `running` starts them (each spends seconds
+        on its imports, which overlap); answers the worker."""
+        api = self._spawn("api", *self._api_args())
+        worker = self._spawn("worker", *self._worker_args(worker_concurrency))
+        self._await_api(api)
+        return self._await_worker(worker)
+
     def start_worker(self, concurrency: int = 2, name: str = "worker") -> Proc:
         return self._await_worker(self._spawn(name, *self._worker_args(concurrency)))
 
