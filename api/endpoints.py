@@ -82,6 +82,7 @@ class EndpointSpec:
     audit: str | None = None  # the audit type of this endpoint's refused attempts
     during_setup: frozenset[Setup] = NO_SETUP  # see api.auth.Setup
     max_body: int | None = None  # above the settings' max_body_bytes (a logo in base64)
+    query: Mapping[str, Mapping[str, Any]] | None = None  # query parameters' JSON schemas
 
     @property
     def access(self) -> Access:
@@ -110,6 +111,7 @@ class Registry:
         audit: str | None = None,
         during_setup: frozenset[Setup] = NO_SETUP,
         max_body: int | None = None,
+        query: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if auth == PUBLIC and (roles or permission or mfa):
             raise ValueError(f"{method} {path}: a public endpoint has nobody to check")
@@ -146,6 +148,7 @@ class Registry:
                     audit,
                     during_setup,
                     max_body,
+                    query,
                 )
             )
             return handler

@@ -146,6 +146,13 @@ def _since(raw: str | None) -> datetime | None:
     "/api/v1/audit",
     tag="audit",
     roles=ADMIN,
+    query={
+        "since": {"type": "string", "format": "date-time"},
+        "type": {"type": "string", "maxLength": 64, "pattern": "^[a-z_]+(\\.[a-z_]*)*$"},
+        "user_id": {"type": "string"},
+        "after": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE},
+    },
     summary="The site's audit trail in order, filtered by ?since= (RFC 3339), ?type= (exact, "
     "or a family ending in '.': type=auth.), ?user_id=; paged by ?after=<seq>&limit= "
     "(up to 1000).",

@@ -59,7 +59,12 @@ def _list_query(ctx: Ctx) -> tuple[str, str | None, int]:
     auth=USER_OR_KEY,
     roles=_READERS,
     tag="conversations",
-    responses={403: "forbidden", 404: "not_found", 422: "invalid_query"},
+    query={
+        "status": {"enum": list(workspace.STATUSES)},
+        "limit": {"type": "integer", "minimum": 1, "maximum": workspace.MAX_LIMIT},
+        "agent_id": {"type": "string"},
+    },
+    responses={403: "forbidden", 404: "not_found"},
     summary="List conversations, newest first: ?status=active|closed|all (default active), "
     "?limit=1..200 (default 50), ?agent_id= (admins, managers, site keys). An agent gets "
     'the ones they are assigned to or take part in. {"conversations": [{"id", "status", '
@@ -100,6 +105,7 @@ def detail(ctx: Ctx) -> dict[str, Any]:
     status=201,
     tag="conversations",
     body={"visitor": field(dict), "agent_id": field(str, max_length=64)},
+    responses={404: "not_found"},  # agent_id names no agent of the site
 )
 def create(ctx: Ctx) -> dict[str, Any]:
     """Start a conversation (an agent creating it is assigned)."""

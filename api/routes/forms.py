@@ -33,6 +33,7 @@ def create_form(ctx: Ctx) -> dict[str, Any]:
     "GET",
     "/api/v1/forms",
     tag="forms",
+    query={"include_archived": {"type": "boolean"}},
     summary="List the site's forms (agents pick from these); ?include_archived=true adds "
     "the archived ones.",
 )
