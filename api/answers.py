@@ -43,6 +43,11 @@ def obj(
     return schema
 
 
+def or_empty(schema: Schema) -> Schema:
+    """A query parameter that may also be sent empty (`?after=`), meaning its default."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
 def listing(key: str, item: Schema, **more: Schema) -> Schema:
     """{"<key>": [item, ...], ...more}"""
     return obj({key: array(item), **more})
@@ -137,14 +142,31 @@ EXPORT = obj(
 TEMPLATES = listing("templates", RECORD)
 
 # -- conversations ------------------------------------------------------------------------
+_STATUS: Schema = {"enum": ["active", "closed"]}
+_VISITOR = obj({"name": maybe(STR)})
+_MESSAGE_FIELDS: dict[str, Schema] = {"at": TIME, "author": maybe(STR), "text": STR}
+NEW_CONVERSATION = obj({"id": STR, "status": _STATUS, "agent_id": maybe(STR)})
 CONVERSATION = obj(
-    {"id": STR, "status": STR, "agent_id": maybe(STR), "visitor": RECORD, "created_at": TIME},
-    closed=False,
+    {"id": STR, "status": _STATUS, "agent_id": maybe(STR), "visitor": _VISITOR, "created_at": TIME},
+    {"participants": STRINGS},  # after adding one
 )
-CONVERSATIONS = listing("conversations", CONVERSATION)
-NEW_CONVERSATION = obj({"id": STR, "status": STR, "agent_id": maybe(STR)})
-MESSAGE = obj({"at": TIME, "author": maybe(STR), "text": STR}, closed=False)
-TRANSCRIPT = listing("messages", MESSAGE)
+_LISTED = {
+    "id": STR,
+    "status": _STATUS,
+    "agent_id": maybe(STR),
+    "assigned": BOOL,
+    "visitor": _VISITOR,
+    "created_at": TIME,
+    "closed_at": maybe(TIME),
+}
+CONVERSATIONS = listing(
+    "conversations", obj({**_LISTED, "last_message": maybe(obj(_MESSAGE_FIELDS))})
+)
+CONVERSATION_DETAIL = obj({**_LISTED, "participants": STRINGS, "secure_forms": array(RECORD)})
+MESSAGE = obj({**_MESSAGE_FIELDS, "card_number_masked": BOOL})
+TRANSCRIPT = listing(
+    "messages", obj({**_MESSAGE_FIELDS, "from": {"enum": ["visitor", "agent", "system", "bot"]}})
+)
 EVENTS = listing("events", obj({"id": STR, "type": STR, "data": ANY}, closed=False))
 
 # -- secure forms -------------------------------------------------------------------------
@@ -206,7 +228,7 @@ ANSWERS: dict[str, Schema] = {
     "POST /api/v1/forms/from-template/{template}": FORM_VERSION,
     "GET /api/v1/conversations": CONVERSATIONS,
     "POST /api/v1/conversations": NEW_CONVERSATION,
-    "GET /api/v1/conversations/{conversation_id}": CONVERSATION,
+    "GET /api/v1/conversations/{conversation_id}": CONVERSATION_DETAIL,
     "POST /api/v1/conversations/{conversation_id}/participants": CONVERSATION,
     "POST /api/v1/conversations/{conversation_id}/transfer": CONVERSATION,
     "POST /api/v1/conversations/{conversation_id}/close": CONVERSATION,

@@ -177,6 +177,8 @@ def _call(spec: EndpointSpec) -> Callable[[Request, bytes], Awaitable[Any]]:
 
     def context(request: Request, actor: Actor | None, body: dict[str, Any]) -> Ctx:
         services: Services = request.app.state.services
+        if spec.query is not None:
+            _known_query(request, spec.query)
         return Ctx(request, services, actor, body, dict(request.path_params))
 
     if inspect.iscoroutinefunction(spec.handler):
@@ -190,6 +192,18 @@ def _call(spec: EndpointSpec) -> Callable[[Request, bytes], Awaitable[Any]]:
         return _audited(spec, context(request, actor, body))
 
     return access(run)
+
+
+def _known_query(request: Request, known: Mapping[str, Any]) -> None:
+    """An endpoint that takes query parameters names them all: any other is refused, as an
+    unknown body field is (its name is client input, so not repeated)."""
+    if any(name not in known for name in request.query_params):
+        raise ApiError(
+            422,
+            "invalid_query",
+            "Unknown query parameter.",
+            fields={"query": f"Only {', '.join(known)}."},
+        )
 
 
 def _audited(spec: EndpointSpec, ctx: Ctx) -> Any:

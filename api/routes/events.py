@@ -9,6 +9,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from api.answers import or_empty
 from api.endpoints import ANY_USER, Ctx
 from api.errors import NO_STORE, ApiError
 from api.routes import registry
@@ -53,9 +54,9 @@ def parse_wait(raw: str | None) -> float:
 
 # `after`: the last event id seen; `wait`: seconds to long-poll (SSE with Accept:
 # text/event-stream, resumed by Last-Event-ID).
-EVENTS_QUERY: dict[str, dict[str, Any]] = {
-    "after": {"type": "string", "pattern": "^(0|[0-9]+-[0-9]+)$"},
-    "wait": {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S},
+EVENTS_QUERY: dict[str, dict[str, Any]] = {  # an empty value is its default
+    "after": or_empty({"type": "string", "pattern": "^(0|[0-9]+-[0-9]+)$"}),
+    "wait": or_empty({"type": "number", "minimum": 0, "maximum": MAX_WAIT_S}),
 }
 
 

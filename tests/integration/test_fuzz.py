@@ -2,8 +2,9 @@
 uvicorn (tests/support/stack.py) and checks every answer.
 
 Checks, on every response: not a 5xx; its status documented for that operation; its
-content type and body as documented (the success shapes and the one error shape); and no
-value of a seeded canary submission in its body (tests/support/scan.py, every encoding).
+content type and body as documented (the success shapes and the one error shape); a
+request the document calls invalid refused with a 4xx; and no value of a seeded canary
+submission in its body (tests/support/scan.py, every encoding).
 
 Who calls: an admin, an agent (the one who sent the canary form) and a site API key, each
 on the operations its security scheme names (sessions: admin and agent; site keys: the
@@ -50,6 +51,7 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.case import Case
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -141,6 +143,16 @@ def no_server_error(ctx: CheckContext, response: Response, case: Case) -> bool |
             message=f"{response.status_code}: {response.text[:300]}",
         )
     return None
+
+
+def refuses_what_the_document_forbids(
+    ctx: CheckContext, response: Response, case: Case
+) -> bool | None:
+    """schemathesis's negative_data_rejection, with 413 as a refusal too: a string past its
+    maxLength may make the whole body too large, and that is refused before its fields."""
+    if response.status_code == 413:
+        return None
+    return negative_data_rejection(ctx, response, case)
 
 
 def _documented(case: Case) -> set[int]:
@@ -249,6 +261,7 @@ def test_the_api_survives_fuzzing(seeded: Seeded) -> None:
         status_code_conformance,
         content_type_conformance,
         response_schema_conformance,
+        refuses_what_the_document_forbids,
         make_canary_check(seeded.scanner),
     ]
     tally = Tally()
