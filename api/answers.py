@@ -125,6 +125,23 @@ PAYMENTS = obj(
 )
 AUDIT = obj({"events": array(RECORD), "next_after": maybe(INT)})
 
+API_KEY = obj({"id": STR, "name": STR, "scopes": STRINGS, "created_at": TIME})
+API_KEYS = listing("api_keys", API_KEY)
+NEW_API_KEY = obj({**API_KEY["properties"], "api_key": STR})
+WEBHOOK = obj(
+    {
+        "id": STR,
+        "url": STR,
+        "events": STRINGS,
+        "created_at": TIME,
+        "previous_secret_until": maybe(TIME),
+    }
+)
+WEBHOOKS = listing("webhooks", WEBHOOK)
+NEW_WEBHOOK = obj({"id": STR, "secret": STR, "url": STR, "events": STRINGS})
+ROTATED = obj({"id": STR, "secret": STR, "previous_secret_until": TIME})
+DELIVERIES = listing("deliveries", RECORD)
+
 # -- forms --------------------------------------------------------------------------------
 FORMS = listing("forms", RECORD)
 FORM = RECORD
@@ -145,13 +162,23 @@ TEMPLATES = listing("templates", RECORD)
 _STATUS: Schema = {"enum": ["active", "closed"]}
 _VISITOR = obj({"name": maybe(STR)})
 _MESSAGE_FIELDS: dict[str, Schema] = {"at": TIME, "author": maybe(STR), "text": STR}
-NEW_CONVERSATION = obj({"id": STR, "status": _STATUS, "agent_id": maybe(STR)})
+NEW_CONVERSATION = obj(
+    {"id": STR, "status": _STATUS, "agent_id": maybe(STR), "external_id": maybe(STR)}
+)
 CONVERSATION = obj(
-    {"id": STR, "status": _STATUS, "agent_id": maybe(STR), "visitor": _VISITOR, "created_at": TIME},
+    {
+        "id": STR,
+        "status": _STATUS,
+        "agent_id": maybe(STR),
+        "visitor": _VISITOR,
+        "created_at": TIME,
+        "external_id": maybe(STR),
+    },
     {"participants": STRINGS},  # after adding one
 )
 _LISTED = {
     "id": STR,
+    "external_id": maybe(STR),
     "status": _STATUS,
     "agent_id": maybe(STR),
     "assigned": BOOL,
@@ -217,6 +244,12 @@ ANSWERS: dict[str, Schema] = {
     "GET /api/v1/site/payments": PAYMENTS,
     "PUT /api/v1/site/payments": PAYMENTS,
     "GET /api/v1/audit": AUDIT,
+    "GET /api/v1/site/api-keys": API_KEYS,
+    "POST /api/v1/site/api-keys": NEW_API_KEY,
+    "POST /api/v1/webhooks": NEW_WEBHOOK,
+    "GET /api/v1/webhooks": WEBHOOKS,
+    "POST /api/v1/webhooks/{webhook_id}/rotate-secret": ROTATED,
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": DELIVERIES,
     "POST /api/v1/forms": FORM_VERSION,
     "GET /api/v1/forms": FORMS,
     "GET /api/v1/forms/{form_id}": FORM,

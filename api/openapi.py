@@ -105,6 +105,8 @@ def _operation(spec: EndpointSpec) -> dict[str, Any]:
         op["security"] = [{"session": []}]
         if spec.auth == USER_OR_KEY:
             op["security"].append({"site_key": []})
+            # The scope a site API key needs here (users are not scoped).
+            op["x-api-key-scope"] = str(spec.scope)
         responses["401"] = _error("unauthenticated or session_expired")
     if spec.rate:
         responses["429"] = _error("rate_limited")
