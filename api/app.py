@@ -9,7 +9,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from api.errors import domain_error_handler, http_error_handler, unexpected_error_handler
+from api.errors import (
+    STORE_UNAVAILABLE,
+    domain_error_handler,
+    http_error_handler,
+    store_unavailable_handler,
+    unexpected_error_handler,
+)
 from api.metrics import process_exited, scrape_registry
 from api.middleware import AccessLog, SecurityHeaders
 from api.request_id import RequestId
@@ -40,6 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         exception_handlers={
             DomainError: domain_error_handler,
             HTTPException: http_error_handler,
+            **dict.fromkeys(STORE_UNAVAILABLE, store_unavailable_handler),
             Exception: unexpected_error_handler,
         },
         lifespan=lifespan,

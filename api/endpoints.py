@@ -26,7 +26,13 @@ from starlette.routing import Route
 
 from api.auth import NO_SETUP, PUBLIC, USER, USER_OR_KEY, Access, Setup, api_call, refused
 from api.bodies import F, parse_json, read_body
-from api.errors import NO_STORE, ApiError, unexpected_error_handler
+from api.errors import (
+    NO_STORE,
+    STORE_UNAVAILABLE,
+    ApiError,
+    store_unavailable_handler,
+    unexpected_error_handler,
+)
 from api.ratelimit import client_address
 from api.services import Services
 from core import audit
@@ -252,6 +258,8 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
             return await handle(request)
         except DomainError:
             raise
+        except STORE_UNAVAILABLE as exc:
+            return await store_unavailable_handler(request, exc)
         except Exception as exc:
             return await unexpected_error_handler(request, exc)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis.exceptions
+import sqlalchemy.exc
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from configs.logging import current_request_id
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 
 log = logging.getLogger("api")
 
@@ -69,6 +71,30 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, ("http_error", "The request failed."))
     return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+
+
+# A store that does not answer (Redis killed, PostgreSQL restarting, a dropped connection)
+# means the service is unavailable for a moment, not that it is broken: 503, so a visitor
+# tries again with the key they still hold. Whatever raised it wrote nothing the retry
+# could trip over: the submit path spends its key only after its reads succeeded.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+)
+
+
+async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
+    log.warning(
+        "store unavailable (%s) on %s %s", exc.__class__.__name__, request.method, _route(request)
+    )
+    return error_response(
+        503,
+        Unavailable.code,
+        Unavailable.default_message,
+        headers={"Retry-After": "2"},
+    )
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, m
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from api.errors import STORE_UNAVAILABLE
 from configs import Settings
 from core.errors import InvalidOrExpired, NotFound, Unavailable, ValidationFailed
 from core.runtime import Runtime
@@ -65,7 +66,9 @@ def counted_submit(rt: Runtime, publish: Publish, otk: str, values: dict[str, An
     try:
         submit_answers(rt, publish, otk, values)
     except Exception as exc:
-        SUBMITS.labels(outcome=_REFUSALS.get(type(exc), "error")).inc()
+        # A store that did not answer is answered 503 `unavailable` (api.errors) too.
+        unavailable = "unavailable" if isinstance(exc, STORE_UNAVAILABLE) else "error"
+        SUBMITS.labels(outcome=_REFUSALS.get(type(exc), unavailable)).inc()
         raise
     SUBMITS.labels(outcome="accepted").inc()
 

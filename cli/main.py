@@ -128,15 +128,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
             metrics.multiprocess_registry(),
             settings.metrics_authorized,
         )
+    from configs.celery import WEBHOOK_QUEUE
     from workers.app import QUEUE, app
 
+    queues = {"main": QUEUE, "webhooks": WEBHOOK_QUEUE, "all": f"{QUEUE},{WEBHOOK_QUEUE}"}
     argv = [
         *_celery_quiet(settings),
         "worker",
         "--loglevel",
         args.loglevel,
         "-Q",
-        QUEUE,
+        queues[args.queues],
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
@@ -196,9 +198,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     procs = [
         subprocess.Popen([*base, "api", "--host", args.host, "--port", str(args.port)]),
         subprocess.Popen([*base, "worker", "--concurrency", "2"]),
+        subprocess.Popen([*base, "worker", "--concurrency", "1", "--queues", "webhooks"]),
         subprocess.Popen([*base, "beat"]),
     ]
-    print(f"secureforms dev: http://{args.host}:{args.port}  (api + worker + beat; Ctrl-C stops)")
+    print(
+        f"secureforms dev: http://{args.host}:{args.port}  "
+        "(api + worker + webhook worker + beat; Ctrl-C stops)"
+    )
     print(demo, flush=True)
     stopping = False
 
@@ -266,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=0)
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"], default=None)
     worker.add_argument("--loglevel", default="INFO")
+    # Webhook deliveries wait on other people's servers: by default a worker of their own.
+    worker.add_argument("--queues", choices=["main", "webhooks", "all"], default="main")
     worker.add_argument("--metrics-port", type=int, default=None)
     worker.add_argument("--metrics-host", default="127.0.0.1")
     worker.set_defaults(func=cmd_worker)

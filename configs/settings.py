@@ -68,6 +68,11 @@ class Settings:
     # "standard" (Argon2id, RFC 9106's low-memory profile) everywhere but in the test
     # environment, which may choose "fast-for-tests": see _password_hashing.
     password_hashing: str = "standard"  # noqa: S105 (a cost profile, not a password)
+    # Webhook deliveries (core.outbox): how often beat drains the outbox, the waits
+    # between a failed attempt and the next (the last repeats), and when to give up.
+    webhook_poll_interval_s: int = 2
+    webhook_retry_schedule_s: tuple[int, ...] = (10, 30, 60, 300, 900, 1800, 3600)
+    webhook_retry_for_s: int = 24 * 3600
     # Who may read the api's /metrics: served on a listen address of its own
     # ("host:port"; the app port then answers 404 there), and/or only with this bearer
     # token. Production refuses to start with neither (see _metrics_access).
@@ -117,6 +122,8 @@ _INT_SETTINGS = {
     "purge_interval_s": (1, 7 * 24 * 3600),
     "rewrap_interval_s": (1, 7 * 24 * 3600),
     "sweep_interval_s": (1, 24 * 3600),
+    "webhook_poll_interval_s": (1, 3600),
+    "webhook_retry_for_s": (1, 7 * 24 * 3600),
 }
 
 
@@ -190,6 +197,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         publish_timeout_s=publish_timeout_s,
         forwarded_allow_ips=_proxies(raw.get("forwarded_allow_ips")),
         password_hashing=_password_hashing(env, raw.get("password_hashing")),
+        webhook_retry_schedule_s=_schedule(raw.get("webhook_retry_schedule_s")),
         metrics_listen=_metrics_listen(raw.get("metrics_listen")),
         metrics_token=_metrics_token(raw.get("metrics_token")),
         **ints,
@@ -218,6 +226,20 @@ def _password_hashing(env: str, value: object) -> str:
     if chosen == "fast-for-tests" and env != "test":
         raise ConfigError('password_hashing = "fast-for-tests" is only for the test environment')
     return chosen
+
+
+def _schedule(value: object) -> tuple[int, ...]:
+    """webhook_retry_schedule_s: seconds between attempts (a list, or "10,30,60")."""
+    items = value if isinstance(value, list) else re.split(r"[,\s]+", str(value or "").strip())
+    try:
+        waits = tuple(int(str(i)) for i in items if str(i).strip())
+    except ValueError:
+        waits = ()
+    if not waits or not all(1 <= w <= 24 * 3600 for w in waits) or len(waits) > 50:
+        raise ConfigError(
+            "webhook_retry_schedule_s must be 1 to 50 waits of 1 s to a day, such as 10,30,60"
+        )
+    return waits
 
 
 _METRICS_KEYS = ("metrics_listen", "metrics_token")

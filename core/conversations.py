@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from configs.database import insert_unless_present
-from core import lifecycle, notifications
+from core import lifecycle, notifications, outbox
 from core.actors import Actor, Role
 from core.clock import rfc3339, utcnow
 from core.errors import Conflict, ConversationClosed, Forbidden, NotFound, ValidationFailed
@@ -223,6 +223,10 @@ def transfer(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> 
             .values(agent_id=agent_id)
         )
         _join(conn, conversation_id, agent_id)
+        if conversation.agent_id != agent_id:
+            outbox.emit_conversation(
+                conn, conversation, "conversation.transferred", ACTIVE, agent_id
+            )
     lifecycle.on_transferred(rt, conversation_id)
     previous = conversation.agent_id
     if previous is not None and previous != agent_id:
@@ -262,6 +266,7 @@ def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
                     text="Chat ended" + (f" by {actor.label}" if actor.is_user else ""),
                 )
             )
+            outbox.emit_conversation(conn, conversation, "conversation.closed", CLOSED)
     lifecycle.on_closed(rt, actor.site_id, conversation_id)
     publish_to_visitor(rt, actor.site_id, conversation_id, "chat.closed", {})
     if ended:  # once: closing a closed conversation again tells nobody anything new

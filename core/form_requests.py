@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from core import audit, notifications
+from core import audit, notifications, outbox
 from core.actors import Actor, Role
 from core.api_keys import key_label
 from core.clock import aware, rfc3339, utcnow
@@ -95,6 +95,7 @@ def send_form(
             rt, conversation_id, "system", f"Secure form '{definition.title}' sent", conn=conn
         )
         by_key = f";agent:{agent_id};{key_label(actor)}" if actor.key_id is not None else ""
+        outbox.emit_request(conn, actor.site_id, "secure_form.sent", request_id=request_id)
         audit.record(
             rt,
             site_id=actor.site_id,
@@ -137,9 +138,18 @@ def _request(rt: Runtime, site_id: str, request_id: str) -> Any:
     return row
 
 
-def _set_status(rt: Runtime, row: Any, status: str, *also: Any, **values: Any) -> bool:
-    """Move `row` on from the status it was read with (and `also` still true), or False
-    when something else moved it first."""
+def _set_status(
+    rt: Runtime,
+    row: Any,
+    status: str,
+    event: str | None = None,
+    *,
+    also: tuple[Any, ...] = (),
+    **values: Any,
+) -> bool:
+    """Move the request on from the status `row` read (and `also` still true), or False
+    when something else moved it first; `event` goes to the webhook outbox in the same
+    transaction when it did."""
     with rt.app_engine.begin() as conn:
         changed = conn.execute(
             update(form_requests)
@@ -151,12 +161,14 @@ def _set_status(rt: Runtime, row: Any, status: str, *also: Any, **values: Any) -
             )
             .values(status=status, updated_at=utcnow(), **values)
         ).rowcount
+        if changed and event is not None:
+            outbox.emit_request(conn, row.site_id, event, request_id=row.id)
     return bool(changed)
 
 
 def _effective_status(rt: Runtime, row: Any) -> str:
     if row.status in (SENT, OPENED) and aware(row.expires_at) <= utcnow():
-        if _set_status(rt, row, EXPIRED):
+        if _set_status(rt, row, EXPIRED, "secure_form.expired"):
             notifications.publish(
                 rt,
                 row.site_id,
@@ -257,8 +269,10 @@ def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
         raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
     # A compare-and-set on the count: exactly `link_opens` opens get through, however
-    # they race.
-    if not _set_status(rt, row, OPENED, form_requests.c.opens == row.opens, opens=row.opens + 1):
+    # they race. Webhooks hear of the first open only, as the agent does.
+    first = "secure_form.opened" if row.opens == 0 else None
+    counted = (form_requests.c.opens == row.opens,)
+    if not _set_status(rt, row, OPENED, first, also=counted, opens=row.opens + 1):
         raise InvalidOrExpired()
     opens = row.opens + 1
     last = opens >= allowed
@@ -335,12 +349,13 @@ def mark_submitted(
             add_system_message(
                 rt, conversation_id, "system", f"Secure form '{form_title}' submitted", conn=conn
             )
+            outbox.emit_request(conn, site_id, "secure_form.submitted", request_id=request_id)
     return bool(changed)
 
 
 def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:
     with rt.app_engine.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             update(form_requests)
             .where(
                 form_requests.c.id == request_id,
@@ -348,7 +363,9 @@ def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:
                 form_requests.c.status == SUBMITTED,
             )
             .values(status=VIEWED, updated_at=utcnow())
-        )
+        ).rowcount
+        if changed:  # the first reveal only: a second look changes nothing
+            outbox.emit_request(conn, site_id, "secure_form.viewed", request_id=request_id)
 
 
 def retention_deadline(submitted_at: datetime, retention_days: int) -> datetime:

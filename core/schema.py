@@ -254,3 +254,63 @@ payment_forwards = Table(
     Column("payment_intent_status", String(40), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# a0009: signed webhooks (core.webhooks). The secrets are sealed at rest (core.sealed);
+# during a rotation the old one signs too, until previous_until.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of event types
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text, nullable=True),
+    Column("previous_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The outbox (core.outbox): an event is written in the transaction of the change that
+# caused it, with one delivery per subscribed webhook; the body is exactly what is sent
+# (ids and statuses, never a value). `seq` orders a conversation's events.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(36), ForeignKey("webhooks.id"), nullable=False),
+    Column("event_seq", Integer, ForeignKey("webhook_events.seq"), nullable=False),
+    Column("site_id", String(36), nullable=False),
+    # Deliveries with the same webhook and key go out in event order (a conversation's id).
+    Column("order_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_order", "webhook_id", "order_key", "status", "event_seq"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("webhook_id", String(36), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | retrying | failed
+    Column("response_code", Integer, nullable=True),
+    Column("error", String(200), nullable=True),
+    Index("ix_webhook_attempts_webhook", "webhook_id", "id"),
+)

@@ -7,15 +7,24 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 
 import structlog
 from celery import Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from configs.celery import NOOP_TASK, PURGE_TASK, REWRAP_TASK, SWEEP_TASK, TOKENIZE_TASK
-from core import form_requests
+from configs.celery import (
+    NOOP_TASK,
+    PURGE_TASK,
+    REWRAP_TASK,
+    SWEEP_TASK,
+    TOKENIZE_TASK,
+    WEBHOOK_TASK,
+)
+from connectors import webhooks as webhook_connector
+from core import form_requests, outbox
 from core.keys import rewrap_and_retire
 from core.locks import HeldLock, claim_slot
 from core.retention import PurgeBusy, run_purge
@@ -27,11 +36,26 @@ from workers import metrics
 from workers.app import app, settings
 
 log = structlog.get_logger(__name__)
-_TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError)
+
+
+class StoreReadOnly(Exception):
+    """A database refused a write because it is read-only for now (a standby, or
+    `default_transaction_read_only`): retried like a lost connection, not failed for good."""
+
+
+_TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError, StoreReadOnly)
+# SQLSTATE 25006: read_only_sql_transaction (psycopg raises it as an InternalError).
+_READ_ONLY_SQLSTATE = "25006"
 
 
 class TokenizeFailed(Exception):
     """A submission could not be stored; the message names the cause's class only."""
+
+
+def _read_only(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == _READ_ONLY_SQLSTATE
+    )
 
 
 class RuntimeTask(Task):  # type: ignore[misc]
@@ -76,6 +100,10 @@ def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> N
         delivered = accept_submission(self.rt, submission)
     except _TRANSIENT:
         raise  # retried with backoff; these carry no value
+    except DBAPIError as exc:
+        if _read_only(exc):
+            raise StoreReadOnly() from None
+        raise TokenizeFailed(exc.__class__.__name__) from None
     except Exception as exc:
         # Celery logs an exception's repr, and some (UnicodeEncodeError, say) quote their
         # input: only the class name leaves this task.
@@ -137,3 +165,30 @@ def rewrap_data_keys(self: RuntimeTask) -> None:
             resealed_totp_secrets=report["resealed_totp_secrets"],
             retired=report["retired"],
         )
+
+
+_WEBHOOK_POLICY = webhook_connector.Policy(
+    production=settings.is_production, own_url=settings.public_url
+)
+
+
+def _send_webhook(
+    url: str, body: bytes, *, event_id: str, event_type: str, secrets: Sequence[str]
+) -> webhook_connector.Attempt:
+    return webhook_connector.post(
+        _WEBHOOK_POLICY, url, body, event_id=event_id, event_type=event_type, secrets=secrets
+    )
+
+
+@app.task(name=WEBHOOK_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+def deliver_webhooks(self: RuntimeTask) -> None:
+    # Beat sends this every webhook_poll_interval_s; two beats by mistake send one.
+    if not claim_slot(self.rt, "deliver-webhooks", settings.webhook_poll_interval_s):
+        return
+    sent = outbox.drain(self.rt, _send_webhook)
+    if sent:
+        log.info("delivered %d webhook events", sent)
+    if claim_slot(self.rt, "prune-webhooks", 3600):
+        pruned = outbox.prune(self.rt)
+        if pruned:
+            log.info("forgot %d webhook deliveries older than 30 days", pruned)

@@ -24,6 +24,7 @@ def load_all() -> Registry:
         payments,
         secure_forms,
         visitor,
+        webhooks,
     )
 
     return registry

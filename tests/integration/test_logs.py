@@ -82,9 +82,14 @@ def test_every_line_of_api_worker_and_beat_is_a_json_event(stack: Stack) -> None
         paths = sorted(stack.data_dir.glob(f"{process}-*.log"))
         assert paths, f"no {process} log"
         for path in paths:
-            for number, line in enumerate(path.read_text().splitlines(), 1):
-                event = json.loads(line)  # raises on a line that is not JSON
+            lines = path.read_text().splitlines()
+            for number, line in enumerate(lines, 1):
                 where = f"{path.name}:{number}: {line[:200]}"
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    following = "\n".join(lines[number - 1 : number + 30])
+                    raise AssertionError(f"not a JSON line, {where}\n{following}") from None
                 assert {"event", "level", "logger", "timestamp"} <= set(event), where
     uvicorn = [e for e in events_of(stack, "api") if e["logger"].startswith("uvicorn")]
     assert uvicorn, "uvicorn's own lines are missing from the api's log"

@@ -307,6 +307,15 @@ class Stack:
             time.sleep(0.1)
         raise AssertionError("worker did not become ready in 60 s")
 
+    def start_webhook_worker(self) -> Proc:
+        """The webhook deliverer: a worker on the webhooks queue only, as production runs."""
+        args = ("worker", "--queues", "webhooks", "--concurrency", "1")
+        return self._await_worker(self._spawn("webhooks", *args))
+
+    def start_beat(self) -> Proc:
+        """The scheduler; tests wait on what it sends, not on it."""
+        return self._spawn("beat", "beat", "--loglevel", "INFO")
+
     def kill(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         self._kill_all([name], sig, timeout)
 
