@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from core import audit
-from core.actors import Actor, Role
+from core.actors import Actor, Role, Scope
 from core.clock import aware, rfc3339, utcnow
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.outbox import EVENTS, secret_aad
@@ -41,9 +41,12 @@ UrlCheck = Callable[[object], str | None]
 
 
 def may_manage(actor: Actor) -> None:
-    """Admins manage webhooks. (A site key with the `webhooks` scope joins here.)"""
-    if actor.role != Role.ADMIN:
-        raise Forbidden()
+    """Admins manage webhooks, and so does a site key with the `webhooks` scope."""
+    if actor.role == Role.ADMIN:
+        return
+    if actor.role == Role.SITE_KEY and Scope.WEBHOOKS in actor.scopes:
+        return
+    raise Forbidden()
 
 
 def _new_secret() -> str:
