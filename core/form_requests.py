@@ -139,15 +139,9 @@ def _request(rt: Runtime, site_id: str, request_id: str) -> Any:
 
 
 def _set_status(
-    rt: Runtime,
-    row: Any,
-    status: str,
-    event: str | None = None,
-    *,
-    also: tuple[Any, ...] = (),
-    **values: Any,
+    rt: Runtime, row: Any, status: str, *also: Any, event: str | None = None, **values: Any
 ) -> bool:
-    """Move the request on from the status `row` read (and `also` still true), or False
+    """Move `row` on from the status it was read with (and `also` still true), or False
     when something else moved it first; `event` goes to the webhook outbox in the same
     transaction when it did."""
     with rt.app_engine.begin() as conn:
@@ -168,7 +162,7 @@ def _set_status(
 
 def _effective_status(rt: Runtime, row: Any) -> str:
     if row.status in (SENT, OPENED) and aware(row.expires_at) <= utcnow():
-        if _set_status(rt, row, EXPIRED, "secure_form.expired"):
+        if _set_status(rt, row, EXPIRED, event="secure_form.expired"):
             notifications.publish(
                 rt,
                 row.site_id,
@@ -269,10 +263,16 @@ def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
         raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
     # A compare-and-set on the count: exactly `link_opens` opens get through, however
-    # they race. Webhooks hear of the first open only, as the agent does.
-    first = "secure_form.opened" if row.opens == 0 else None
-    counted = (form_requests.c.opens == row.opens,)
-    if not _set_status(rt, row, OPENED, first, also=counted, opens=row.opens + 1):
+    # they race.
+    moved = _set_status(
+        rt,
+        row,
+        OPENED,
+        form_requests.c.opens == row.opens,
+        event="secure_form.opened",
+        opens=row.opens + 1,
+    )
+    if not moved:
         raise InvalidOrExpired()
     opens = row.opens + 1
     last = opens >= allowed

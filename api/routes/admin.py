@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from api.answers import or_empty
 from api.bodies import field
 from api.endpoints import ADMIN, Ctx
 from api.errors import ApiError
@@ -147,6 +148,13 @@ def _since(raw: str | None) -> datetime | None:
     "/api/v1/audit",
     tag="audit",
     roles=ADMIN,
+    query={  # an empty value is its default
+        "since": or_empty({"type": "string", "format": "date-time"}),
+        "type": or_empty({"type": "string", "maxLength": 64, "pattern": _TYPE.pattern}),
+        "user_id": {"type": "string"},
+        "after": or_empty({"type": "integer", "minimum": 0, "maximum": 2**31 - 1}),
+        "limit": or_empty({"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE}),
+    },
     summary="The site's audit trail in order, filtered by ?since= (RFC 3339), ?type= (exact, "
     "or a family ending in '.': type=auth.), ?user_id=; paged by ?after=<seq>&limit= "
     "(up to 1000).",

@@ -11,7 +11,7 @@ from core import webhooks
 from core.actors import Role, Scope
 
 # Who manages webhooks, declared once for every route below (core.webhooks.may_manage
-# checks the same): admins, and site keys with the `webhooks` scope.
+# checks the same): admins, and site keys that hold the `webhooks` scope.
 AUTH, MANAGERS, SCOPE = USER_OR_KEY, (Role.ADMIN, Role.SITE_KEY), Scope.WEBHOOKS
 
 
@@ -42,6 +42,7 @@ def list_webhooks(ctx: Ctx) -> dict[str, Any]:
 @registry.route(
     "DELETE",
     "/api/v1/webhooks/{webhook_id}",
+    status=204,  # was documented as 200 while it answers 204 (found by the fuzz)
     tag="webhooks",
     responses={404: "not_found"},
     auth=AUTH,
@@ -73,7 +74,8 @@ def rotate_secret(ctx: Ctx) -> dict[str, Any]:
     "GET",
     "/api/v1/webhooks/{webhook_id}/deliveries",
     tag="webhooks",
-    responses={404: "not_found", 422: "invalid_query"},
+    responses={404: "not_found"},
+    query={"limit": {"type": "integer", "minimum": 1, "maximum": webhooks.MAX_LISTED_ATTEMPTS}},
     summary="The latest delivery attempts, newest first: event, status, time, response "
     "code. ?limit=1..200 (default 100).",
     auth=AUTH,
