@@ -15,23 +15,26 @@ from __future__ import annotations
 
 import gettext
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from babel import Locale, negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from core.forms import speech
+
 LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("en", "fr", "es", "de")
 DEFAULT = "en"
 MAX_ACCEPT = 20  # language ranges read from one header; the rest are ignored
 
+_T = TypeVar("_T")
 _current: ContextVar[str] = ContextVar("language", default=DEFAULT)
 
 
@@ -79,6 +82,11 @@ def choose(requested: str | None, accept_language: str | None, site_default: str
     return site_default if site_default in LANGUAGES else DEFAULT
 
 
+def N_(message: str) -> str:
+    """Marks a text for the catalogues; it is translated where it is shown (`gettext_`)."""
+    return message
+
+
 def gettext_(message: str, **values: Any) -> str:
     """The message in the current page's language, `%(name)s` filled in."""
     text = translations(_current.get()).gettext(message) or message
@@ -97,11 +105,29 @@ def current() -> str:
 @contextmanager
 def speaking(language: str) -> Iterator[None]:
     """Texts made inside come out in `language` (a page's render, its error texts)."""
-    token = _current.set(language if language in LANGUAGES else DEFAULT)
+    chosen = language if language in LANGUAGES else DEFAULT
+    token = _current.set(chosen)
     try:
-        yield
+        # core's validation messages speak it too (core.forms.speech).
+        with speech.speaking(translations(chosen), chosen):
+            yield
     finally:
         _current.reset(token)
+
+
+def speaks(language: str) -> Callable[[Callable[[], _T]], Callable[[], _T]]:
+    """A page's work function, run in `language` (a thread inherits nothing it is not given
+    when the work is defined before the language is known; this binds it)."""
+
+    def bind(work: Callable[[], _T]) -> Callable[[], _T]:
+        @wraps(work)
+        def spoken() -> _T:
+            with speaking(language):
+                return work()
+
+        return spoken
+
+    return bind
 
 
 def display_name(language: str) -> str:

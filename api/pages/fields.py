@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from api.i18n import N_, gettext_
 from core.forms.fields import FieldSpec
 
 INPUT_PREFIX = "v_"
@@ -21,32 +22,32 @@ REFILLABLE_CHOICE = frozenset({"checkbox"})
 # type -> (input type, inputmode, autocomplete, hint)
 _CONTROLS: dict[str, tuple[str, str | None, str, str | None]] = {
     "text": ("text", None, "off", None),
-    "number": ("text", "decimal", "off", "A number, like 42 or 3.5."),
-    "email": ("email", "email", "email", "Like name@example.com."),
-    "phone": ("tel", "tel", "tel", "Start with + and the country code, like +44 20 7946 0958."),
-    "date": ("text", "numeric", "off", "Year, month and day, like 2024-07-31."),
+    "number": ("text", "decimal", "off", N_("A number, like 42 or 3.5.")),
+    "email": ("email", "email", "email", N_("Like name@example.com.")),
+    "phone": ("tel", "tel", "tel", N_("Start with + and the country code, like +44 20 7946 0958.")),
+    "date": ("text", "numeric", "off", N_("Year, month and day, like 2024-07-31.")),
     "card_number": (
         "text",
         "numeric",
         "cc-number",
-        "The 12 to 19 digits on the front of your card.",
+        N_("The 12 to 19 digits on the front of your card."),
     ),
-    "card_expiry": ("text", "numeric", "cc-exp", "Month and year, like 08/27."),
+    "card_expiry": ("text", "numeric", "cc-exp", N_("Month and year, like 08/27.")),
     "cvv": (
         "text",
         "numeric",
         "cc-csc",
-        "The 3 digits on the back of your card (4 on the front for American Express).",
+        N_("The 3 digits on the back of your card (4 on the front for American Express)."),
     ),
-    "ssn": ("text", "numeric", "off", "9 digits, like 123-45-6789."),
+    "ssn": ("text", "numeric", "off", N_("9 digits, like 123-45-6789.")),
     "pin": ("password", "numeric", "off", None),
     "secret_answer": ("text", None, "off", None),
-    "iban": ("text", None, "off", "Starts with the 2-letter country code."),
+    "iban": ("text", None, "off", N_("Starts with the 2-letter country code.")),
     "bank_account": (
         "text",
         "numeric",
         "off",
-        "The 9-digit routing number, then the account number.",
+        N_("The 9-digit routing number, then the account number."),
     ),
 }
 _SENSITIVE = frozenset(
@@ -127,6 +128,7 @@ def field_views(
             kind = "radios" if spec.options else "checkbox"
         else:
             kind = "input"
+        type_hint = gettext_(type_hint) if type_hint else None
         hint = " ".join(part for part in (spec.help, type_hint) if part) or None
         views.append(
             FieldView(

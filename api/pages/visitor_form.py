@@ -16,12 +16,9 @@ back if the queue refused it. This page only turns its errors into pages.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import Any
 
-from babel.dates import format_timedelta
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -31,6 +28,7 @@ from api.pages import csrf
 from api.pages.brand import brand_view
 from api.pages.fields import answers, field_views
 from api.pages.render import error_page, render
+from api.pages.visitor_texts import countdown_units, script_texts, time_left
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
 from core import chat, form_requests
 from core.clock import rfc3339, utcnow
@@ -56,24 +54,9 @@ def frame_ancestors(rt: Runtime, site_id: object) -> tuple[str, ...]:
         return ()
 
 
-def _time_left_text(seconds: int) -> str:
-    if seconds < 60:
-        return "less than a minute"
-    minutes = math.ceil(seconds / 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
-
-
 def visitor_language(request: Request) -> str:
     """The language of the visitor pages translated so far (api.i18n.choose)."""
     return i18n.choose(None, request.headers.get("accept-language"))
-
-
-def _time_to_fill(seconds: int, language: str) -> str:
-    if language == i18n.DEFAULT:
-        return _time_left_text(seconds)
-    return format_timedelta(
-        timedelta(seconds=max(seconds, 60)), granularity="minute", threshold=10, locale=language
-    )
 
 
 def expired_page(
@@ -112,6 +95,8 @@ async def link(request: Request) -> Response:
         return expired_page(request)
     ancestors = await run_in_threadpool(frame_ancestors, rt, found.site_id)
     language = visitor_language(request)
+    with i18n.speaking(language):
+        time_to_fill = time_left(max(60, services(request).settings.otk_ttl_submit_s))
     return render(
         request,
         "visitor_preview.html",
@@ -121,7 +106,7 @@ async def link(request: Request) -> Response:
         title=found.title,
         action=f"/f/{otk}",
         csrf=await run_in_threadpool(csrf.issue, rt, OPEN, _key_hash(otk)),
-        time_to_fill=_time_to_fill(services(request).settings.otk_ttl_submit_s, language),
+        time_to_fill=time_to_fill,
     )
 
 
@@ -132,6 +117,7 @@ async def open_link(request: Request) -> Response:
     otk = request.path_params["otk"]
     posted = await read_form(request)
 
+    @i18n.speaks(visitor_language(request))
     def work() -> Response:
         if not csrf.verify(rt, OPEN, _key_hash(otk), posted.get("csrf")):
             return forbidden_page(request)
@@ -154,6 +140,7 @@ async def submit(request: Request) -> Response:
     otk = posted.get("otk", "")
     values = answers(posted)
 
+    @i18n.speaks(visitor_language(request))
     def work() -> Response:
         try:
             view = chat.open_form(rt, otk)
@@ -177,8 +164,9 @@ async def submit(request: Request) -> Response:
                 otk,
                 values=values,
                 status_code=503,
-                problem="We could not send your answers just now. Nothing was saved. "
-                "Please try again.",
+                problem=i18n.gettext_(
+                    "We could not send your answers just now. Nothing was saved. Please try again."
+                ),
             )
         return RedirectResponse(f"/form/done?site={view.site_id}", status_code=303)
 
@@ -191,15 +179,17 @@ def _extend(request: Request, rt: Runtime, otk: str, values: Mapping[str, str]) 
         view = chat.open_form(rt, extended["submit_otk"])
     except InvalidOrExpired:
         return expired_page(request)
-    granted = _time_left_text(rt.settings.otk_ttl_submit_s)
     return _form_page(
         request,
         rt,
         view,
         extended["submit_otk"],
         values=values,
-        notice=f"You have {granted} more. Answers that are kept secret were cleared: "
-        "please type them again.",
+        notice=i18n.gettext_(
+            "You have %(time)s more. Answers that are kept secret were cleared: "
+            "please type them again.",
+            time=time_left(rt.settings.otk_ttl_submit_s),
+        ),
     )
 
 
@@ -260,7 +250,10 @@ def _form_page(
         csrf=csrf.issue(rt, FORM, view.request_id),
         expires_at=rfc3339(view.expires_at),
         seconds_left=seconds_left,
-        time_left=_time_left_text(seconds_left),
+        time_left=time_left(seconds_left),
+        countdown_units=countdown_units(),
+        script_texts=script_texts(),
+        language=i18n.current(),
         extensions_left=view.extensions_left,
         notice=notice,
         problem=problem,

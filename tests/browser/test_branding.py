@@ -40,12 +40,12 @@ def branded_site(stack: Stack) -> OwnSite:
     return site
 
 
-def fill_and_send(page: Page) -> None:
-    page.get_by_label("Name on card (required)").fill("Ada Lovelace")
-    page.get_by_label("Card number (required)").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry (required)").fill("12/34")
-    page.get_by_label("CVV (required)").fill("123")
-    page.get_by_role("button", name="Send securely").click()
+def fill_and_send(page: Page, required: str = "(required)", send: str = "Send securely") -> None:
+    page.get_by_label(f"Name on card {required}").fill("Ada Lovelace")
+    page.get_by_label(f"Card number {required}").fill("4242 4242 4242 4242")
+    page.get_by_label(f"Expiry {required}").fill("12/34")
+    page.get_by_label(f"CVV {required}").fill("123")
+    page.get_by_role("button", name=send).click()
 
 
 @pytest.mark.parametrize("size", [WIDE, NARROW], ids=["1280", "375"])
@@ -111,10 +111,24 @@ def test_the_console_brand_page_is_accessible_and_shows_a_refusal(
 
 
 @pytest.mark.parametrize(
-    ("accept", "lang", "button", "sent_heading"),
+    ("accept", "lang", "button", "sent_heading", "required", "send"),
     [
-        ("fr-FR,fr;q=0.9", "fr", "Ouvrir le formulaire sécurisé", "Vos réponses ont été envoyées"),
-        ("es-ES,es;q=0.9", "es", "Abrir el formulario seguro", "Sus respuestas se han enviado"),
+        (
+            "fr-FR,fr;q=0.9",
+            "fr",
+            "Ouvrir le formulaire sécurisé",
+            "Vos réponses ont été envoyées",
+            "(obligatoire)",
+            "Envoyer en toute sécurité",
+        ),
+        (
+            "es-ES,es;q=0.9",
+            "es",
+            "Abrir el formulario seguro",
+            "Sus respuestas se han enviado",
+            "(obligatorio)",
+            "Enviar de forma segura",
+        ),
     ],
     ids=["fr", "es"],
 )
@@ -126,6 +140,8 @@ def test_the_translated_pages_of_a_branded_form_are_accessible(
     lang: str,
     button: str,
     sent_heading: str,
+    required: str,
+    send: str,
 ) -> None:
     site = branded_site(stack)
     sent = site.desk().send()
@@ -142,7 +158,7 @@ def test_the_translated_pages_of_a_branded_form_are_accessible(
     page.set_viewport_size({"width": WIDE[0], "height": WIDE[1]})
     accessible(page, f"branded-{lang}-preview-1280")
     page.get_by_role("button", name=button).click()
-    fill_and_send(page)
+    fill_and_send(page, required, send)
     expect(page.get_by_role("heading", level=1)).to_have_text(sent_heading)
     assert page.evaluate("document.documentElement.lang") == lang
     accessible(page, f"branded-{lang}-confirmation-1280")
