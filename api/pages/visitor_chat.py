@@ -16,8 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from api import i18n
+from api.i18n import N_
 from api.pages import cookies, csrf
-from api.pages.render import error_page, render
+from api.pages.render import render
+from api.pages.visitor_form import visitor_error, visitor_language
+from api.pages.visitor_texts import chat_script_texts, system_text
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
 from configs import Settings
 from core import chat
@@ -57,7 +61,9 @@ def _demo_off(request: Request) -> Response | None:
     # The demo stands in for a chat platform; production has a real one.
     if not services(request).settings.is_production:
         return None
-    return error_page(request, 404, "Not here", "The demo chat is not available in production.")
+    return visitor_error(
+        request, 404, N_("Not here"), N_("The demo chat is not available in production.")
+    )
 
 
 @page
@@ -66,6 +72,7 @@ async def window(request: Request) -> Response:
     if (off := _demo_off(request)) is not None:
         return off
 
+    @i18n.speaks(language := visitor_language(request))
     def work() -> Response:
         visitor = _visitor(request)
         if visitor is None:
@@ -73,6 +80,7 @@ async def window(request: Request) -> Response:
             return render(
                 request,
                 "chat_start.html",
+                language=language,
                 csrf=csrf.issue(rt, START, "start"),
                 site_id=site,
                 agent_id=_short(request.query_params.get("agent")),
@@ -81,7 +89,10 @@ async def window(request: Request) -> Response:
         return render(
             request,
             "chat_window.html",
+            language=language,
             csrf=csrf.issue(rt, CHAT, visitor.token_hash),
+            script_texts=chat_script_texts(),
+            system_text=system_text,
             notice=request.query_params.get("notice"),
             **state,
         )
@@ -97,21 +108,22 @@ async def start(request: Request) -> Response:
     svc = services(request)
     posted = await read_form(request)
 
+    @i18n.speaks(visitor_language(request))
     def work() -> Response:
         if not csrf.verify(svc.rt, START, "start", posted.get("csrf")):
             return forbidden_page(request)
         site_id = _short(posted.get("site"))
         if site_id is None:
-            return error_page(
-                request, 404, "No such site", "Say which site to chat with (its site id)."
+            return visitor_error(
+                request, 404, N_("No such site"), N_("Say which site to chat with (its site id).")
             )
         try:
             started = chat.start_demo_chat(
                 svc.rt, site_id, posted.get("name"), _short(posted.get("agent"))
             )
         except NotFound:
-            return error_page(
-                request, 404, "No such site", "There is no site or agent by that id here."
+            return visitor_error(
+                request, 404, N_("No such site"), N_("There is no site or agent by that id here.")
             )
         response = RedirectResponse("/chat", status_code=303)
         cookies.keep(response, svc.settings, _COOKIE, started["token"])

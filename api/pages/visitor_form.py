@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from api import i18n
+from api.i18n import N_
 from api.pages import csrf
 from api.pages.brand import brand_view
 from api.pages.fields import answers, field_views
@@ -59,24 +60,39 @@ def visitor_language(request: Request) -> str:
     return i18n.choose(None, request.headers.get("accept-language"))
 
 
+def visitor_error(
+    request: Request,
+    status: int,
+    heading: str,
+    message: str,
+    advice: str | None = None,
+    **page: Any,
+) -> Response:
+    """An error page in the visitor's language; its texts are catalogue ids (`N_`)."""
+    language = visitor_language(request)
+    with i18n.speaking(language):
+        _ = i18n.gettext_
+        said = _(advice) if advice else None
+        return error_page(
+            request, status, _(heading), _(message), advice=said, language=language, **page
+        )
+
+
 def expired_page(
     request: Request, ancestors: Sequence[str] = (), brand: Mapping[str, Any] | None = None
 ) -> Response:
-    language = visitor_language(request)
-    with i18n.speaking(language):
-        return error_page(
-            request,
-            410,
-            i18n.gettext_("This link has expired"),
-            i18n.gettext_("This secure form link has already been used, or it has expired."),
-            advice=i18n.gettext_(
-                "If you have sent your answers already, there is nothing more to do. "
-                "Otherwise go back to your chat and ask the agent to send the form again."
-            ),
-            frame_ancestors=ancestors,
-            brand=brand,
-            language=language,
-        )
+    return visitor_error(
+        request,
+        410,
+        N_("This link has expired"),
+        N_("This secure form link has already been used, or it has expired."),
+        N_(
+            "If you have sent your answers already, there is nothing more to do. "
+            "Otherwise go back to your chat and ask the agent to send the form again."
+        ),
+        frame_ancestors=ancestors,
+        brand=brand,
+    )
 
 
 def _expired_for(request: Request, rt: Runtime, site_id: object) -> Response:

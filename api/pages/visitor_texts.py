@@ -8,6 +8,7 @@ Called inside api.i18n.speaking, so every text is in the page's language.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from babel import Locale
@@ -92,6 +93,57 @@ def script_texts() -> str:
                 "No more time can be added. Please send the form before the time runs out."
             ),
             "failed": _("We could not add more time just now. Please try again."),
+        },
+        ensure_ascii=False,
+    )
+
+
+# The transcript's system lines (core.form_requests), stored in English for everyone; the
+# visitor's window says them in the visitor's language.
+_SYSTEM_LINE = re.compile(r"Secure form '(?P<title>.*)' (?P<what>sent|submitted)", re.S)
+
+
+def system_text(text: str) -> str:
+    found = _SYSTEM_LINE.fullmatch(text)
+    if found is None:
+        return text
+    if found["what"] == "sent":
+        return i18n.gettext_("Secure form '%(title)s' sent", title=found["title"])
+    return i18n.gettext_("Secure form '%(title)s' submitted", title=found["title"])
+
+
+def chat_script_texts() -> str:
+    """JSON: every text chat.js shows, translated (`%(title)s` is filled in there)."""
+    _ = i18n.gettext_
+    return json.dumps(
+        {
+            "opened": _(
+                "You opened this form. If you closed it without sending, "
+                "ask the agent to send it again."
+            ),
+            "submitted": _("You sent this form. Thank you!"),
+            "expired": _(
+                "This form has expired. Ask the agent to send it again if you still need to."
+            ),
+            "cardTitle": _("Secure form: %(title)s"),
+            "cardText": _(
+                "Your agent asks you to fill in this form. "
+                "What you type there never appears in this chat."
+            ),
+            "open": _("Open secure form"),
+            "newTab": _("“%(title)s” (opens in a new tab)"),
+            "ended": _("The chat has ended."),
+            "you": _("You"),
+            "closed": _("This chat has ended."),
+            "stopped": _("Live updates stopped. Reload the page to see new messages."),
+            "empty": _("Type a message first."),
+            "masked": _(
+                "We hid the card number you typed. Never type card details in the chat: "
+                "your agent can send you a secure form for them."
+            ),
+            "failed": _("Your message was not sent. Please try again."),
+            "sent": _("Secure form '%(title)s' sent"),
+            "submittedLine": _("Secure form '%(title)s' submitted"),
         },
         ensure_ascii=False,
     )

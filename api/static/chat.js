@@ -8,6 +8,8 @@ const input = $("#chat-text");
 const statusEl = $("#chat-status");
 const log = $("#transcript");
 const csrf = form.querySelector("input[name=csrf]").value;
+// The window's words, in the page's language (api/pages/visitor_texts.py).
+const texts = JSON.parse(list.dataset.texts);
 const seen = new Set([...list.querySelectorAll("[data-id]")].map((li) => li.dataset.id));
 
 function item(className, id) {
@@ -18,11 +20,19 @@ function item(className, id) {
 }
 
 const CARD_STATES = {
-  opened: "You opened this form. If you closed it without sending, ask the agent to send it again.",
-  submitted: "You sent this form. Thank you!",
-  viewed: "You sent this form. Thank you!",
-  expired: "This form has expired. Ask the agent to send it again if you still need to.",
+  opened: texts.opened,
+  submitted: texts.submitted,
+  viewed: texts.submitted,
+  expired: texts.expired,
 };
+// The transcript's own system lines, stored in English (core.form_requests).
+const SYSTEM_LINE = /^Secure form '(.*)' (sent|submitted)$/s;
+
+function systemText(text) {
+  const found = SYSTEM_LINE.exec(text);
+  if (!found) return text;
+  return (found[2] === "sent" ? texts.sent : texts.submittedLine).replace("%(title)s", found[1]);
+}
 
 /** Cards say where their form stands; a used or dead link is taken away. */
 async function refreshCards() {
@@ -49,10 +59,9 @@ function render(type, id, data) {
     card.className = "form-card";
     const title = document.createElement("h2");
     title.className = "form-card-title";
-    title.textContent = `Secure form: ${data.title}`;
+    title.textContent = texts.cardTitle.replace("%(title)s", data.title);
     const text = document.createElement("p");
-    text.textContent =
-      "Your agent asks you to fill in this form. What you type there never appears in this chat.";
+    text.textContent = texts.cardText;
     const link = document.createElement("a");
     link.className = "button button-primary";
     link.href = data.url;
@@ -60,26 +69,26 @@ function render(type, id, data) {
     link.rel = "noopener noreferrer";
     const hidden = document.createElement("span");
     hidden.className = "visually-hidden";
-    hidden.textContent = ` “${data.title}” (opens in a new tab)`;
-    link.append("Open secure form", hidden);
+    hidden.textContent = ` ${texts.newTab.replace("%(title)s", data.title)}`;
+    link.append(texts.open, hidden);
     card.append(title, text, link);
     li.append(card);
     return li;
   }
   if (type === "chat.closed") {
     const li = item("msg-system", id);
-    li.textContent = "The chat has ended.";
+    li.textContent = texts.ended;
     return li;
   }
   if (data.from === "system") {
     const li = item("msg-system", id);
-    li.textContent = data.text;
+    li.textContent = systemText(data.text);
     return li;
   }
   const li = item(data.from === "visitor" ? "msg-mine" : "msg-theirs", id);
   const author = document.createElement("span");
   author.className = "msg-author";
-  author.textContent = data.from === "visitor" ? "You" : data.author;
+  author.textContent = data.from === "visitor" ? texts.you : data.author;
   const text = document.createElement("span");
   text.className = "msg-text";
   text.textContent = data.text;
@@ -102,7 +111,7 @@ function add(type, id, data) {
 function closeChat() {
   input.disabled = true;
   form.querySelector("button").disabled = true;
-  statusEl.textContent = "This chat has ended.";
+  statusEl.textContent = texts.closed;
 }
 
 function say(message) {
@@ -114,14 +123,14 @@ for (const type of ["chat.message", "chat.secure_form", "chat.closed"]) {
   source.addEventListener(type, (event) => add(type, event.lastEventId, JSON.parse(event.data)));
 }
 source.addEventListener("error", () => {
-  if (source.readyState === EventSource.CLOSED) say("Live updates stopped. Reload the page to see new messages.");
+  if (source.readyState === EventSource.CLOSED) say(texts.stopped);
 });
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = input.value.trim();
   if (!text) {
-    say("Type a message first.");
+    say(texts.empty);
     input.focus();
     return;
   }
@@ -130,13 +139,13 @@ form.addEventListener("submit", async (event) => {
     input.value = "";
     say(
       body && body.card_number_masked
-        ? "We hid the card number you typed. Never type card details in the chat: your agent can send you a secure form for them."
+        ? texts.masked
         : "",
     );
   } else if (status === 409) {
     closeChat();
   } else {
-    say("Your message was not sent. Please try again.");
+    say(texts.failed);
   }
   input.focus();
 });

@@ -5,7 +5,10 @@ without a catalogue (Arabic) falls back to English cleanly."""
 from __future__ import annotations
 
 import base64
+import html
 import io
+import json
+import re
 
 import pytest
 from PIL import Image
@@ -83,3 +86,31 @@ def test_the_brand_heading_is_translated_around_the_sites_own_words(stack: Stack
         page = c.get(f"/f/{sent.otk}", headers={"accept-language": "fr"}).text
     assert "<h1>Payment card, pour Banque Acme</h1>" in page
     assert "Besoin d’aide ?" in page and "Assistance Banque Acme" in page
+
+
+def test_the_chat_window_speaks_the_visitors_language(stack: Stack) -> None:
+    desk = Desk.make(stack)
+    cid = desk.conversation()
+    with desk.client() as c:
+        r = c.post(f"/api/v1/chat/conversations/{cid}/visitor-token", headers=desk.agent)
+        assert r.status_code == 201, r.text
+        c.cookies.set("sf_chat", r.json()["token"])
+        sent = c.post(
+            f"/api/v1/chat/conversations/{cid}/secure-forms",
+            json={"form_id": desk.form_id},
+            headers=desk.agent,
+        )
+        assert sent.status_code == 201, sent.text
+        window = c.get("/chat", headers={"accept-language": "es-MX,es;q=0.9"})
+        english = c.get("/chat")
+    assert window.status_code == 200
+    assert '<html lang="es">' in window.text
+    assert "Formulario seguro: Payment card" in window.text  # the card, the form's own title
+    assert "Formulario seguro «Payment card» enviado" in window.text  # the transcript's line
+    assert "Salir del chat" in window.text and "Su mensaje" in window.text
+    texts = re.search(r'data-texts="([^"]+)"', window.text)
+    assert texts and json.loads(html.unescape(texts.group(1)))["ended"] == "El chat ha terminado."
+    # Without a preference (and no site default) the same window is English.
+    assert '<html lang="en">' in english.text
+    assert "Secure form 'Payment card' sent" in html.unescape(english.text)
+    assert "Leave chat" in english.text
