@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import gettext
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache, wraps
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from babel import Locale, negotiate_locale
 from babel.messages.mofile import write_mo
@@ -30,11 +30,9 @@ from babel.support import Translations
 from core.forms import speech
 
 LOCALES = Path(__file__).resolve().parent / "locales"
-LANGUAGES = ("en", "fr", "es", "de")
-DEFAULT = "en"
+LANGUAGES, DEFAULT = speech.LANGUAGES, speech.DEFAULT
 MAX_ACCEPT = 20  # language ranges read from one header; the rest are ignored
 
-_T = TypeVar("_T")
 _current: ContextVar[str] = ContextVar("language", default=DEFAULT)
 
 
@@ -115,20 +113,10 @@ def speaking(language: str) -> Iterator[None]:
         _current.reset(token)
 
 
-def speaks(language: str) -> Callable[[Callable[[], _T]], Callable[[], _T]]:
-    """A page's work function, run in `language` (a thread inherits nothing it is not given
-    when the work is defined before the language is known; this binds it)."""
-
-    def bind(work: Callable[[], _T]) -> Callable[[], _T]:
-        @wraps(work)
-        def spoken() -> _T:
-            with speaking(language):
-                return work()
-
-        return spoken
-
-    return bind
-
-
 def display_name(language: str) -> str:
     return str(Locale.parse(language).get_display_name(language) or language)
+
+
+def choices() -> list[tuple[str, str]]:
+    """(code, name) of every language, each named in itself: "français", not "French"."""
+    return [(code, display_name(code)) for code in LANGUAGES]

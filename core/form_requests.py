@@ -18,6 +18,7 @@ from core.clock import aware, rfc3339, utcnow
 from core.conversations import ACTIVE, add_system_message, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.forms.catalogue import current, load_version
+from core.forms.speech import checked_language
 from core.lifecycle import otk_groups
 from core.runtime import Runtime
 from core.schema import conversations, form_requests
@@ -38,8 +39,13 @@ def require_sender(actor: Actor) -> None:
         raise Forbidden()
 
 
-def send_form(rt: Runtime, actor: Actor, conversation_id: str, form_id: str) -> dict[str, Any]:
+def send_form(
+    rt: Runtime, actor: Actor, conversation_id: str, form_id: str, language: object = None
+) -> dict[str, Any]:
+    """`language`: the visitor pages' language, chosen by the sender (None: the visitor's
+    browser, then the site's default, choose)."""
     require_sender(actor)
+    chosen = checked_language(language)
     conversation = get_conversation(rt, actor.site_id, conversation_id)
     if conversation.agent_id != actor.user_id:
         raise Forbidden("Only the agent assigned to this conversation can send a secure form.")
@@ -66,6 +72,7 @@ def send_form(rt: Runtime, actor: Actor, conversation_id: str, form_id: str) -> 
                 created_at=now,
                 expires_at=issued.expires_at,
                 updated_at=now,
+                language=chosen,
             )
         )
         add_system_message(

@@ -197,6 +197,9 @@ form_requests = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # a0010: the visitor pages' language the sender chose (core.forms.speech.LANGUAGES);
+    # None lets the visitor's browser, then the site's default, choose.
+    Column("language", String(8), nullable=True),
 )
 
 # a0007: how the visitor pages show the site (core.branding); the logo is Pillow's

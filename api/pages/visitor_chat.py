@@ -20,7 +20,7 @@ from api import i18n
 from api.i18n import N_
 from api.pages import cookies, csrf
 from api.pages.render import render
-from api.pages.visitor_form import visitor_error, visitor_language
+from api.pages.visitor_form import site_language, visitor_error, visitor_language
 from api.pages.visitor_texts import chat_script_texts, system_text
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
 from configs import Settings
@@ -72,7 +72,6 @@ async def window(request: Request) -> Response:
     if (off := _demo_off(request)) is not None:
         return off
 
-    @i18n.speaks(language := visitor_language(request))
     def work() -> Response:
         visitor = _visitor(request)
         if visitor is None:
@@ -80,18 +79,21 @@ async def window(request: Request) -> Response:
             return render(
                 request,
                 "chat_start.html",
-                language=language,
+                language=visitor_language(request, None, site_language(rt, site)),
                 csrf=csrf.issue(rt, START, "start"),
                 site_id=site,
                 agent_id=_short(request.query_params.get("agent")),
             )
         state = chat.chat_state(rt, visitor)
+        language = visitor_language(request, None, site_language(rt, visitor.site_id))
+        with i18n.speaking(language):
+            texts = chat_script_texts()
         return render(
             request,
             "chat_window.html",
             language=language,
             csrf=csrf.issue(rt, CHAT, visitor.token_hash),
-            script_texts=chat_script_texts(),
+            script_texts=texts,
             system_text=system_text,
             notice=request.query_params.get("notice"),
             **state,
@@ -108,14 +110,22 @@ async def start(request: Request) -> Response:
     svc = services(request)
     posted = await read_form(request)
 
-    @i18n.speaks(visitor_language(request))
     def work() -> Response:
+        site_default = site_language(svc.rt, posted.get("site"))
+        with i18n.speaking(visitor_language(request, None, site_default)):
+            return _started()
+
+    def _started() -> Response:
         if not csrf.verify(svc.rt, START, "start", posted.get("csrf")):
             return forbidden_page(request)
         site_id = _short(posted.get("site"))
         if site_id is None:
             return visitor_error(
-                request, 404, N_("No such site"), N_("Say which site to chat with (its site id).")
+                request,
+                404,
+                N_("No such site"),
+                N_("Say which site to chat with (its site id)."),
+                language=i18n.current(),
             )
         try:
             started = chat.start_demo_chat(
@@ -123,7 +133,11 @@ async def start(request: Request) -> Response:
             )
         except NotFound:
             return visitor_error(
-                request, 404, N_("No such site"), N_("There is no site or agent by that id here.")
+                request,
+                404,
+                N_("No such site"),
+                N_("There is no site or agent by that id here."),
+                language=i18n.current(),
             )
         response = RedirectResponse("/chat", status_code=303)
         cookies.keep(response, svc.settings, _COOKIE, started["token"])

@@ -55,9 +55,26 @@ def frame_ancestors(rt: Runtime, site_id: object) -> tuple[str, ...]:
         return ()
 
 
-def visitor_language(request: Request) -> str:
-    """The language of the visitor pages translated so far (api.i18n.choose)."""
-    return i18n.choose(None, request.headers.get("accept-language"))
+def site_language(rt: Runtime, site_id: object) -> str:
+    """The site's `default_language` policy; English for an unknown site."""
+    if not isinstance(site_id, str) or not 0 < len(site_id) <= 64:
+        return i18n.DEFAULT
+    try:
+        return site_policies(rt, site_id).default_language
+    except NotFound:
+        return i18n.DEFAULT
+
+
+def visitor_language(
+    request: Request, requested: str | None = None, site_default: str = i18n.DEFAULT
+) -> str:
+    """A visitor page's language: the one the form's sender chose, then the browser's
+    Accept-Language, then the site's default (api.i18n.choose)."""
+    return i18n.choose(requested, request.headers.get("accept-language"), site_default)
+
+
+def _language_of(request: Request, rt: Runtime, form: chat.FormLink | chat.OpenForm) -> str:
+    return visitor_language(request, form.language, site_language(rt, form.site_id))
 
 
 def visitor_error(
@@ -66,10 +83,11 @@ def visitor_error(
     heading: str,
     message: str,
     advice: str | None = None,
+    language: str | None = None,
     **page: Any,
 ) -> Response:
-    """An error page in the visitor's language; its texts are catalogue ids (`N_`)."""
-    language = visitor_language(request)
+    """An error page in `language` (else the browser's); its texts are catalogue ids."""
+    language = language or visitor_language(request)
     with i18n.speaking(language):
         _ = i18n.gettext_
         said = _(advice) if advice else None
@@ -79,7 +97,10 @@ def visitor_error(
 
 
 def expired_page(
-    request: Request, ancestors: Sequence[str] = (), brand: Mapping[str, Any] | None = None
+    request: Request,
+    ancestors: Sequence[str] = (),
+    brand: Mapping[str, Any] | None = None,
+    language: str | None = None,
 ) -> Response:
     return visitor_error(
         request,
@@ -90,6 +111,7 @@ def expired_page(
             "If you have sent your answers already, there is nothing more to do. "
             "Otherwise go back to your chat and ask the agent to send the form again."
         ),
+        language=language,
         frame_ancestors=ancestors,
         brand=brand,
     )
@@ -97,7 +119,8 @@ def expired_page(
 
 def _expired_for(request: Request, rt: Runtime, site_id: object) -> Response:
     """The expired page, branded and framed for the site when the request names one."""
-    return expired_page(request, frame_ancestors(rt, site_id), brand_view(rt, site_id))
+    language = visitor_language(request, None, site_language(rt, site_id))
+    return expired_page(request, frame_ancestors(rt, site_id), brand_view(rt, site_id), language)
 
 
 @page
@@ -110,7 +133,7 @@ async def link(request: Request) -> Response:
     except InvalidOrExpired:
         return expired_page(request)
     ancestors = await run_in_threadpool(frame_ancestors, rt, found.site_id)
-    language = visitor_language(request)
+    language = await run_in_threadpool(_language_of, request, rt, found)
     with i18n.speaking(language):
         time_to_fill = time_left(max(60, services(request).settings.otk_ttl_submit_s))
     return render(
@@ -133,16 +156,17 @@ async def open_link(request: Request) -> Response:
     otk = request.path_params["otk"]
     posted = await read_form(request)
 
-    @i18n.speaks(visitor_language(request))
     def work() -> Response:
         if not csrf.verify(rt, OPEN, _key_hash(otk), posted.get("csrf")):
-            return forbidden_page(request)
+            with i18n.speaking(visitor_language(request)):
+                return forbidden_page(request)
         try:
             opened = form_requests.open_request(rt, otk)
             view = chat.open_form(rt, opened["submit_otk"])
         except InvalidOrExpired:
             return expired_page(request)
-        return _form_page(request, rt, view, opened["submit_otk"])
+        with i18n.speaking(_language_of(request, rt, view)):
+            return _form_page(request, rt, view, opened["submit_otk"])
 
     return await run_in_threadpool(work)
 
@@ -156,12 +180,15 @@ async def submit(request: Request) -> Response:
     otk = posted.get("otk", "")
     values = answers(posted)
 
-    @i18n.speaks(visitor_language(request))
     def work() -> Response:
         try:
             view = chat.open_form(rt, otk)
         except InvalidOrExpired:
             return _expired_for(request, rt, posted.get("site"))
+        with i18n.speaking(_language_of(request, rt, view)):  # the answers' messages too
+            return _answered(view)
+
+    def _answered(view: chat.OpenForm) -> Response:
         if not csrf.verify(rt, FORM, view.request_id, posted.get("csrf")):
             return forbidden_page(request)
         if posted.get("action") == "extend":
@@ -171,7 +198,12 @@ async def submit(request: Request) -> Response:
         except ValidationFailed as exc:
             return _form_page(request, rt, view, otk, values=values, errors=exc.fields or {})
         except InvalidOrExpired:
-            return _expired_for(request, rt, view.site_id)
+            return expired_page(
+                request,
+                frame_ancestors(rt, view.site_id),
+                brand_view(rt, view.site_id),
+                i18n.current(),
+            )
         except Unavailable:
             return _form_page(
                 request,
@@ -184,7 +216,9 @@ async def submit(request: Request) -> Response:
                     "We could not send your answers just now. Nothing was saved. Please try again."
                 ),
             )
-        return RedirectResponse(f"/form/done?site={view.site_id}", status_code=303)
+        # The confirmation speaks the form's language: the sender's choice goes along.
+        done_at = f"/form/done?site={view.site_id}&lang={i18n.current()}"
+        return RedirectResponse(done_at, status_code=303)
 
     return await run_in_threadpool(work)
 
@@ -194,7 +228,7 @@ def _extend(request: Request, rt: Runtime, otk: str, values: Mapping[str, str]) 
         extended = form_requests.extend(rt, otk)
         view = chat.open_form(rt, extended["submit_otk"])
     except InvalidOrExpired:
-        return expired_page(request)
+        return expired_page(request, language=i18n.current())
     return _form_page(
         request,
         rt,
@@ -215,10 +249,12 @@ async def done(request: Request) -> Response:
     site_id = request.query_params.get("site")
     ancestors = await run_in_threadpool(frame_ancestors, rt, site_id)
     brand = await run_in_threadpool(brand_view, rt, site_id)
+    site_default = await run_in_threadpool(site_language, rt, site_id)
+    chosen = request.query_params.get("lang")  # the form's, when its sender chose one
     return render(
         request,
         "visitor_done.html",
-        language=visitor_language(request),
+        language=visitor_language(request, chosen, site_default),
         frame_ancestors=ancestors,
         brand=brand,
     )

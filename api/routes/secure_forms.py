@@ -18,14 +18,21 @@ _OTK = field(str, required=True, max_length=128)
     "/api/v1/conversations/{conversation_id}/secure-forms",
     status=201,
     tag="secure forms",
-    body={"form_id": field(str, required=True, max_length=64)},
-    responses={403: "forbidden", 409: "conversation_closed"},
+    body={
+        "form_id": field(str, required=True, max_length=64),
+        "language": field(str, max_length=16),  # the visitor pages' (the agent's picker)
+    },
+    responses={403: "forbidden", 409: "conversation_closed", 422: "validation_failed"},
     roles=(Role.AGENT,),  # with secure_forms.use or forward_payments: core checks which
 )
 def send(ctx: Ctx) -> dict[str, Any]:
     """Send a secure form into a conversation; answers the visitor's link."""
     return form_requests.send_form(
-        ctx.rt, ctx.user, ctx.path["conversation_id"], ctx.body["form_id"]
+        ctx.rt,
+        ctx.user,
+        ctx.path["conversation_id"],
+        ctx.body["form_id"],
+        ctx.body.get("language"),
     )
 
 

@@ -20,6 +20,25 @@ from decimal import Decimal
 
 from babel.numbers import format_decimal
 
+from core.errors import ValidationFailed
+
+# The languages the visitor's side is translated into (api/locales); English is the source.
+LANGUAGES = ("en", "fr", "es", "de")
+DEFAULT = "en"
+
+
+def checked_language(value: object, name: str = "language") -> str | None:
+    """A language someone asked for (a form request's, a site's default): one we have, or
+    None when none was asked; anything else is refused, naming the field."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value in LANGUAGES:
+        return value
+    raise ValidationFailed(
+        f"{name} must be one of {', '.join(LANGUAGES)}.",
+        fields={name: f"One of {', '.join(LANGUAGES)} (right-to-left languages come later)."},
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class Speech:

@@ -12,7 +12,8 @@ import re
 
 import pytest
 from PIL import Image
-from support.flow import Desk
+from support.flow import Desk, card_values
+from support.page_forms import hidden, post_sign_in
 from support.sites import OwnSite
 from support.stack import Stack
 
@@ -114,3 +115,100 @@ def test_the_chat_window_speaks_the_visitors_language(stack: Stack) -> None:
     assert '<html lang="en">' in english.text
     assert "Secure form 'Payment card' sent" in html.unescape(english.text)
     assert "Leave chat" in english.text
+
+
+REQUIRED = {"fr": "Name on card est obligatoire.", "es": "Name on card es obligatorio."}
+REQUIRED["de"] = "Name on card ist erforderlich."
+
+
+def _lang(page: str) -> str:
+    found = re.search(r'<html lang="([a-z]+)">', page)
+    assert found, page[:200]
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "accept", "expected"),
+    [("fr", "es-ES,es;q=0.9", "fr"), (None, "es-ES,es;q=0.9", "es"), (None, "ar-SA,ar", "de")],
+    ids=["the-request", "accept-language", "the-site-default"],
+)
+def test_the_language_is_the_senders_then_the_browsers_then_the_sites(
+    stack: Stack, chosen: str | None, accept: str, expected: str
+) -> None:
+    site = OwnSite.make(stack)
+    assert site.policies(default_language="de")["default_language"] == "de"
+    desk = site.desk()
+    sent = desk.send(language=chosen)
+    with stack.client() as c:
+        c.headers["accept-language"] = accept
+        preview = c.get(f"/f/{sent.otk}")
+        assert _lang(preview.text) == expected
+        form = c.post(f"/f/{sent.otk}", data={"csrf": hidden(preview.text, "csrf")})
+        assert form.status_code == 200 and _lang(form.text) == expected
+        posted = {
+            "csrf": hidden(form.text, "csrf"),
+            "otk": hidden(form.text, "otk"),
+            "site": site.site_id,
+        }
+        wrong = c.post("/form/submit", data={**posted, "v_card_number": "4242"})
+        assert wrong.status_code == 422 and _lang(wrong.text) == expected
+        assert REQUIRED[expected] in wrong.text  # core's message, in the page's language
+        # The field check the page's script makes sends the page's language.
+        checked = c.post(
+            "/api/v1/visitor/check",
+            json={
+                "otk": posted["otk"],
+                "values": {},
+                "fields": ["cardholder"],
+                "language": expected,
+            },
+        )
+        assert checked.json()["fields"] == {"cardholder": REQUIRED[expected]}
+        values = {f"v_{k}": v for k, v in card_values().items()}
+        sent_ok = c.post(
+            "/form/submit", data={**posted, **values, "csrf": hidden(wrong.text, "csrf")}
+        )
+        assert sent_ok.status_code == 303
+        done = c.get(sent_ok.headers["location"])
+        assert _lang(done.text) == expected
+
+
+@pytest.mark.parametrize("bad", ["xx", "ar", "FR", "fr-FR", 7])
+def test_a_language_the_pages_do_not_speak_is_refused_by_name(stack: Stack, bad: object) -> None:
+    desk = Desk.make(stack)
+    cid = desk.conversation()
+    with desk.client() as c:
+        for path in (
+            f"/api/v1/conversations/{cid}/secure-forms",
+            f"/api/v1/chat/conversations/{cid}/secure-forms",
+        ):
+            r = c.post(path, json={"form_id": desk.form_id, "language": bad}, headers=desk.agent)
+            assert r.status_code == 422, r.text
+            assert "language" in r.json()["fields"], r.text
+
+
+def test_the_agent_workspace_picker_chooses_the_visitor_pages_language(stack: Stack) -> None:
+    desk = Desk.make(stack)
+    agent_id, username, password = stack.new_user(desk.admin, "agent")
+    desk.agent, desk.agent_id = stack.login(username, password), agent_id
+    cid = desk.conversation()
+    with stack.client() as c:
+        assert post_sign_in(c, stack.site_id, username, password).status_code == 303
+        token = c.post(f"/api/v1/chat/conversations/{cid}/visitor-token", headers=desk.agent)
+        page = c.get(f"/agent?c={cid}").text
+        assert '<option value="es" lang="es">español</option>' in page  # named in itself
+        posted = {"csrf": hidden(page, "csrf"), "conversation": cid, "form_id": desk.form_id}
+        refused = c.post("/agent/secure-forms", data={**posted, "language": "ar"})
+        assert refused.headers["location"].endswith("notice=language#form-language")
+        sent = c.post("/agent/secure-forms", data={**posted, "language": "es"})
+        assert sent.headers["location"].endswith("notice=form-sent#secure-forms")
+        events = c.get(
+            "/api/v1/chat/events",
+            params={"after": "0"},
+            headers={"Authorization": f"Bearer {token.json()['token']}"},
+        ).json()["events"]
+        card = next(e for e in events if e["type"] == "chat.secure_form")
+        otk = card["data"]["url"].rsplit("/f/", 1)[1]
+        preview = c.get(f"/f/{otk}", headers={"accept-language": "fr"})
+    assert _lang(preview.text) == "es"  # the agent's choice wins over the browser's
+    assert "Abrir el formulario seguro" in preview.text
