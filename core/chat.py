@@ -283,6 +283,7 @@ class FormLink:
     title: str
     expires_at: datetime
     language: str | None = None  # the sender's choice for the visitor pages
+    form_language: str = "en"  # what the form's own texts (its title) are written in
 
 
 @dataclass(frozen=True)
@@ -333,7 +334,9 @@ def form_link(rt: Runtime, open_otk: object) -> FormLink:
     claims = _peek(rt, open_otk, "open")
     row = _live_request(rt, claims, form_requests.SENT)
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
-    return FormLink(row.site_id, definition.title, aware(claims.expires_at), row.language)
+    return FormLink(
+        row.site_id, definition.title, aware(claims.expires_at), row.language, definition.language
+    )
 
 
 def open_form(rt: Runtime, submit_otk: object) -> OpenForm:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from api import i18n
 from api.i18n import N_, gettext_
 from core.forms.fields import FieldSpec
+from core.forms.translations import FieldTexts
 
 INPUT_PREFIX = "v_"
 REFILLABLE = frozenset({"text", "textarea", "number", "email", "phone", "date", "select"})
@@ -57,6 +60,13 @@ _NAME_ON_CARD = ("name", "holder")
 
 
 @dataclass(frozen=True)
+class Option:
+    value: str  # what is posted and checked: always the form's own
+    text: str  # what the visitor reads
+    lang: str | None = None  # as FieldView.label_lang
+
+
+@dataclass(frozen=True)
 class FieldView:
     name: str
     id: str
@@ -67,11 +77,20 @@ class FieldView:
     input_type: str = "text"
     inputmode: str | None = None
     autocomplete: str = "off"
-    hint: str | None = None
+    help: str | None = None  # the admin's help text
+    type_hint: str | None = None  # the product's, in the page's language
     error: str | None = None
     value: str = ""
-    options: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
     sensitive: bool = False
+    # Set where the form's own text shows in a page of another language (no translation):
+    # the language that text is in, for its `lang` attribute.
+    label_lang: str | None = None
+    help_lang: str | None = None
+
+    @property
+    def hint(self) -> str | None:
+        return " ".join(part for part in (self.help, self.type_hint) if part) or None
 
     @property
     def hint_id(self) -> str:
@@ -94,6 +113,11 @@ class FieldView:
         return f"{self.id}-1" if self.kind == "radios" else self.id
 
 
+class _Said(NamedTuple):
+    text: str
+    lang: str | None
+
+
 def may_refill(spec: FieldSpec) -> bool:
     if spec.off_the_record:
         return False
@@ -108,11 +132,23 @@ def _autocomplete(spec: FieldSpec, fields: Sequence[FieldSpec]) -> str:
     return _CONTROLS.get(spec.type, ("text", None, "off", None))[2]
 
 
+def _shown(translated: str | None, own: str, language: str, own_language: str) -> _Said:
+    """A form text in the page's language where the form has it, else its own (marked with
+    the form's language when that is not the page's)."""
+    if translated:
+        return _Said(translated, None)
+    return _Said(own, own_language if own_language != language else None)
+
+
 def field_views(
     fields: Sequence[FieldSpec],
     errors: Mapping[str, str] | None = None,
     values: Mapping[str, str] | None = None,
+    *,
+    language: str = i18n.DEFAULT,
+    form_language: str = i18n.DEFAULT,
 ) -> list[FieldView]:
+    """How each field shows in a page of `language`; the form's texts are `form_language`."""
     errors = errors or {}
     values = values or {}
     views = []
@@ -128,23 +164,35 @@ def field_views(
             kind = "radios" if spec.options else "checkbox"
         else:
             kind = "input"
-        type_hint = gettext_(type_hint) if type_hint else None
-        hint = " ".join(part for part in (spec.help, type_hint) if part) or None
+        texts = spec.texts or FieldTexts()
+
+        def shown(translated: str | None, own: str) -> _Said:
+            return _shown(translated, own, language, form_language)
+
+        label = shown(texts.label(language), spec.label)
+        helped = shown(texts.help(language), spec.help or "")
+        options = tuple(
+            Option(option, *shown(texts.option(language, option), option))
+            for option in spec.options or ()
+        )
         views.append(
             FieldView(
                 name=spec.name,
                 id=f"f-{spec.name}",
                 input_name=INPUT_PREFIX + spec.name,
-                label=spec.label or spec.name,
+                label=label.text or spec.name,
+                label_lang=label.lang,
                 kind=kind,
                 required=spec.required,
                 input_type=input_type,
                 inputmode=inputmode,
                 autocomplete=_autocomplete(spec, fields),
-                hint=hint,
+                help=helped.text or None,
+                help_lang=helped.lang if helped.text else None,
+                type_hint=gettext_(type_hint) if type_hint else None,
                 error=errors.get(spec.name),
                 value=values.get(spec.name, "") if may_refill(spec) else "",
-                options=tuple(spec.options or ()),
+                options=options,
                 sensitive=spec.type in _SENSITIVE or spec.off_the_record,
             )
         )

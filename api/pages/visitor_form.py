@@ -143,6 +143,7 @@ async def link(request: Request) -> Response:
         frame_ancestors=ancestors,
         brand=await run_in_threadpool(brand_view, rt, found.site_id),
         title=found.title,
+        form_language=found.form_language,
         action=f"/f/{otk}",
         csrf=await run_in_threadpool(csrf.issue, rt, OPEN, _key_hash(otk)),
         time_to_fill=time_to_fill,
@@ -217,8 +218,8 @@ async def submit(request: Request) -> Response:
                 ),
             )
         # The confirmation speaks the form's language: the sender's choice goes along.
-        done_at = f"/form/done?site={view.site_id}&lang={i18n.current()}"
-        return RedirectResponse(done_at, status_code=303)
+        chosen = f"&lang={view.language}" if view.language else ""
+        return RedirectResponse(f"/form/done?site={view.site_id}{chosen}", status_code=303)
 
     return await run_in_threadpool(work)
 
@@ -295,7 +296,13 @@ def _form_page(
         frame_ancestors=frame_ancestors(rt, view.site_id),
         brand=brand_view(rt, view.site_id),
         form=view.definition,
-        fields=field_views(view.definition.fields, errors, values),
+        fields=field_views(
+            view.definition.fields,
+            errors,
+            values,
+            language=i18n.current(),
+            form_language=view.definition.language,
+        ),
         summary=_summary(view, errors),
         otk=otk,
         site_id=view.site_id,

@@ -20,7 +20,8 @@ from core.text import encodable
 
 from .cards import brand_of, card_brand, describe_spans, luhn_ok, spans
 from .patterns import fullmatches
-from .speech import N_, _, ngettext, number
+from .speech import N_, _, language, ngettext, number
+from .translations import FieldTexts
 
 ALWAYS_OFF_RECORD: frozenset[str] = frozenset({"cvv"})
 OFF_RECORD_BY_DEFAULT: frozenset[str] = frozenset({"cvv", "pin", "secret_answer"})
@@ -66,12 +67,18 @@ class FieldSpec:
     pattern: str | None = None
     min: float | None = None
     max: float | None = None
+    texts: FieldTexts | None = None  # the label, help and options in other languages
 
     def to_json(self) -> dict[str, object]:
         data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         if self.options is not None:
             data["options"] = list(self.options)
-        return {key: value for key, value in data.items() if value is not None}
+        data.update(self.texts.to_json() if self.texts else {"texts": None})
+        return {key: value for key, value in data.items() if value is not None and key != "texts"}
+
+    def shown_label(self, language: str) -> str:
+        """The label in `language` where the form has it, else the form's own."""
+        return (self.texts and self.texts.label(language)) or self.label or self.name
 
 
 class SubmissionInvalid(Exception):
@@ -82,23 +89,21 @@ class SubmissionInvalid(Exception):
 
 
 class _Invalid(Exception):
-    """How a checker says what is wrong: a catalogue text with `%(label)s` for the field's
-    label, said in the reader's language when the message is made (core.forms.speech)."""
+    """What is wrong: a catalogue text with `%(label)s`, said in the reader's language."""
 
-    def __init__(self, message: str, plural: tuple[str, int] | None = None, **values: object):
+    def __init__(self, message: str, plural: str | None = None, n: int = 0, **values: object):
         super().__init__(message)
-        self.message, self.plural, self.values = message, plural, values
+        self.message, self.plural, self.n, self.values = message, plural, n, values
 
     def said(self, label: str) -> str:
         if self.plural is None:
             return _(self.message, label=label, **self.values)
-        plural, n = self.plural
-        return ngettext(self.message, plural, n, label=label, **self.values)
+        return ngettext(self.message, self.plural, self.n, label=label, **self.values)
 
 
 def _invalid_n(singular: str, plural: str, n: int, **values: object) -> _Invalid:
     """A message that depends on a count (`%(num)s`), with the language's plural forms."""
-    return _Invalid(singular, (plural, n), **values)
+    return _Invalid(singular, plural, n, **values)
 
 
 class _Context(NamedTuple):
@@ -136,7 +141,7 @@ def validate_values(
         try:
             value = _check_field(spec, values.get(spec.name), ctx)
         except _Invalid as exc:
-            errors[spec.name] = exc.said(spec.label or spec.name)
+            errors[spec.name] = exc.said(spec.shown_label(language()))
             continue
         if value is not None:
             result[spec.name] = value

@@ -85,7 +85,8 @@ def test_the_brand_heading_is_translated_around_the_sites_own_words(stack: Stack
     sent = site.desk().send()
     with stack.client() as c:
         page = c.get(f"/f/{sent.otk}", headers={"accept-language": "fr"}).text
-    assert "<h1>Payment card, pour Banque Acme</h1>" in page
+    # The form's own title keeps its language inside the French sentence.
+    assert '<h1><span lang="en">Payment card</span>, pour Banque Acme</h1>' in page
     assert "Besoin d’aide ?" in page and "Assistance Banque Acme" in page
 
 
@@ -212,3 +213,51 @@ def test_the_agent_workspace_picker_chooses_the_visitor_pages_language(stack: St
         preview = c.get(f"/f/{otk}", headers={"accept-language": "fr"})
     assert _lang(preview.text) == "es"  # the agent's choice wins over the browser's
     assert "Abrir el formulario seguro" in preview.text
+
+
+def test_a_forms_own_translations_show_and_missing_ones_fall_back_marked(stack: Stack) -> None:
+    form = {
+        "name": "plan",
+        "title": "Your plan",
+        "fields": [
+            {
+                "name": "card",
+                "label": "Card number",
+                "labels": {"fr": "Numéro de carte"},
+                "help": "On the front",
+                "helps": {"es": "En el anverso"},
+                "type": "card_number",
+                "required": True,
+            },
+            {
+                "name": "plan",
+                "label": "Plan",
+                "type": "select",
+                "options": ["Gold", "Silver"],
+                "option_labels": {"fr": {"Silver": "Argent"}},
+            },
+        ],
+    }
+    desk = Desk.make(stack, form)
+    sent = desk.send(language="fr")
+    with stack.client() as c:
+        preview = c.get(f"/f/{sent.otk}")
+        page = c.post(f"/f/{sent.otk}", data={"csrf": hidden(preview.text, "csrf")})
+        wrong = c.post(
+            "/form/submit",
+            data={
+                "csrf": hidden(page.text, "csrf"),
+                "otk": hidden(page.text, "otk"),
+                "site": stack.site_id,
+                "v_plan": "Silver",
+            },
+        )
+    text = page.text
+    assert '<label class="label" for="f-card">Numéro de carte <span class="required">' in text
+    # No French help: the form's own, marked English, then the product's hint in French.
+    assert '<span lang="en">On the front</span> Les 12 à 19 chiffres' in text
+    assert '<option value="Silver">Argent</option>' in text  # the value stays the form's
+    assert '<option value="Gold" lang="en">Gold</option>' in text
+    assert '<span lang="en">Your plan</span>' in text
+    assert "Numéro de carte est obligatoire." in wrong.text  # the message says the label too
+    assert '<option value="Silver" selected>Argent</option>' in wrong.text
