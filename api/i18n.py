@@ -120,3 +120,8 @@ def display_name(language: str) -> str:
 def choices() -> list[tuple[str, str]]:
     """(code, name) of every language, each named in itself: "français", not "French"."""
     return [(code, display_name(code)) for code in LANGUAGES]
+
+
+def english_name(language: str) -> str:
+    """The language's name in English, for the console ("French")."""
+    return str(Locale.parse(language).get_display_name("en") or language)

@@ -9,6 +9,7 @@ import html
 import io
 import json
 import re
+import time
 
 import pytest
 from PIL import Image
@@ -261,3 +262,47 @@ def test_a_forms_own_translations_show_and_missing_ones_fall_back_marked(stack: 
     assert '<span lang="en">Your plan</span>' in text
     assert "Numéro de carte est obligatoire." in wrong.text  # the message says the label too
     assert '<option value="Silver" selected>Argent</option>' in wrong.text
+
+
+def test_the_editor_takes_other_languages_and_previews_each(stack: Stack) -> None:
+    name = f"plan_{time.time_ns() % 10**9}"
+    with stack.client() as c:
+        assert post_sign_in(c, stack.site_id, *stack.admin).status_code == 303
+        page = c.get("/admin/forms/new").text
+        assert (
+            'id="e0-label-fr" name="fields-0-label-fr" value="" autocomplete="off" lang="fr"'
+            in page
+        )
+        assert page.count("<details") == 1  # the boxes sit in the field's one "More settings"
+        data = {
+            "csrf": hidden(page, "csrf"),
+            "title": "Your plan",
+            "name": name,
+            "language": "en",
+            "fields-0-label": "Plan",
+            "fields-0-type": "select",
+            "fields-0-options": "Gold\nSilver",
+            "fields-0-label-fr": "Formule",
+            "fields-0-options-fr": "Or\nArgent",
+            "fields-0-help-es": "Elija uno",
+            "preview_language": "fr",
+            "op": "preview",
+        }
+        preview = c.post("/admin/forms/new", data=data).text
+        frame = preview.split('<div class="preview-frame" lang="fr">', 1)[1]
+        assert '<span lang="en">Your plan</span>' not in frame  # a heading of its own
+        assert 'class="preview-title" lang="en">Your plan<' in frame
+        assert ">Formule<" in frame and '<option value="Silver">Argent</option>' in frame
+        assert "Choisissez…" in frame and "Envoyer en toute sécurité" in frame
+        spanish = c.post("/admin/forms/new", data={**data, "preview_language": "es"}).text
+        assert '<span lang="en">Plan</span>' in spanish and "Elija uno" in spanish
+        saved = c.post("/admin/forms/new", data={**data, "op": "save"})
+        assert saved.status_code == 303, saved.text
+        bad = c.post(
+            "/admin/forms/new", data={**data, "name": name + "_x", "language": "ar", "op": "save"}
+        )
+        assert bad.status_code == 422 and 'href="#form-language"' in bad.text
+        listed = c.get("/api/v1/forms", headers=stack.admin_headers()).json()["forms"]
+    field = next(f for f in listed if f["name"] == name)["fields"][0]
+    assert field["labels"] == {"fr": "Formule"} and field["helps"] == {"es": "Elija uno"}
+    assert field["option_labels"] == {"fr": {"Gold": "Or", "Silver": "Argent"}}
