@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import NamedTuple
+
+from babel.dates import format_date
 
 from api import i18n
 from api.i18n import N_, gettext_
@@ -28,7 +31,9 @@ _CONTROLS: dict[str, tuple[str, str | None, str, str | None]] = {
     "number": ("text", "decimal", "off", N_("A number, like 42 or 3.5.")),
     "email": ("email", "email", "email", N_("Like name@example.com.")),
     "phone": ("tel", "tel", "tel", N_("Start with + and the country code, like +44 20 7946 0958.")),
-    "date": ("text", "numeric", "off", N_("Year, month and day, like 2024-07-31.")),
+    # The answer is typed as ISO 8601 in every language; the example's date is said the
+    # reader's way by Babel ("31 juillet 2024"), so the order of the parts is clear.
+    "date": ("text", "numeric", "off", N_("Year, month and day, like 2024-07-31 for %(date)s.")),
     "card_number": (
         "text",
         "numeric",
@@ -113,6 +118,18 @@ class FieldView:
         return f"{self.id}-1" if self.kind == "radios" else self.id
 
 
+_EXAMPLE_DAY = date(2024, 7, 31)
+
+
+def _type_hint(hint: str | None) -> str | None:
+    if hint is None:
+        return None
+    if "%(date)s" in hint:
+        said = format_date(_EXAMPLE_DAY, format="long", locale=i18n.current())
+        return gettext_(hint, date=str(said))
+    return gettext_(hint)
+
+
 class _Said(NamedTuple):
     text: str
     lang: str | None
@@ -189,7 +206,7 @@ def field_views(
                 autocomplete=_autocomplete(spec, fields),
                 help=helped.text or None,
                 help_lang=helped.lang if helped.text else None,
-                type_hint=gettext_(type_hint) if type_hint else None,
+                type_hint=_type_hint(type_hint),
                 error=errors.get(spec.name),
                 value=values.get(spec.name, "") if may_refill(spec) else "",
                 options=options,

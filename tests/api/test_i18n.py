@@ -3,6 +3,7 @@ texts that no catalogue translates. Pure functions and files, no services."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from api import i18n
+from api.pages import visitor_texts
+from api.pages.fields import field_views
 from core.forms.fields import FieldSpec, SubmissionInvalid, validate_values
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,3 +149,24 @@ def test_validation_messages_speak_the_page_language_with_its_plural_forms() -> 
     assert en.value.errors["card"] == (
         "Numéro de carte has 1 digit; Visa numbers have 13, 16 or 19 digits."
     )
+
+
+@pytest.mark.parametrize(
+    ("lang", "day", "minutes", "second"),
+    [
+        ("en", "July 31, 2024", "15 minutes", "{0} second"),
+        ("fr", "31 juillet 2024", "15 minutes", "{0}\u00a0seconde"),  # a no-break space
+        ("es", "31 de julio de 2024", "15 minutos", "{0} segundo"),
+        ("de", "31. Juli 2024", "15 Minuten", "{0} Sekunde"),
+    ],
+)
+def test_dates_and_the_countdown_are_said_by_babel_for_the_language(
+    lang: str, day: str, minutes: str, second: str
+) -> None:
+    with i18n.speaking(lang):
+        (view,) = field_views([FieldSpec(name="born", label="Born", type="date")], language=lang)
+        units = json.loads(visitor_texts.countdown_units())
+        assert visitor_texts.time_left(14 * 60 + 10) == minutes  # rounded up, never hours
+    assert view.type_hint is not None and view.type_hint.endswith(f"{day}.")
+    assert units["locale"] == lang and units["second"]["one"] == second
+    assert all("{0}" in pattern for pattern in units["minute"].values())
