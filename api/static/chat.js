@@ -34,15 +34,27 @@ function systemText(text) {
   return (found[2] === "sent" ? texts.sent : texts.submittedLine).replace("%(title)s", found[1]);
 }
 
-/** Cards say where their form stands; a used or dead link is taken away. */
-async function refreshCards() {
+// Forms seen submitted (or viewed) so far, starting with those the page was served with.
+let answered = [...list.querySelectorAll(".form-card-state")].filter(
+  (state) => state.textContent.trim() === texts.submitted,
+).length;
+
+/** Cards say where their form stands; a used or dead link is taken away. The transcript's
+ * line can arrive before the status it announces is committed, so after a "submitted"
+ * line the status is asked again, a few times, until one more form reads as answered. */
+async function refreshCards(moreAnswered = false, tries = 8) {
   const response = await fetch("/api/v1/chat", { credentials: "same-origin" });
   if (!response.ok) return;
   const { forms } = await response.json();
+  const now = Object.values(forms).filter((s) => s === "submitted" || s === "viewed").length;
+  if (moreAnswered && now <= answered && tries > 1) {
+    window.setTimeout(() => refreshCards(true, tries - 1), 500);
+  }
+  answered = Math.max(answered, now);
   list.querySelectorAll("[data-request]").forEach((li) => {
     const text = CARD_STATES[forms[li.dataset.request]];
     const card = li.querySelector(".form-card");
-    if (!text || card.querySelector(".form-card-state")) return;
+    if (!text || card.querySelector(".form-card-state")?.textContent === text) return;
     card.querySelectorAll("p, a").forEach((el) => el.remove());
     const state = document.createElement("p");
     state.className = "form-card-state";
@@ -104,7 +116,7 @@ function add(type, id, data) {
   log.scrollTop = log.scrollHeight;
   if (type === "chat.closed") closeChat();
   if (type === "chat.closed" || (data.from === "system" && data.text.startsWith("Secure form"))) {
-    refreshCards();
+    refreshCards(type !== "chat.closed" && data.text.endsWith(" submitted"));
   }
 }
 
