@@ -9,8 +9,16 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from api.errors import domain_error_handler, http_error_handler, unexpected_error_handler
-from api.middleware import AccessLog, Metrics, SecurityHeaders
+from api.errors import (
+    STORE_UNAVAILABLE,
+    domain_error_handler,
+    http_error_handler,
+    store_unavailable_handler,
+    unexpected_error_handler,
+)
+from api.metrics import process_exited, scrape_registry
+from api.middleware import AccessLog, SecurityHeaders
+from api.request_id import RequestId
 from api.routes import load_all
 from api.routes.pages import page_routes
 from api.services import Services
@@ -21,26 +29,28 @@ from core.errors import DomainError
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     settings = settings or load_settings()
     services = services or Services.from_settings(settings)
-    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await services.aclose()
+        process_exited()
 
     app = Starlette(
         routes=[*load_all().routes(), *page_routes()],
         middleware=[
+            Middleware(RequestId),  # outermost: every line of the request carries its id
             Middleware(SecurityHeaders),
-            Middleware(AccessLog, metrics=metrics),
+            Middleware(AccessLog),
         ],
         exception_handlers={
             DomainError: domain_error_handler,
             HTTPException: http_error_handler,
+            **dict.fromkeys(STORE_UNAVAILABLE, store_unavailable_handler),
             Exception: unexpected_error_handler,
         },
         lifespan=lifespan,
     )
     app.state.services = services
-    app.state.metrics = metrics
+    app.state.metrics = scrape_registry(settings)
     return app

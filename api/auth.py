@@ -32,20 +32,20 @@ from api.pages import cookies, csrf
 from api.services import Services
 from configs import Settings
 from core import audit
-from core.actors import SITE_KEY, Actor, Role
+from core.actors import SITE_KEY, Actor, Role, Scope
+from core.api_keys import KEY_PREFIX, key_label, resolve_key
 from core.errors import Forbidden, Unauthenticated
 from core.mfa import MfaEnrollmentRequired, require_enrolled
 from core.policies import site_policies
 from core.runtime import Runtime
 from core.sessions import resolve_session
-from core.sites import site_for_api_key
 
 # Who may call: nobody needs to log in / a logged-in user / a user or a site API key.
 PUBLIC, USER, USER_OR_KEY = "public", "user", "user_or_key"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_PURPOSE = "session"
 _SESSION_COOKIE = "sf_session"
-API_KEY_PREFIX = "sfk_"
+API_KEY_PREFIX = KEY_PREFIX
 
 
 class Setup(StrEnum):
@@ -76,13 +76,15 @@ class Access:
     """Who may call an endpoint or page: `auth`, then any of `roles` (None: whoever `auth`
     lets in), the profile `permission`, and `mfa`: enrolled if the site makes the role.
     `during_setup`: the unfinished setup steps that still let a user in (sign-out, the
-    password change, MFA enrolment); by default none do."""
+    password change, MFA enrolment); by default none do. `scope`: what a site key must
+    hold to call (core.actors.Scope); users are not scoped."""
 
     auth: str = USER
     roles: tuple[Role, ...] | None = None
     permission: str | None = None
     mfa: bool = False
     during_setup: frozenset[Setup] = NO_SETUP
+    scope: Scope = Scope.CONVERSATIONS
 
 
 # -- credentials ------------------------------------------------------------------------------
@@ -136,7 +138,7 @@ def csrf_ok(rt: Runtime, actor: Actor, token: object) -> bool:
 # -- who, and may they ------------------------------------------------------------------------
 
 
-def authenticate(rt: Runtime, token: str | None, auth: str) -> Actor | None:
+def authenticate(rt: Runtime, token: str | None, auth: str, resource: str = "") -> Actor | None:
     """The caller `token` names; None for a public endpoint. Raises Unauthenticated (or
     SessionExpired) for no caller, 403 for a site key where keys may not go."""
     if auth == PUBLIC:
@@ -146,12 +148,13 @@ def authenticate(rt: Runtime, token: str | None, auth: str) -> Actor | None:
     if token.startswith(API_KEY_PREFIX):
         # A key that isn't one is unauthenticated wherever it is sent; a real one is
         # refused where keys may not go.
-        site_id = site_for_api_key(rt, token)
-        if site_id is None:
+        key = resolve_key(rt, token)
+        if key is None:
             raise Unauthenticated()
         if auth != USER_OR_KEY:
-            raise ApiError(403, "forbidden", "A site API key can only manage conversations.")
-        return Actor(site_id=site_id, role=SITE_KEY)
+            refused(rt, key, resource)
+            raise ApiError(403, "forbidden", "A site API key cannot call this endpoint.")
+        return key
     return resolve_session(rt, token)
 
 
@@ -165,14 +168,27 @@ def check_csrf(rt: Runtime, request: Request, actor: Actor | None) -> None:
 
 def refused(rt: Runtime, actor: Actor, resource: str, type: str = "access.denied") -> None:
     """Audit a caller turned away (at the edge, or by core under an endpoint's own type)."""
+    if actor.key_id is not None:
+        resource = f"{key_label(actor)};{resource[:200]}"
     audit.record(
         rt,
         site_id=actor.site_id,
         type=type,
         outcome=audit.FAILURE,
         user_id=actor.user_id,
-        resource=resource[:200],
+        resource=resource[:300],
     )
+
+
+def key_used(rt: Runtime, actor: Actor | None, resource: str) -> None:
+    """Every call a site key makes is audited, with the key's name (PCI-DSS 10.2.1)."""
+    if actor is not None and actor.key_id is not None:
+        audit.record(
+            rt,
+            site_id=actor.site_id,
+            type="api_key.used",
+            resource=f"{key_label(actor)};{resource[:200]}",
+        )
 
 
 def unfinished(rt: Runtime, actor: Actor) -> Setup | None:
@@ -213,6 +229,9 @@ def authorize(rt: Runtime, access: Access, actor: Actor | None, resource: str) -
     if not allowed:
         refused(rt, actor, resource)
         raise Forbidden()
+    if actor.role == SITE_KEY and access.scope not in actor.scopes:
+        refused(rt, actor, f"{resource};scope={access.scope}")
+        raise ApiError(403, "forbidden", f"This API key does not have the {access.scope} scope.")
     if access.mfa:
         require_enrolled(rt, actor)
 
@@ -241,11 +260,12 @@ def api_call(
             token, from_cookie = credentials(request, services.settings)
 
             def admit() -> tuple[Actor | None, dict[str, Any]]:
-                actor = authenticate(rt, token, access.auth)
+                actor = authenticate(rt, token, access.auth, resource)
                 if from_cookie:
                     check_csrf(rt, request, actor)
                 body = parse(raw) if parse is not None else {}
                 authorize(rt, access, actor, resource)
+                key_used(rt, actor, resource)
                 return actor, body
 
             if inspect.iscoroutinefunction(view):

@@ -26,11 +26,17 @@ from starlette.routing import Route
 
 from api.auth import NO_SETUP, PUBLIC, USER, USER_OR_KEY, Access, Setup, api_call, refused
 from api.bodies import F, parse_json, read_body
-from api.errors import NO_STORE, ApiError, unexpected_error_handler
+from api.errors import (
+    NO_STORE,
+    STORE_UNAVAILABLE,
+    ApiError,
+    store_unavailable_handler,
+    unexpected_error_handler,
+)
 from api.ratelimit import client_address
 from api.services import Services
 from core import audit
-from core.actors import SITE_KEY, USER_ROLES, Actor, Role
+from core.actors import SITE_KEY, USER_ROLES, Actor, Role, Scope
 from core.errors import DomainError
 from core.runtime import Runtime
 from core.text import is_uuid, one_line
@@ -82,10 +88,13 @@ class EndpointSpec:
     audit: str | None = None  # the audit type of this endpoint's refused attempts
     during_setup: frozenset[Setup] = NO_SETUP  # see api.auth.Setup
     max_body: int | None = None  # above the settings' max_body_bytes (a logo in base64)
+    scope: Scope = Scope.CONVERSATIONS  # what a site key needs (auth=USER_OR_KEY only)
 
     @property
     def access(self) -> Access:
-        return Access(self.auth, self.roles, self.permission, self.mfa, self.during_setup)
+        return Access(
+            self.auth, self.roles, self.permission, self.mfa, self.during_setup, self.scope
+        )
 
 
 class Registry:
@@ -110,11 +119,14 @@ class Registry:
         audit: str | None = None,
         during_setup: frozenset[Setup] = NO_SETUP,
         max_body: int | None = None,
+        scope: Scope | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if auth == PUBLIC and (roles or permission or mfa):
             raise ValueError(f"{method} {path}: a public endpoint has nobody to check")
         if roles is not None and SITE_KEY in roles and auth != USER_OR_KEY:
             raise ValueError(f"{method} {path}: site keys need auth=USER_OR_KEY")
+        if scope is not None and auth != USER_OR_KEY:
+            raise ValueError(f"{method} {path}: only an endpoint keys may call has a scope")
         documented = dict(responses or {})
         if roles is not None or permission:
             documented.setdefault(403, "forbidden")
@@ -146,6 +158,7 @@ class Registry:
                     audit,
                     during_setup,
                     max_body,
+                    scope or Scope.CONVERSATIONS,
                 )
             )
             return handler
@@ -245,6 +258,8 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
             return await handle(request)
         except DomainError:
             raise
+        except STORE_UNAVAILABLE as exc:
+            return await store_unavailable_handler(request, exc)
         except Exception as exc:
             return await unexpected_error_handler(request, exc)
 

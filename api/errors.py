@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis.exceptions
+import sqlalchemy.exc
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from core.errors import DomainError
+from configs.logging import current_request_id
+from core.errors import DomainError, Unavailable
 
 log = logging.getLogger("api")
 
@@ -70,10 +73,42 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
 
 
+# A store that does not answer (Redis killed, PostgreSQL restarting, a dropped connection)
+# means the service is unavailable for a moment, not that it is broken: 503, so a visitor
+# tries again with the key they still hold. Whatever raised it wrote nothing the retry
+# could trip over: the submit path spends its key only after its reads succeeded.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+)
+
+
+async def store_unavailable_handler(request: Request, exc: Exception) -> Response:
+    log.warning(
+        "store unavailable (%s) on %s %s", exc.__class__.__name__, request.method, _route(request)
+    )
+    return error_response(
+        503,
+        Unavailable.code,
+        Unavailable.default_message,
+        headers={"Retry-After": "2"},
+    )
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     # The exception's message may quote its input, so only the class name is logged here.
     log.error("unhandled %s on %s %s", exc.__class__.__name__, request.method, _route(request))
-    return error_response(500, "internal_error", "Something went wrong on our side.")
+    # Answered outside the other middleware (Starlette's ServerErrorMiddleware): the id
+    # that api.request_id bound is added here, so the caller can quote it.
+    request_id = current_request_id()
+    return error_response(
+        500,
+        "internal_error",
+        "Something went wrong on our side.",
+        headers={"X-Request-Id": request_id} if request_id else None,
+    )
 
 
 def _route(request: Request) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from api.endpoints import ANY_BODY, PUBLIC, Registry
+from api.endpoints import ANY_BODY, PUBLIC, USER_OR_KEY, Registry
 
 _JSON_TYPES = {
     str: "string",
@@ -75,6 +75,9 @@ def openapi_document(registry: Registry) -> dict[str, Any]:
         if spec.auth != PUBLIC:
             op["security"] = [{"bearer": []}]
             op["responses"]["401"] = {"description": "unauthenticated or session_expired"}
+        if spec.auth == USER_OR_KEY:
+            # The scope a site API key needs here (users are not scoped).
+            op["x-api-key-scope"] = str(spec.scope)
         if spec.rate:
             op["responses"]["429"] = {"description": "rate_limited"}
         params = re.findall(r"{(\w+)}", spec.path)

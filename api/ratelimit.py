@@ -28,6 +28,7 @@ from redis.asyncio import ConnectionPool
 from starlette.requests import Request
 
 from api.errors import ApiError
+from api.metrics import RATE_LIMITED
 from configs import Settings
 from core.usernames import normalise
 
@@ -134,6 +135,7 @@ class RateLimiter:
         limit = self._limits[(kind, scope)]
         if await self._limiter.hit(limit, kind, scope, who):
             return
+        RATE_LIMITED.labels(kind).inc()
         stats = await self._limiter.get_window_stats(limit, kind, scope, who)
         retry_after = max(1, int(stats.reset_time - time.time()) + 1)
         raise ApiError(

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from api.metrics import PUBLISH_FAILED
 from api.ratelimit import RateLimiter
 from configs import Settings
 from connectors import processor_for
+from connectors.webhooks import Policy
 from core.notifications import EventReader
 from core.payments import ProcessorFactory
 from core.runtime import Runtime
 from core.submit import Submission
 from producers import Publisher, PublishFailed
+
+
+def webhook_policy(settings: Settings) -> Policy:
+    return Policy(production=settings.is_production, own_url=settings.public_url)
 
 
 @dataclass
@@ -23,6 +29,11 @@ class Services:
     limiter: RateLimiter
     # Builds the connector for a site's processor settings (core.payments is handed it).
     payment_processor: ProcessorFactory = field(default=processor_for)
+    # Where webhooks may point (checked again by the worker at every delivery).
+    webhook_policy: Policy = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.webhook_policy = webhook_policy(self.settings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -40,6 +51,7 @@ class Services:
         try:
             self.publisher.publish_submission(submission)
         except PublishFailed:
+            PUBLISH_FAILED.inc()
             return False
         return True
 

@@ -127,7 +127,12 @@ def print_errors(stack: Stack, lines: int = 60) -> None:
     """The service's own account of a failure, before its logs go with the data dir."""
     for path in sorted(stack.data_dir.glob("*.log")):
         text = path.read_text(errors="replace").splitlines()
-        marks = [i for i, line in enumerate(text) if "Traceback" in line or " ERROR " in line]
+        # JSON lines (log_format) say `"level": "error"`; readable ones say "[error".
+        marks = [
+            i
+            for i, line in enumerate(text)
+            if "Traceback" in line or '"level": "error"' in line or "[error" in line
+        ]
         if marks:
             print(f"--- {path.name} (from its first error)", file=sys.stderr)
             print("\n".join(text[marks[0] : marks[0] + lines]), file=sys.stderr)

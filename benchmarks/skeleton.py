@@ -93,19 +93,17 @@ def serve(port: int, hop: bool, middleware: bool) -> None:
 
     stack: list[Middleware] = []
     if middleware:
-        from api.middleware import AccessLog, Metrics, SecurityHeaders
+        from api.middleware import AccessLog, SecurityHeaders
 
-        stack = [Middleware(SecurityHeaders), Middleware(AccessLog, metrics=Metrics())]
+        stack = [Middleware(SecurityHeaders), Middleware(AccessLog)]
     app = Starlette(
         routes=[Route(SUBMIT, submit, methods=["POST"]), Route("/healthz", healthz)],
         middleware=stack,
     )
     if middleware:
-        import logging.config
+        from configs.logging import configure_logging
 
-        from configs.logging import logging_config
-
-        logging.config.dictConfig(logging_config(settings.log_level))
+        configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         app,
         host="127.0.0.1",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging.config
+import getpass
+import secrets
 import sys
 from typing import TYPE_CHECKING
 
 from configs import ConfigError, Settings, load_settings
-from configs.logging import logging_config
+from configs.logging import configure_logging
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -18,8 +19,26 @@ def settings_or_exit() -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         sys.exit(f"secureforms: configuration error: {exc}")
-    logging.config.dictConfig(logging_config(settings.log_level))
+    configure_logging(settings.log_level, settings.log_format)
     return settings
+
+
+def ask_new_password(what: str) -> str | None:
+    """A new password typed twice without echo on a terminal, or one line of standard
+    input when it is not one (a script's pipe); None, said on stderr, when it is empty
+    or the two differ."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"{what.capitalize()}: ")
+        again = getpass.getpass(f"{what.capitalize()} again: ")
+    else:
+        password = again = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print(f"secureforms: no {what} given", file=sys.stderr)
+        return None
+    if not secrets.compare_digest(password.encode(), again.encode()):
+        print(f"secureforms: the two {what}s differ; nothing was changed", file=sys.stderr)
+        return None
+    return password
 
 
 def runtime_or_exit(settings: Settings) -> Runtime:

@@ -10,9 +10,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
-from cli import audit_commands, lifecycle_commands, user_commands
-from cli.common import runtime_or_exit, settings_or_exit
+from cli import audit_commands, lifecycle_commands, metrics, user_commands
+from cli.common import ask_new_password, runtime_or_exit, settings_or_exit
+from configs import Settings
+from core.actors import SCOPES
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -29,9 +32,14 @@ def cmd_site_create(args: argparse.Namespace) -> int:
     from core.errors import DomainError
     from core.sites import create_site
 
+    password = args.admin_password
+    if password is None:
+        password = ask_new_password("admin password")
+        if password is None:
+            return 2
     rt = runtime_or_exit(settings_or_exit())
     try:
-        print(json.dumps(create_site(rt, args.name, args.admin_username, args.admin_password)))
+        print(json.dumps(create_site(rt, args.name, args.admin_username, password)))
     except DomainError as exc:
         print(f"secureforms: {exc.message}", file=sys.stderr)
         return 2
@@ -39,14 +47,16 @@ def cmd_site_create(args: argparse.Namespace) -> int:
 
 
 def cmd_site_api_key(args: argparse.Namespace) -> int:
+    from core.api_keys import DEFAULT_SCOPES, make_key
     from core.errors import DomainError
-    from core.sites import create_api_key
 
     rt = runtime_or_exit(settings_or_exit())
     try:
-        print(json.dumps({"api_key": create_api_key(rt, args.site_id, args.name)}))
+        made = make_key(rt, args.site_id, args.name, args.scope or list(DEFAULT_SCOPES))
+        print(json.dumps({k: made[k] for k in ("api_key", "id", "scopes")}))
     except DomainError as exc:
-        print(f"secureforms: {exc.message}", file=sys.stderr)
+        detail = "".join(f" {name}: {why}" for name, why in (exc.fields or {}).items())
+        print(f"secureforms: {exc.message}{detail}", file=sys.stderr)
         return 2
     return 0
 
@@ -63,14 +73,23 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
+    settings = settings_or_exit()
+    metrics.prepare_multiprocess_dir("api")  # before the api imports prometheus-client
     import uvicorn
 
     from api import create_app
+    from api.metrics import scrape_registry
 
-    settings = settings_or_exit()
-    app = create_app(settings)
+    if settings.metrics_listen is not None:
+        # In this (the parent) process: one listener however many workers uvicorn starts.
+        host, port = metrics.split_listen(settings.metrics_listen)
+        metrics.serve(host, port, scrape_registry(settings), settings.metrics_authorized)
+    # More than one worker: uvicorn starts each from `api_app`, in a process of its own.
+    app: Any = create_app(settings) if args.workers == 1 else "cli.main:api_app"
     uvicorn.run(
         app,
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         access_log=False,
@@ -84,16 +103,42 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def api_app() -> Any:
+    """uvicorn's factory for `secureforms api --workers N`: each process reads the
+    settings and sets up logging as the command did, then builds the app."""
+    from api import create_app
+
+    return create_app(settings_or_exit())
+
+
+def _celery_quiet(settings: Settings) -> list[str]:
+    """Celery's start-up banner is printed, not logged: with JSON lines it would be the
+    one thing in the output a log collector cannot read."""
+    return ["--quiet"] if settings.log_format == "json" else []
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
-    settings_or_exit()
+    settings = settings_or_exit()
+    metrics.prepare_multiprocess_dir("worker")  # the pool's children write there too
+    if args.metrics_port is not None:
+        # In the main process: the pool's children come and go, the listener stays.
+        metrics.serve(
+            args.metrics_host,
+            args.metrics_port,
+            metrics.multiprocess_registry(),
+            settings.metrics_authorized,
+        )
+    from configs.celery import WEBHOOK_QUEUE
     from workers.app import QUEUE, app
 
+    queues = {"main": QUEUE, "webhooks": WEBHOOK_QUEUE, "all": f"{QUEUE},{WEBHOOK_QUEUE}"}
     argv = [
+        *_celery_quiet(settings),
         "worker",
         "--loglevel",
         args.loglevel,
         "-Q",
-        QUEUE,
+        queues[args.queues],
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
@@ -112,7 +157,9 @@ def cmd_beat(args: argparse.Namespace) -> int:
 
     schedule = settings.data_dir / "celerybeat-schedule"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel", args.loglevel, "--schedule", str(schedule)])
+    app.start(
+        [*_celery_quiet(settings), "beat", "--loglevel", args.loglevel, "--schedule", str(schedule)]
+    )
     return 0
 
 
@@ -151,9 +198,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
     procs = [
         subprocess.Popen([*base, "api", "--host", args.host, "--port", str(args.port)]),
         subprocess.Popen([*base, "worker", "--concurrency", "2"]),
+        subprocess.Popen([*base, "worker", "--concurrency", "1", "--queues", "webhooks"]),
         subprocess.Popen([*base, "beat"]),
     ]
-    print(f"secureforms dev: http://{args.host}:{args.port}  (api + worker + beat; Ctrl-C stops)")
+    print(
+        f"secureforms dev: http://{args.host}:{args.port}  "
+        "(api + worker + webhook worker + beat; Ctrl-C stops)"
+    )
     print(demo, flush=True)
     stopping = False
 
@@ -194,22 +245,37 @@ def build_parser() -> argparse.ArgumentParser:
     create = site.add_parser("create", help="create a site and its first admin")
     create.add_argument("name")
     create.add_argument("--admin-username", required=True)
-    create.add_argument("--admin-password", required=True)
+    create.add_argument(
+        "--admin-password",
+        default=None,
+        help="asked for without echo when not given (keeps it out of ps and shell history)",
+    )
     create.set_defaults(func=cmd_site_create)
     key = site.add_parser("api-key", help="make an API key for a chat platform's back end")
     key.add_argument("site_id")
     key.add_argument("--name", default="chat platform")
+    key.add_argument(
+        "--scope",
+        action="append",
+        choices=[str(s) for s in SCOPES],
+        help="what the key may do (repeatable; default conversations)",
+    )
     key.set_defaults(func=cmd_site_api_key)
 
     api = sub.add_parser("api", help="serve HTTP")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N")
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="run a Celery worker")
     worker.add_argument("--concurrency", type=int, default=0)
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"], default=None)
     worker.add_argument("--loglevel", default="INFO")
+    # Webhook deliveries wait on other people's servers: by default a worker of their own.
+    worker.add_argument("--queues", choices=["main", "webhooks", "all"], default="main")
+    worker.add_argument("--metrics-port", type=int, default=None)
+    worker.add_argument("--metrics-host", default="127.0.0.1")
     worker.set_defaults(func=cmd_worker)
 
     beat = sub.add_parser("beat", help="run the scheduler")

@@ -12,6 +12,10 @@ NOOP_TASK = "secureforms.noop"
 SWEEP_TASK = "secureforms.sweep_expired_requests"
 PURGE_TASK = "secureforms.retention_purge"
 REWRAP_TASK = "secureforms.rewrap_data_keys"
+# Webhook deliveries have a queue of their own, consumed by `secureforms worker --queues
+# webhooks`: a receiver that is slow or down holds up those processes, never submissions.
+WEBHOOK_QUEUE = "secureforms.webhooks"
+WEBHOOK_TASK = "secureforms.deliver_webhooks"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -60,6 +64,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_default_queue": QUEUE,
+        "task_routes": {WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         "task_create_missing_queues": True,
         "worker_prefetch_multiplier": settings.worker_prefetch,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
@@ -85,6 +90,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "rewrap-data-keys": {
                 "task": REWRAP_TASK,
                 "schedule": float(settings.rewrap_interval_s),
+            },
+            "deliver-webhooks": {
+                "task": WEBHOOK_TASK,
+                "schedule": float(settings.webhook_poll_interval_s),
+                # With no webhook worker running, beat's ticks expire instead of piling up.
+                "options": {
+                    "queue": WEBHOOK_QUEUE,
+                    "expires": float(max(10, 5 * settings.webhook_poll_interval_s)),
+                },
             },
         },
     }

@@ -7,6 +7,7 @@ in tracebacks and debug logs.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import logging
 import os
@@ -67,6 +68,18 @@ class Settings:
     # "standard" (Argon2id, RFC 9106's low-memory profile) everywhere but in the test
     # environment, which may choose "fast-for-tests": see _password_hashing.
     password_hashing: str = "standard"  # noqa: S105 (a cost profile, not a password)
+    # Webhook deliveries (core.outbox): how often beat drains the outbox, the waits
+    # between a failed attempt and the next (the last repeats), and when to give up.
+    webhook_poll_interval_s: int = 2
+    webhook_retry_schedule_s: tuple[int, ...] = (10, 30, 60, 300, 900, 1800, 3600)
+    webhook_retry_for_s: int = 24 * 3600
+    # Who may read the api's /metrics: served on a listen address of its own
+    # ("host:port"; the app port then answers 404 there), and/or only with this bearer
+    # token. Production refuses to start with neither (see _metrics_access).
+    metrics_listen: str | None = None
+    metrics_token: str | None = None
+    # "json" (one JSON object a line, for collectors) or "console" (readable).
+    log_format: str = "json"
 
     @property
     def is_production(self) -> bool:
@@ -77,12 +90,21 @@ class Settings:
         """Development and test may generate a keyring and use SQLite; production may not."""
         return not self.is_production
 
+    def metrics_authorized(self, authorization: str | None) -> bool:
+        """Whether a request's `Authorization` header may read metrics (constant time)."""
+        if self.metrics_token is None:
+            return True
+        given = (authorization or "").encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, f"Bearer {self.metrics_token}".encode())
+
     def __repr__(self) -> str:
         shown = []
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name.endswith("_url") and isinstance(value, str):
                 value = mask_url(value)
+            elif f.name.endswith("_token") and value is not None:
+                value = "***"
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -100,6 +122,8 @@ _INT_SETTINGS = {
     "purge_interval_s": (1, 7 * 24 * 3600),
     "rewrap_interval_s": (1, 7 * 24 * 3600),
     "sweep_interval_s": (1, 24 * 3600),
+    "webhook_poll_interval_s": (1, 3600),
+    "webhook_retry_for_s": (1, 7 * 24 * 3600),
 }
 
 
@@ -122,7 +146,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"SECUREFORMS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     raw: dict[str, Any] = _read_toml(env)
     extra = ("data_dir", "keyring", "off_record_redis_url", "keystore_database_url")
-    for key in [*raw, *extra, "forwarded_allow_ips", "password_hashing"]:
+    for key in [*raw, *extra, "forwarded_allow_ips", "password_hashing", *_METRICS_KEYS]:
         override = _env_value(environ, key)
         if override is not None:
             raw[key] = override
@@ -169,13 +193,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         keyring_explicit=keyring_explicit,
         public_url=str(raw["public_url"]).rstrip("/"),
         log_level=str(raw.get("log_level", "INFO")).upper(),
+        log_format=_log_format(raw.get("log_format")),
         publish_timeout_s=publish_timeout_s,
         forwarded_allow_ips=_proxies(raw.get("forwarded_allow_ips")),
         password_hashing=_password_hashing(env, raw.get("password_hashing")),
+        webhook_retry_schedule_s=_schedule(raw.get("webhook_retry_schedule_s")),
+        metrics_listen=_metrics_listen(raw.get("metrics_listen")),
+        metrics_token=_metrics_token(raw.get("metrics_token")),
         **ints,
     )
     _refuse_unsafe(settings)
     return settings
+
+
+def _log_format(value: object) -> str:
+    chosen = "json" if value is None else str(value).lower()
+    if chosen not in ("json", "console"):
+        raise ConfigError('log_format must be "json" or "console"')
+    return chosen
 
 
 def _password_hashing(env: str, value: object) -> str:
@@ -191,6 +226,52 @@ def _password_hashing(env: str, value: object) -> str:
     if chosen == "fast-for-tests" and env != "test":
         raise ConfigError('password_hashing = "fast-for-tests" is only for the test environment')
     return chosen
+
+
+def _schedule(value: object) -> tuple[int, ...]:
+    """webhook_retry_schedule_s: seconds between attempts (a list, or "10,30,60")."""
+    items = value if isinstance(value, list) else re.split(r"[,\s]+", str(value or "").strip())
+    try:
+        waits = tuple(int(str(i)) for i in items if str(i).strip())
+    except ValueError:
+        waits = ()
+    if not waits or not all(1 <= w <= 24 * 3600 for w in waits) or len(waits) > 50:
+        raise ConfigError(
+            "webhook_retry_schedule_s must be 1 to 50 waits of 1 s to a day, such as 10,30,60"
+        )
+    return waits
+
+
+_METRICS_KEYS = ("metrics_listen", "metrics_token")
+_METRICS_TOKEN_MIN = 24
+
+
+def _metrics_listen(value: object) -> str | None:
+    """metrics_listen: "host:port" with a numeric host (or localhost), or absent."""
+    listen = str(value).strip() if value else None
+    if listen is None:
+        return None
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    try:
+        if host != "localhost":
+            ipaddress.ip_address(host)
+        valid = 1 <= int(port) <= 65535
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(f'metrics_listen must be "host:port" with an IP address, not {listen!r}')
+    return listen
+
+
+def _metrics_token(value: object) -> str | None:
+    """metrics_token: long enough not to be guessed, or absent."""
+    token = str(value) if value else None
+    if token is not None and (len(token) < _METRICS_TOKEN_MIN or not token.isprintable()):
+        raise ConfigError(
+            f"metrics_token must be at least {_METRICS_TOKEN_MIN} printable characters"
+        )
+    return token
 
 
 def _proxies(value: object) -> tuple[str, ...] | None:
@@ -241,6 +322,13 @@ def _refuse_unsafe(settings: Settings) -> None:
         problems.append(
             "forwarded_allow_ips is not set (set SECUREFORMS_FORWARDED_ALLOW_IPS to the "
             'addresses of your reverse proxies, or to "none" if clients connect directly)'
+        )
+    if settings.metrics_listen is None and settings.metrics_token is None:
+        # The app port faces the internet: request counts, queue depth and timings are
+        # for the operator only.
+        problems.append(
+            "metrics would be public on the app port (set SECUREFORMS_METRICS_LISTEN to "
+            "an address of their own, e.g. 127.0.0.1:9100, and/or SECUREFORMS_METRICS_TOKEN)"
         )
     problems += _exposed_secrets(settings)
     if problems:

@@ -30,6 +30,21 @@ class Role(StrEnum):
     SITE_KEY = "site_key"  # a chat platform calling with the site's API key, not a user
 
 
+class Scope(StrEnum):
+    """What a site API key may do (core.api_keys); a key holds one or more.
+
+    `conversations`: manage conversations, as every key could before scopes existed;
+    `secure_forms`: send a secure form for a named agent and read its status;
+    `webhooks`: manage the site's webhooks. No scope reveals, reads history, or manages
+    users, forms or policies: those stay with people.
+    """
+
+    CONVERSATIONS = "conversations"
+    SECURE_FORMS = "secure_forms"
+    WEBHOOKS = "webhooks"
+
+
+SCOPES: tuple[Scope, ...] = tuple(Scope)
 USER_ROLES: tuple[Role, ...] = (Role.AGENT, Role.MANAGER, Role.ADMIN)
 SITE_KEY = Role.SITE_KEY
 CONSOLE_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
@@ -65,6 +80,10 @@ class Actor:
     # Set when an admin chose the password (a new user, a reset): until the user picks
     # their own, they reach nothing but the password change and sign-out.
     must_change_password: bool = False
+    # A site key's own id, name and scopes (core.api_keys); None and empty for a user.
+    key_id: str | None = None
+    key_name: str | None = None
+    scopes: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.site_id:

@@ -255,7 +255,7 @@ def send_form_in_chat(
     The link (it holds the open key) goes to the visitor's stream only, never to the
     transcript, which says "Secure form '...' sent" and nothing more.
     """
-    sent = form_requests.send_form(rt, actor, conversation_id, form_id, language)
+    sent = form_requests.send_form(rt, actor, conversation_id, form_id, language=language)
     title = preview_title(rt, sent["otk"])
     publish_to_visitor(
         rt,

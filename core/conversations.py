@@ -15,15 +15,17 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from configs.database import insert_unless_present
-from core import lifecycle, notifications
+from core import lifecycle, notifications, outbox
 from core.actors import Actor, Role
 from core.clock import rfc3339, utcnow
-from core.errors import ConversationClosed, Forbidden, NotFound
+from core.errors import Conflict, ConversationClosed, Forbidden, NotFound, ValidationFailed
 from core.forms.masking import mask_numbers_in_text
 from core.runtime import Runtime
 from core.schema import conversations, messages, participants, users
+from core.text import one_line
 
 ACTIVE, CLOSED = "active", "closed"
 # Who wrote a message, stored with it (messages.sender) and sent with it as "from". Pages
@@ -46,9 +48,35 @@ def _agent_on_site(conn: Connection, site_id: str, agent_id: str) -> bool:
     )
 
 
+MAX_EXTERNAL_ID = 200
+
+
+def checked_external_id(value: object) -> str:
+    """A platform's own id for a conversation: 1-200 characters on one line."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_EXTERNAL_ID or not one_line(value):
+        raise ValidationFailed(
+            "external_id is not valid.",
+            fields={"external_id": f"1 to {MAX_EXTERNAL_ID} characters on one line."},
+        )
+    return value
+
+
+def _external_id_taken() -> Conflict:
+    return Conflict(
+        "A conversation of this site already has this external_id.",
+        fields={"external_id": "Already used on this site."},
+    )
+
+
 def create_conversation(
-    rt: Runtime, actor: Actor, visitor_name: str | None, agent_id: str | None
+    rt: Runtime,
+    actor: Actor,
+    visitor_name: str | None,
+    agent_id: str | None,
+    external_id: str | None = None,
 ) -> dict[str, Any]:
+    if external_id is not None:
+        external_id = checked_external_id(external_id)
     if actor.role == Role.AGENT:
         agent_id = agent_id or actor.user_id
         if agent_id != actor.user_id:
@@ -57,28 +85,47 @@ def create_conversation(
         raise Forbidden()
     conversation_id = str(uuid.uuid4())
     now = utcnow()
-    with rt.app_engine.begin() as conn:
-        if agent_id is not None and not _agent_on_site(conn, actor.site_id, agent_id):
-            raise NotFound("No such agent on this site.")
-        conn.execute(
-            insert(conversations).values(
-                id=conversation_id,
-                site_id=actor.site_id,
-                status=ACTIVE,
-                agent_id=agent_id,
-                visitor_name=visitor_name,
-                created_at=now,
-            )
-        )
-        if agent_id is not None:
+    try:
+        with rt.app_engine.begin() as conn:
+            if agent_id is not None and not _agent_on_site(conn, actor.site_id, agent_id):
+                raise NotFound("No such agent on this site.")
+            if external_id is not None and _by_external_id(conn, actor.site_id, external_id):
+                raise _external_id_taken()
             conn.execute(
-                insert(participants).values(
-                    conversation_id=conversation_id, agent_id=agent_id, joined_at=now
+                insert(conversations).values(
+                    id=conversation_id,
+                    site_id=actor.site_id,
+                    status=ACTIVE,
+                    agent_id=agent_id,
+                    visitor_name=visitor_name,
+                    created_at=now,
+                    external_id=external_id,
                 )
             )
+            if agent_id is not None:
+                conn.execute(
+                    insert(participants).values(
+                        conversation_id=conversation_id, agent_id=agent_id, joined_at=now
+                    )
+                )
+    except IntegrityError:  # two creates with the same external_id at once
+        raise _external_id_taken() from None
     if agent_id is not None and agent_id != actor.user_id:
         _tell_assigned(rt, actor.site_id, agent_id, conversation_id, visitor_name)
-    return {"id": conversation_id, "status": ACTIVE, "agent_id": agent_id}
+    return {
+        "id": conversation_id,
+        "status": ACTIVE,
+        "agent_id": agent_id,
+        "external_id": external_id,
+    }
+
+
+def _by_external_id(conn: Connection, site_id: str, external_id: str) -> str | None:
+    return conn.execute(
+        select(conversations.c.id).where(
+            conversations.c.site_id == site_id, conversations.c.external_id == external_id
+        )
+    ).scalar()
 
 
 def _tell_assigned(
@@ -121,6 +168,7 @@ def _public(row: Any) -> dict[str, Any]:
         "agent_id": row.agent_id,
         "visitor": {"name": row.visitor_name},
         "created_at": rfc3339(row.created_at),
+        "external_id": row.external_id,
     }
 
 
@@ -175,6 +223,10 @@ def transfer(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> 
             .values(agent_id=agent_id)
         )
         _join(conn, conversation_id, agent_id)
+        if conversation.agent_id != agent_id:
+            outbox.emit_conversation(
+                conn, conversation, "conversation.transferred", ACTIVE, agent_id
+            )
     lifecycle.on_transferred(rt, conversation_id)
     previous = conversation.agent_id
     if previous is not None and previous != agent_id:
@@ -214,6 +266,7 @@ def close(rt: Runtime, actor: Actor, conversation_id: str) -> dict[str, Any]:
                     text="Chat ended" + (f" by {actor.label}" if actor.is_user else ""),
                 )
             )
+            outbox.emit_conversation(conn, conversation, "conversation.closed", CLOSED)
     lifecycle.on_closed(rt, actor.site_id, conversation_id)
     publish_to_visitor(rt, actor.site_id, conversation_id, "chat.closed", {})
     if ended:  # once: closing a closed conversation again tells nobody anything new

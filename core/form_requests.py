@@ -12,16 +12,18 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from core import audit, notifications
-from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor
+from core import audit, notifications, outbox
+from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor, Role
+from core.api_keys import key_label
 from core.clock import aware, rfc3339, utcnow
 from core.conversations import ACTIVE, add_system_message, get_conversation
-from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
+from core.errors import ConversationClosed, DomainError, Forbidden, InvalidOrExpired, NotFound
 from core.forms.catalogue import current, load_version
 from core.forms.speech import checked_language
 from core.lifecycle import otk_groups
+from core.profiles import profile_for
 from core.runtime import Runtime
-from core.schema import conversations, form_requests
+from core.schema import conversations, form_requests, users
 from vault import OtkClaims, VaultError
 
 SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewed", "expired"
@@ -39,16 +41,73 @@ def require_sender(actor: Actor) -> None:
         raise Forbidden()
 
 
-def send_form(
-    rt: Runtime, actor: Actor, conversation_id: str, form_id: str, language: object = None
-) -> dict[str, Any]:
-    """`language`: the visitor pages' language, chosen by the sender (None: the visitor's
-    browser, then the site's default, choose)."""
+class AgentNotEligible(DomainError):
+    """A site key named an agent the form cannot be sent for; the message says which rule."""
+
+    status, code = 422, "agent_not_eligible"
+    default_message = "The form cannot be sent for this agent."
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(rule, fields={"agent_id": rule})
+
+
+def _agent_for_key(rt: Runtime, actor: Actor, conversation: Any, agent_id: str | None) -> str:
+    """The agent a site key sends for: named, an enabled agent of the site, the
+    conversation's assigned agent, holding secure_forms.use. A bot sends; a human reads."""
+    if agent_id is None:
+        raise AgentNotEligible("agent_id is required with an API key: the agent who will read.")
+    with rt.app_engine.connect() as conn:
+        agent = conn.execute(
+            select(users.c.role, users.c.enabled, users.c.profile_id).where(
+                users.c.id == agent_id, users.c.site_id == actor.site_id
+            )
+        ).first()
+        if agent is None or agent.role != Role.AGENT.value or not agent.enabled:
+            raise AgentNotEligible("agent_id names no enabled agent of this site.")
+        if conversation.agent_id != agent_id:
+            raise AgentNotEligible("The agent is not the conversation's assigned agent.")
+        _, granted = profile_for(conn, actor.site_id, Role.AGENT, agent.profile_id)
+    if USE_SECURE_FORMS not in granted:
+        raise AgentNotEligible(f"The agent does not hold {USE_SECURE_FORMS} (use secure forms).")
+    return agent_id
+
+
+def _sender(rt: Runtime, actor: Actor, conversation: Any, agent_id: str | None) -> str:
+    """The agent the request is for, whoever sends it."""
+    if actor.role == Role.SITE_KEY:
+        return _agent_for_key(rt, actor, conversation, agent_id)
     require_sender(actor)
-    chosen = checked_language(language)
-    conversation = get_conversation(rt, actor.site_id, conversation_id)
+    if agent_id not in (None, actor.user_id):
+        raise Forbidden("An agent sends secure forms only as themselves.")
     if conversation.agent_id != actor.user_id:
         raise Forbidden("Only the agent assigned to this conversation can send a secure form.")
+    assert actor.user_id is not None
+    return actor.user_id
+
+
+def sent_by(row: Any) -> dict[str, Any]:
+    """Who sent a request: a site key (by its name then) for the agent, or the agent."""
+    if row.sent_by_key_id is not None:
+        return {"kind": "api_key", "name": row.sent_by_name}
+    return {"kind": "agent", "agent_id": row.agent_id}
+
+
+def send_form(
+    rt: Runtime,
+    actor: Actor,
+    conversation_id: str,
+    form_id: str,
+    agent_id: str | None = None,
+    *,
+    language: object = None,
+) -> dict[str, Any]:
+    """Send a form into a conversation: an agent for themselves, or a site key with
+    `secure_forms` for the conversation's agent (`agent_id`), who alone can reveal it.
+    `language`: the visitor pages' language, chosen by the sender (None: the visitor's
+    browser, then the site's default, choose)."""
+    chosen = checked_language(language)
+    conversation = get_conversation(rt, actor.site_id, conversation_id)
+    agent_id = _sender(rt, actor, conversation, agent_id)
     if conversation.status != ACTIVE:
         raise ConversationClosed()
     form, definition = current(rt, actor.site_id, form_id)
@@ -65,25 +124,29 @@ def send_form(
                 id=request_id,
                 site_id=actor.site_id,
                 conversation_id=conversation_id,
-                agent_id=actor.user_id,
+                agent_id=agent_id,
                 form_id=form_id,
                 form_version=form.version,
                 status=SENT,
                 created_at=now,
                 expires_at=issued.expires_at,
                 updated_at=now,
+                sent_by_key_id=actor.key_id,
+                sent_by_name=actor.key_name,
                 language=chosen,
             )
         )
         add_system_message(
             rt, conversation_id, "system", f"Secure form '{definition.title}' sent", conn=conn
         )
+        by_key = f";agent:{agent_id};{key_label(actor)}" if actor.key_id is not None else ""
+        outbox.emit_request(conn, actor.site_id, "secure_form.sent", request_id=request_id)
         audit.record(
             rt,
             site_id=actor.site_id,
             type="form.sent",
             user_id=actor.user_id,
-            resource=f"request:{request_id};conversation:{conversation_id};form:{form_id}",
+            resource=f"request:{request_id};conversation:{conversation_id};form:{form_id}" + by_key,
             conn=conn,
         )
     return {
@@ -120,7 +183,9 @@ def _request(rt: Runtime, site_id: str, request_id: str) -> Any:
     return row
 
 
-def _set_status(rt: Runtime, row: Any, status: str, **values: Any) -> bool:
+def _set_status(rt: Runtime, row: Any, status: str, event: str | None = None) -> bool:
+    """Move the request on from the status `row` read; `event` goes to the webhook outbox
+    in the same transaction when it did."""
     with rt.app_engine.begin() as conn:
         changed = conn.execute(
             update(form_requests)
@@ -129,14 +194,16 @@ def _set_status(rt: Runtime, row: Any, status: str, **values: Any) -> bool:
                 form_requests.c.site_id == row.site_id,
                 form_requests.c.status == row.status,
             )
-            .values(status=status, updated_at=utcnow(), **values)
+            .values(status=status, updated_at=utcnow())
         ).rowcount
+        if changed and event is not None:
+            outbox.emit_request(conn, row.site_id, event, request_id=row.id)
     return bool(changed)
 
 
 def _effective_status(rt: Runtime, row: Any) -> str:
     if row.status in (SENT, OPENED) and aware(row.expires_at) <= utcnow():
-        if _set_status(rt, row, EXPIRED):
+        if _set_status(rt, row, EXPIRED, "secure_form.expired"):
             notifications.publish(
                 rt,
                 row.site_id,
@@ -149,11 +216,19 @@ def _effective_status(rt: Runtime, row: Any) -> str:
 
 
 def request_status(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]:
-    require_sender(actor)
+    """The sender's view: the agent's own requests, or (a site key) those keys sent."""
+    if actor.role != Role.SITE_KEY:
+        require_sender(actor)
     row = _request(rt, actor.site_id, request_id)
-    if row.agent_id != actor.user_id:
+    if row.agent_id != actor.user_id and not (
+        actor.role == Role.SITE_KEY and row.sent_by_key_id is not None
+    ):
         raise Forbidden()
-    answer: dict[str, Any] = {"request_id": row.id, "status": _effective_status(rt, row)}
+    answer: dict[str, Any] = {
+        "request_id": row.id,
+        "status": _effective_status(rt, row),
+        "sent_by": sent_by(row),
+    }
     if row.submission_id:
         answer["submission_id"] = row.submission_id
     return answer
@@ -216,7 +291,7 @@ def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
     if row.status != SENT or not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
-    if not _set_status(rt, row, OPENED):
+    if not _set_status(rt, row, OPENED, "secure_form.opened"):
         raise InvalidOrExpired()
     audit.record(
         rt,
@@ -282,12 +357,13 @@ def mark_submitted(
             add_system_message(
                 rt, conversation_id, "system", f"Secure form '{form_title}' submitted", conn=conn
             )
+            outbox.emit_request(conn, site_id, "secure_form.submitted", request_id=request_id)
     return bool(changed)
 
 
 def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:
     with rt.app_engine.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             update(form_requests)
             .where(
                 form_requests.c.id == request_id,
@@ -295,7 +371,9 @@ def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:
                 form_requests.c.status == SUBMITTED,
             )
             .values(status=VIEWED, updated_at=utcnow())
-        )
+        ).rowcount
+        if changed:  # the first reveal only: a second look changes nothing
+            outbox.emit_request(conn, site_id, "secure_form.viewed", request_id=request_id)
 
 
 def retention_deadline(submitted_at: datetime, retention_days: int) -> datetime:

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from core import audit
 from core.actors import VIEW_HISTORY, Actor
 from core.clock import rfc3339
 from core.conversations import get_conversation
 from core.errors import NotFound
+from core.form_requests import sent_by
 from core.forms.catalogue import load_version
 from core.runtime import Runtime
+from core.schema import form_requests
 from vault import SubmissionRecord, VaultError
 
 
@@ -34,13 +38,29 @@ def _form(rt: Runtime, record: SubmissionRecord) -> dict[str, Any]:
     }
 
 
-def _summary(rt: Runtime, record: SubmissionRecord) -> dict[str, Any]:
+def _senders(rt: Runtime, site_id: str, request_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Who sent each request (core.form_requests.sent_by), by request id."""
+    if not request_ids:
+        return {}
+    with rt.app_engine.connect() as conn:
+        rows = conn.execute(
+            select(form_requests).where(
+                form_requests.c.site_id == site_id, form_requests.c.id.in_(request_ids)
+            )
+        ).all()
+    return {row.id: sent_by(row) for row in rows}
+
+
+def _summary(
+    rt: Runtime, record: SubmissionRecord, senders: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "submission_id": record.id,
         "request_id": record.request_id,
         "form": _form(rt, record),
         "submitted_at": rfc3339(record.created_at),
         "agent_id": record.agent_id,
+        "sent_by": senders.get(record.request_id, {"kind": "agent", "agent_id": record.agent_id}),
         "off_the_record_fields": list(record.off_record_fields),
         "expires_at": rfc3339(record.expires_at),
     }
@@ -50,9 +70,10 @@ def conversation_history(rt: Runtime, actor: Actor, conversation_id: str) -> dic
     actor.require(VIEW_HISTORY)
     get_conversation(rt, actor.site_id, conversation_id)  # 404 unless it is of this site
     records = rt.vault.for_conversation(actor.site_id, conversation_id)
+    senders = _senders(rt, actor.site_id, [r.request_id for r in records])
     return {
         "conversation_id": conversation_id,
-        "submissions": [_summary(rt, r) for r in records],
+        "submissions": [_summary(rt, r, senders) for r in records],
     }
 
 
@@ -70,4 +91,5 @@ def history_reveal(rt: Runtime, actor: Actor, submission_id: str) -> dict[str, A
         user_id=actor.user_id,
         resource=f"submission:{submission_id};conversation:{record.conversation_id}",
     )
-    return {**_summary(rt, record), "values": values}
+    senders = _senders(rt, actor.site_id, [record.request_id])
+    return {**_summary(rt, record, senders), "values": values}

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import audit, mfa, payment_settings
+from core import audit, mfa, payment_settings, webhooks
 from core.errors import Conflict, NotFound
 from core.runtime import Runtime
 from core.schema import sites
@@ -28,16 +28,18 @@ def rotate(rt: Runtime, purposes: tuple[str, ...] = PURPOSES) -> list[dict[str, 
 
 
 def rewrap_and_retire(rt: Runtime) -> dict[str, Any]:
-    """Re-wrap data keys and re-seal TOTP secrets and payment settings under the primary;
-    retire older keys nothing depends on (looked at last, so a secret that would not
-    re-seal keeps its key)."""
+    """Re-wrap data keys and re-seal TOTP secrets, payment settings and webhook secrets
+    under the primary; retire older keys nothing depends on (looked at last, so a secret
+    that would not re-seal keeps its key)."""
     rewrapped = rt.vault.data_keys.rewrap()
     resealed = mfa.reseal_secrets(rt)
     resealed_payments = payment_settings.reseal_settings(rt)
+    resealed_webhooks = webhooks.reseal_secrets(rt)
     in_use = (
         set(rt.vault.data_keys.usage_by_wrapping_key())
         | set(mfa.secrets_by_key(rt))
         | set(payment_settings.settings_by_key(rt))
+        | set(webhooks.secrets_by_key(rt))
     )
     unused = {k.id for k in rt.keyring.keys("data") if k.state == "active" and k.id not in in_use}
     unused |= rt.keyring.stale_short_lived()
@@ -49,6 +51,7 @@ def rewrap_and_retire(rt: Runtime) -> dict[str, Any]:
         "rewrapped": rewrapped,
         "resealed_totp_secrets": resealed,
         "resealed_payment_settings": resealed_payments,
+        "resealed_webhook_secrets": resealed_webhooks,
         "retired": retired,
     }
 

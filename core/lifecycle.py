@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core import audit
+from core import audit, outbox
 from core.actors import Actor, Role
 from core.errors import NotFound
 from core.runtime import Runtime
@@ -43,13 +43,21 @@ def _erase(rt: Runtime, site_id: str, conversation_id: str, user_id: str | None)
     erased = rt.vault.erase_conversation(site_id, conversation_id)
     for submission_id in erased:
         rt.off_record.delete(site_id, submission_id)
-    audit.record(
-        rt,
-        site_id=site_id,
-        type="submissions.erased",
-        user_id=user_id,
-        resource=f"conversation:{conversation_id};submissions={len(erased)}",
-    )
+    # The vault is another database: the audit entry and the webhook events commit
+    # together, after the erasure they report.
+    with rt.app_engine.begin() as conn:
+        audit.record(
+            rt,
+            site_id=site_id,
+            type="submissions.erased",
+            user_id=user_id,
+            resource=f"conversation:{conversation_id};submissions={len(erased)}",
+            conn=conn,
+        )
+        for submission_id in erased:
+            outbox.emit_request(
+                conn, site_id, "secure_form.erased", submission_id=submission_id, erased=True
+            )
     return len(erased)
 
 

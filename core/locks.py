@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+
+from redis.exceptions import LockError
 
 from core.runtime import Runtime
 
@@ -19,18 +22,26 @@ def claim_slot(rt: Runtime, name: str, every_s: float, *, now: float | None = No
 
 
 class HeldLock:
-    """A Redis lock for work that must not overlap (a purge that runs long)."""
+    """A Redis lock for work that must not overlap (a purge that runs long).
+
+    redis-py's `Lock`: its key holds a token of this holder, and release deletes the key
+    only while the token is still there. A lock that outlived its TTL and was taken by
+    another holder is left to that holder.
+    """
 
     def __init__(self, rt: Runtime, name: str, ttl_s: int) -> None:
-        self._rt = rt
-        self._name = f"sf:lock:{name}"
-        self._ttl_s = ttl_s
+        # thread_local=False: the token lives on this object, which one `with` block uses.
+        self._lock = rt.redis.lock(f"sf:lock:{name}", timeout=ttl_s, thread_local=False)
         self.acquired = False
 
     def __enter__(self) -> HeldLock:
-        self.acquired = bool(self._rt.redis.set(self._name, "1", nx=True, ex=self._ttl_s))
+        self.acquired = bool(self._lock.acquire(blocking=False))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.acquired:
-            self._rt.redis.delete(self._name)
+        if not self.acquired:
+            return
+        self.acquired = False
+        # Expired meanwhile: the key is gone or another holder's, not ours to delete.
+        with contextlib.suppress(LockError):
+            self._lock.release()

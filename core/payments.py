@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import insert
 
-from core import audit, notifications
+from core import audit, notifications, outbox
 from core.actors import FORWARD_PAYMENTS, Actor
 from core.clock import utcnow
 from core.errors import Conflict, DomainError, InvalidOrExpired, ValidationFailed
@@ -220,6 +220,14 @@ def _keep(
     }
     with rt.app_engine.begin() as conn:
         conn.execute(insert(payment_forwards).values(**row))
+        outbox.emit_request(
+            conn,
+            actor.site_id,
+            "secure_form.forwarded",
+            submission_id=submission_id,
+            processor=provider,
+            payment_method=outcome.reference,
+        )
     return answer(row)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -123,6 +124,8 @@ site_api_keys = Table(
     Column("name", String(200), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # a0008: what the key may do (core.api_keys.Scope), space-separated
+    Column("scopes", String(200), nullable=False, server_default="conversations"),
 )
 
 conversations = Table(
@@ -135,6 +138,9 @@ conversations = Table(
     Column("visitor_name", String(200), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    # a0008: the chat platform's own id for it, so a platform never has to store ours
+    Column("external_id", String(200), nullable=True),
+    Index("uq_conversations_site_external_id", "site_id", "external_id", unique=True),
 )
 
 participants = Table(
@@ -197,6 +203,12 @@ form_requests = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # a0008: sent by a site API key for the named agent (None: the agent sent it); the
+    # key's name is kept as it was then, since a key can be renamed away or deleted.
+    Column("sent_by_key_id", String(36), nullable=True),
+    Column("sent_by_name", String(200), nullable=True),
+    # a0008: how many times the visitor link was opened (policy link_opens)
+    Column("opens", Integer, nullable=False, server_default=text("0")),
     # a0010: the visitor pages' language the sender chose (core.forms.speech.LANGUAGES);
     # None lets the visitor's browser, then the site's default, choose.
     Column("language", String(8), nullable=True),
@@ -244,4 +256,64 @@ payment_forwards = Table(
     Column("payment_intent_id", String(255), nullable=True),
     Column("payment_intent_status", String(40), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# a0009: signed webhooks (core.webhooks). The secrets are sealed at rest (core.sealed);
+# during a rotation the old one signs too, until previous_until.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of event types
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text, nullable=True),
+    Column("previous_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The outbox (core.outbox): an event is written in the transaction of the change that
+# caused it, with one delivery per subscribed webhook; the body is exactly what is sent
+# (ids and statuses, never a value). `seq` orders a conversation's events.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(36), nullable=False, unique=True),
+    Column("site_id", String(36), ForeignKey("sites.id"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(36), ForeignKey("webhooks.id"), nullable=False),
+    Column("event_seq", Integer, ForeignKey("webhook_events.seq"), nullable=False),
+    Column("site_id", String(36), nullable=False),
+    # Deliveries with the same webhook and key go out in event order (a conversation's id).
+    Column("order_key", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_order", "webhook_id", "order_key", "status", "event_seq"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("webhook_deliveries.id"), nullable=False),
+    Column("webhook_id", String(36), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | retrying | failed
+    Column("response_code", Integer, nullable=True),
+    Column("error", String(200), nullable=True),
+    Index("ix_webhook_attempts_webhook", "webhook_id", "id"),
 )

@@ -13,6 +13,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+import weakref
+
+from redis import Redis
+from redis.commands.core import Script
 
 from core.actors import Actor
 from core.errors import SessionExpired, Unauthenticated
@@ -43,6 +47,22 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
+
+
+# EVALSHA of scripts registered once per client: the session check runs on every
+# authenticated request, and EVAL would send its source each time.
+_SCRIPTS: weakref.WeakKeyDictionary[Redis, tuple[Script, Script]] = weakref.WeakKeyDictionary()
+
+
+def _scripts(client: Redis) -> tuple[Script, Script]:
+    """(touch, update-if-live) registered on `client`."""
+    scripts = _SCRIPTS.get(client)
+    if scripts is None:
+        scripts = _SCRIPTS[client] = (
+            client.register_script(_TOUCH),
+            client.register_script(_UPDATE_IF_LIVE),
+        )
+    return scripts
 
 
 def _key(token: str) -> str:
@@ -87,7 +107,8 @@ def resolve_session(rt: Runtime, token: str, *, now: int | None = None) -> Actor
     if not token.startswith("sfs_") or len(token) > 100:
         raise Unauthenticated()
     moment = int(time.time()) if now is None else now
-    result = rt.redis.eval(_TOUCH, 1, _key(token), moment, ABSOLUTE_LIFETIME_S)
+    touch, _ = _scripts(rt.redis)
+    result = touch(keys=[_key(token)], args=[moment, ABSOLUTE_LIFETIME_S])
     status = result[0].decode()
     if status == "missing":
         raise Unauthenticated()
@@ -152,7 +173,8 @@ def update_user_sessions(
     keys = sorted(rt.redis.smembers(_USER_INDEX + user_id))
     if not keys:
         return 0
+    _, update_if_live = _scripts(rt.redis)
     pipe = rt.redis.pipeline(transaction=False)
     for key in keys:
-        pipe.eval(_UPDATE_IF_LIVE, 1, key, *fields)
+        update_if_live(keys=[key], args=fields, client=pipe)
     return sum(int(n) for n in pipe.execute())

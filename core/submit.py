@@ -18,6 +18,7 @@ from core.errors import InvalidOrExpired, NotFound, Unavailable, ValidationFaile
 from core.form_requests import OPENED, peek_otk, redeem_otk
 from core.forms.catalogue import load_version
 from core.forms.fields import SubmissionInvalid, validate_values
+from core.health import vault_writable
 from core.policies import SitePolicies
 from core.runtime import Runtime
 from core.schema import conversations, form_requests, sites
@@ -68,8 +69,11 @@ def submit_answers(rt: Runtime, publish: Publish, otk: str, values: dict[str, An
 
     InvalidOrExpired: the key is spent, expired or foreign, or the form is not open.
     ValidationFailed: answers need fixing; the key was not spent.
-    Unavailable: the queue refused; the key is given back, the same key submits again.
+    Unavailable: the queue refused, or the vault takes no writes (nothing was spent); the
+    same key submits again.
     """
+    if not vault_writable(rt):
+        raise Unavailable()
     submission, claims = _prepare(rt, otk, values)
     if not publish(submission):
         rt.otks.restore(otk, claims)

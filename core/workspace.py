@@ -24,7 +24,7 @@ from core.conversations import (
     transcript,
 )
 from core.errors import Forbidden, NotFound
-from core.form_requests import EXPIRED, OPENED, SENT
+from core.form_requests import EXPIRED, OPENED, SENT, sent_by
 from core.forms.catalogue import load_version
 from core.runtime import Runtime
 from core.schema import conversations, form_requests, messages, participants, users
@@ -64,8 +64,10 @@ def list_conversations(
     status: str = "active",
     agent_id: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    external_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first, each with its last (masked) message."""
+    """Newest first, each with its last (masked) message; `external_id` finds the one a
+    platform named so."""
     if status not in STATUSES or not 1 <= limit <= MAX_LIMIT:
         raise ValueError("status or limit out of range")  # the edge checks both first
     whose = _whose(rt, actor, agent_id)
@@ -73,6 +75,8 @@ def list_conversations(
     if whose is not None:
         joined = select(participants.c.conversation_id).where(participants.c.agent_id == whose)
         query = query.where(or_(conversations.c.agent_id == whose, conversations.c.id.in_(joined)))
+    if external_id is not None:
+        query = query.where(conversations.c.external_id == external_id)
     if status != "all":
         query = query.where(conversations.c.status == status)
     query = query.order_by(conversations.c.created_at.desc(), conversations.c.id).limit(limit)
@@ -82,6 +86,7 @@ def list_conversations(
     return [
         {
             "id": row.id,
+            "external_id": row.external_id,
             "status": row.status,
             "agent_id": row.agent_id,
             "assigned": actor.user_id is not None and row.agent_id == actor.user_id,
@@ -125,6 +130,7 @@ def conversation_detail(rt: Runtime, actor: Actor, conversation_id: str) -> dict
     present = _may_read(rt, actor, conversation)
     return {
         "id": conversation.id,
+        "external_id": conversation.external_id,
         "status": conversation.status,
         "agent_id": conversation.agent_id,
         "assigned": actor.user_id is not None and conversation.agent_id == actor.user_id,
@@ -162,6 +168,7 @@ def _sent_by(rt: Runtime, actor: Actor, conversation: Any) -> list[dict[str, Any
             "title": definition.title,
             "status": EXPIRED if dead else row.status,
             "sent_at": rfc3339(row.created_at),
+            "sent_by": sent_by(row),
             "expires_at": rfc3339(row.expires_at),
             "fields": [
                 {"name": f.name, "label": f.label, "off_the_record": f.off_the_record}

@@ -8,12 +8,15 @@ can answer 503 and give the visitor their key back.
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import Celery
 
 from configs import Settings
 from configs.celery import NOOP_TASK, TOKENIZE_TASK, celery_config
+from configs.logging import REQUEST_ID_HEADER, current_request_id
 from producers.events import seal_event
+from producers.queue_depth import PUBLISHED_AT_HEADER
 from vault import Cipher, Submission
 
 log = logging.getLogger(__name__)
@@ -31,11 +34,18 @@ class Publisher:
         self._celery.config_from_object(celery_config(settings))
 
     def _send(self, name: str, args: list[str], task_id: str | None = None) -> None:
+        request_id = current_request_id()
         try:
             self._celery.send_task(
                 name,
                 args=args,
                 task_id=task_id,
+                # The queue's collector reads the oldest message's age from the first; the
+                # worker's lines for this task carry the api request's id from the second.
+                headers={
+                    PUBLISHED_AT_HEADER: time.time(),
+                    **({REQUEST_ID_HEADER: request_id} if request_id else {}),
+                },
                 retry=True,
                 retry_policy={
                     "max_retries": 2,

@@ -307,6 +307,22 @@ ensure_chromium() {
     _bs_say "chromium: installed at /usr/bin/chromium"
 }
 
+# --- Prometheus (the metrics scrape test) ----------------------------------------------
+# Only the program: tests/support/prometheus.py starts its own server on a free loopback
+# port with a generated configuration. The package may also start the system's service
+# (port 9090); nothing here uses it.
+
+ensure_prometheus() {
+    if _bs_have prometheus; then
+        _bs_say "prometheus: present ($(command -v prometheus))"
+        return 0
+    fi
+    _bs_apt_install prometheus || return 1
+    _bs_have prometheus ||
+        { _bs_fail "apt-get installed prometheus but the prometheus program is missing"; return 1; }
+    _bs_say "prometheus: installed ($(command -v prometheus))"
+}
+
 # --- axe-core (accessibility checks in the browser tests) -------------------------------
 
 ensure_axe() {

@@ -14,6 +14,7 @@ ensure_postgres
 ensure_rabbitmq
 ensure_chromium
 ensure_axe
+ensure_prometheus
 
 step() {
     local name="$1" rc=0

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client import Counter
 from redis import Redis
 from redis.client import Pipeline
 
@@ -26,6 +27,12 @@ from vault.errors import VaultError
 ACTIONS = ("open", "submit", "retrieve")
 _PREFIX = "sf:otk:"
 _GROUP = "sf:otk-group:"
+REDEMPTIONS = Counter(
+    "secureforms_otk_redemptions",
+    "One-time keys presented to be spent, by action and outcome: redeemed, or refused "
+    "(unknown, expired, spent, or another action's or site's: one outcome for all).",
+    ["action", "outcome"],
+)
 # what token_urlsafe makes; anything else (a lone surrogate, say) is refused before hashing
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,128}")
 _GROUP_TTL_S = 7 * 24 * 3600
@@ -117,7 +124,13 @@ class OneTimeKeys:
         self, token: object, action: str, *, site_id: str = "", subject: str = ""
     ) -> OtkClaims:
         """Spend the key; VaultError for anything wrong, whatever the reason."""
-        return self._run(token, action, site_id, subject, spend=True)
+        try:
+            claims = self._run(token, action, site_id, subject, spend=True)
+        except VaultError:
+            REDEMPTIONS.labels(action if action in ACTIONS else "other", "refused").inc()
+            raise
+        REDEMPTIONS.labels(action, "redeemed").inc()
+        return claims
 
     def peek(
         self, token: object, action: str, *, site_id: str = "", subject: str = ""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -100,6 +101,23 @@ class VaultStore:
                 return False
             raise
         return True
+
+    def writable(self) -> bool:
+        """Would a write commit now? Asked before a submission is accepted, so that a vault
+        that turned read-only refuses visitors (503, key kept) instead of queueing work no
+        worker can store. Cheap and lock-free: PostgreSQL's own answer for a new transaction
+        (read-only by `default_transaction_read_only`, or a standby), SQLite's file modes
+        (a probing write would wait on the worker's write lock)."""
+        if self.engine.dialect.name == "sqlite":
+            path = self.engine.url.database
+            if not path or path == ":memory:":
+                return True
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                return False
+            # the folder too: SQLite writes its -wal and -shm files beside the database
+            return os.access(os.path.dirname(os.path.abspath(path)), os.W_OK)
+        with self.engine.connect() as conn:
+            return bool(conn.execute(text("SHOW transaction_read_only")).scalar_one() == "off")
 
     def exists(self, site_id: str, submission_id: str) -> bool:
         with self.engine.connect() as conn:

@@ -5,17 +5,26 @@ Every task here is idempotent, runs with acks_late, and never returns or logs a 
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
+from collections.abc import Sequence
 
+import structlog
 from celery import Task
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from configs.celery import NOOP_TASK, PURGE_TASK, REWRAP_TASK, SWEEP_TASK, TOKENIZE_TASK
-from core import form_requests
+from configs.celery import (
+    NOOP_TASK,
+    PURGE_TASK,
+    REWRAP_TASK,
+    SWEEP_TASK,
+    TOKENIZE_TASK,
+    WEBHOOK_TASK,
+)
+from connectors import webhooks as webhook_connector
+from core import form_requests, outbox
 from core.keys import rewrap_and_retire
 from core.locks import HeldLock, claim_slot
 from core.retention import PurgeBusy, run_purge
@@ -23,14 +32,30 @@ from core.runtime import Runtime
 from core.submissions import accept_submission
 from producers import open_event
 from vault import VaultError
+from workers import metrics
 from workers.app import app, settings
 
-log = logging.getLogger(__name__)
-_TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError)
+log = structlog.get_logger(__name__)
+
+
+class StoreReadOnly(Exception):
+    """A database refused a write because it is read-only for now (a standby, or
+    `default_transaction_read_only`): retried like a lost connection, not failed for good."""
+
+
+_TRANSIENT = (OperationalError, RedisConnectionError, RedisTimeoutError, StoreReadOnly)
+# SQLSTATE 25006: read_only_sql_transaction (psycopg raises it as an InternalError).
+_READ_ONLY_SQLSTATE = "25006"
 
 
 class TokenizeFailed(Exception):
     """A submission could not be stored; the message names the cause's class only."""
+
+
+def _read_only(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == _READ_ONLY_SQLSTATE
+    )
 
 
 class RuntimeTask(Task):  # type: ignore[misc]
@@ -60,21 +85,36 @@ class RuntimeTask(Task):  # type: ignore[misc]
     max_retries=20,
 )
 def tokenize_submission(self: RuntimeTask, submission_id: str, sealed: str) -> None:
+    metrics.delivered(self.request)
     try:
         submission = open_event(self.rt.keyring, submission_id, sealed)
     except VaultError:
         # Retrying cannot help a message that does not open; say so without its content.
-        log.error("submission %s: event does not open (tampered or foreign key)", submission_id)
+        log.error(
+            "submission event does not open (tampered or foreign key)",
+            submission_id=submission_id,
+        )
+        metrics.FAILED.labels("unreadable").inc()
         return
     try:
         delivered = accept_submission(self.rt, submission)
     except _TRANSIENT:
         raise  # retried with backoff; these carry no value
+    except DBAPIError as exc:
+        if _read_only(exc):
+            raise StoreReadOnly() from None
+        raise TokenizeFailed(exc.__class__.__name__) from None
     except Exception as exc:
         # Celery logs an exception's repr, and some (UnicodeEncodeError, say) quote their
         # input: only the class name leaves this task.
         raise TokenizeFailed(exc.__class__.__name__) from None
-    log.info("submission %s %s", submission_id, "stored" if delivered else "already done")
+    if not delivered:
+        metrics.DUPLICATES.inc()
+        log.info("submission already done", submission_id=submission_id)
+        return
+    metrics.stored(submission.submitted_at)
+    log.info("submission stored", submission_id=submission_id, site_id=submission.site_id)
+    log.info("agent notified", submission_id=submission_id, agent_id=submission.agent_id)
 
 
 @app.task(name=NOOP_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
@@ -88,7 +128,7 @@ def sweep_expired_requests(self: RuntimeTask) -> None:
         return
     count = form_requests.sweep_expired(self.rt)
     if count:
-        log.info("marked %d form requests expired", count)
+        log.info("form requests marked expired", count=count)
 
 
 @app.task(name=PURGE_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
@@ -102,10 +142,12 @@ def retention_purge(self: RuntimeTask) -> None:
     except PurgeBusy:
         log.info("retention purge already running elsewhere")
         return
+    metrics.PURGED.inc(report["deleted"])
+    metrics.SHREDDED.inc(len(report["data_keys_destroyed"]))
     log.info(
-        "retention purge: %d submissions deleted, %d month keys shredded",
-        report["deleted"],
-        len(report["data_keys_destroyed"]),
+        "retention purge done",
+        submissions_deleted=report["deleted"],
+        month_keys_shredded=len(report["data_keys_destroyed"]),
     )
 
 
@@ -115,10 +157,38 @@ def rewrap_data_keys(self: RuntimeTask) -> None:
         if not lock.acquired:
             return
         report = rewrap_and_retire(self.rt)
+    metrics.REWRAPPED.inc(report["rewrapped"])
     if report["rewrapped"] or report["retired"] or report["resealed_totp_secrets"]:
         log.info(
-            "re-wrapped %d data keys; re-sealed %d TOTP secrets; retired %s",
-            report["rewrapped"],
-            report["resealed_totp_secrets"],
-            report["retired"],
+            "data keys re-wrapped",
+            rewrapped=report["rewrapped"],
+            resealed_totp_secrets=report["resealed_totp_secrets"],
+            retired=report["retired"],
         )
+
+
+_WEBHOOK_POLICY = webhook_connector.Policy(
+    production=settings.is_production, own_url=settings.public_url
+)
+
+
+def _send_webhook(
+    url: str, body: bytes, *, event_id: str, event_type: str, secrets: Sequence[str]
+) -> webhook_connector.Attempt:
+    return webhook_connector.post(
+        _WEBHOOK_POLICY, url, body, event_id=event_id, event_type=event_type, secrets=secrets
+    )
+
+
+@app.task(name=WEBHOOK_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+def deliver_webhooks(self: RuntimeTask) -> None:
+    # Beat sends this every webhook_poll_interval_s; two beats by mistake send one.
+    if not claim_slot(self.rt, "deliver-webhooks", settings.webhook_poll_interval_s):
+        return
+    sent = outbox.drain(self.rt, _send_webhook)
+    if sent:
+        log.info("delivered %d webhook events", sent)
+    if claim_slot(self.rt, "prune-webhooks", 3600):
+        pruned = outbox.prune(self.rt)
+        if pruned:
+            log.info("forgot %d webhook deliveries older than 30 days", pruned)

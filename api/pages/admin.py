@@ -6,6 +6,8 @@
     /admin/profiles     profiles and their permissions (admin_profiles)
     /admin/policies     the site's account and data policies (admin_policies)
     /admin/payments     the payment processor cards are forwarded to (admin_payments)
+    /admin/api-keys     the site's API keys for chat platforms and bots (admin_api_keys)
+    /admin/webhooks     where the site's events are POSTed, signed (admin_webhooks)
     /admin/audit        the audit trail, filtered and paged (admin_audit)
     /admin/history      engagement history for managers allowed to see it (admin_history)
 
@@ -21,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from api.pages import (
+    admin_api_keys,
     admin_audit,
     admin_branding,
     admin_forms,
@@ -29,6 +32,7 @@ from api.pages import (
     admin_policies,
     admin_profiles,
     admin_users,
+    admin_webhooks,
 )
 from api.pages.admin_gate import ANY_CONSOLE_USER, console_get
 from api.pages.admin_kit import SECTIONS, console_page, may_use
@@ -43,6 +47,8 @@ _ABOUT = {
     "/admin/policies": "Passwords, lock-out, idle sign-out, retention and more.",
     "/admin/branding": "The name, colour, logo and help link visitors see on secure forms.",
     "/admin/payments": "The payment processor agents send cards to, never seeing them.",
+    "/admin/api-keys": "Keys for chat platforms and bots, each with its own scopes.",
+    "/admin/webhooks": "Signed notices of what happens to forms, for your chat platform.",
     "/admin/audit": "Who did what and when, filtered by time, type and user.",
     "/admin/history": "The secure forms each conversation collected, and their stored answers.",
 }
@@ -93,6 +99,13 @@ def routes() -> list[BaseRoute]:
         Route("/admin/branding", admin_branding.save_branding, methods=post),
         Route("/admin/payments", admin_payments.payments_page, methods=get),
         Route("/admin/payments", admin_payments.save_payments, methods=post),
+        Route("/admin/api-keys", admin_api_keys.keys_page, methods=get),
+        Route("/admin/api-keys", admin_api_keys.create_key, methods=post),
+        Route("/admin/api-keys/{key_id}/delete", admin_api_keys.delete_key, methods=post),
+        Route("/admin/webhooks", admin_webhooks.webhooks_page, methods=get),
+        Route("/admin/webhooks", admin_webhooks.add_webhook, methods=post),
+        Route("/admin/webhooks/{webhook_id}/rotate", admin_webhooks.rotate_secret, methods=post),
+        Route("/admin/webhooks/{webhook_id}/delete", admin_webhooks.delete_webhook, methods=post),
         Route("/admin/audit", admin_audit.audit_page, methods=get),
         Route("/admin/history", admin_history.history_page, methods=get),
         Route(

@@ -28,6 +28,8 @@ SECTIONS = (
     ("/admin/policies", "Policies", ADMIN),
     ("/admin/branding", "Brand", ADMIN),
     ("/admin/payments", "Payments", ADMIN),
+    ("/admin/api-keys", "API keys", ADMIN),
+    ("/admin/webhooks", "Webhooks", ADMIN),
     ("/admin/audit", "Audit trail", ADMIN),
     ("/admin/history", "Engagement history", VIEW_HISTORY),
 )
@@ -49,6 +51,8 @@ NOTICES = {
     "policies_saved": "The policies were saved.",
     "branding_saved": "The brand was saved. Visitor pages show it from now on.",
     "payments_saved": "The payment settings were saved.",
+    "api_key_deleted": "The API key was deleted. It no longer works.",
+    "webhook_deleted": "The webhook was removed; nothing more is sent to it.",
 }
 
 

@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api import i18n
 from api.i18n import N_
+from api.metrics import counted_submit
 from api.pages import csrf
 from api.pages.brand import brand_view
 from api.pages.fields import answers, field_views
@@ -36,7 +37,6 @@ from core.clock import rfc3339, utcnow
 from core.errors import InvalidOrExpired, NotFound, Unavailable, ValidationFailed
 from core.policies import site_policies
 from core.runtime import Runtime
-from core.submit import submit_answers
 
 OPEN, FORM = "visitor-open", "visitor-form"
 
@@ -195,7 +195,7 @@ async def submit(request: Request) -> Response:
         if posted.get("action") == "extend":
             return _extend(request, rt, otk, values)
         try:
-            submit_answers(rt, svc.publish, otk, values)
+            counted_submit(rt, svc.publish, otk, values)
         except ValidationFailed as exc:
             return _form_page(request, rt, view, otk, values=values, errors=exc.fields or {})
         except InvalidOrExpired:

@@ -12,13 +12,13 @@ from starlette.responses import Response
 
 from api import i18n
 from api.bodies import read_body
-from api.errors import ApiError
+from api.errors import STORE_UNAVAILABLE, ApiError
 from api.i18n import gettext_
 from api.pages.render import error_page
 from api.ratelimit import client_address
 from api.services import Services
 from core import audit
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 
 log = logging.getLogger("api.pages")
 
@@ -99,6 +99,10 @@ def page(handler: Handler) -> Handler:
             return error_page(request, exc.status, "Something went wrong", exc.message)
         except DomainError as exc:
             return error_page(request, exc.status, "Something went wrong", exc.message)
+        except STORE_UNAVAILABLE as exc:
+            # Redis or a database did not answer: the visitor tries again (their key kept).
+            log.warning("store unavailable (%s) on page %s", exc.__class__.__name__, request.method)
+            return error_page(request, 503, "Please try again", Unavailable.default_message)
         except Exception as exc:
             # The message may quote input: only the class is logged.
             log.error("unhandled %s on page %s", exc.__class__.__name__, request.method)

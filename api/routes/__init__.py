@@ -10,6 +10,7 @@ registry = Registry()
 def load_all() -> Registry:
     from api.routes import (  # noqa: F401
         admin,
+        api_keys,
         branding,
         chat,
         conversations,
@@ -23,6 +24,7 @@ def load_all() -> Registry:
         payments,
         secure_forms,
         visitor,
+        webhooks,
     )
 
     return registry

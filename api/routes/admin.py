@@ -111,7 +111,7 @@ def put_policies(ctx: Ctx) -> dict[str, Any]:
     return policies.update_policies(ctx.rt, ctx.user, changes).to_json()
 
 
-def _query_int(ctx: Ctx, name: str, default: int, low: int, high: int) -> int:
+def query_int(ctx: Ctx, name: str, default: int, low: int, high: int) -> int:
     raw = ctx.query(name)
     if raw is None or raw == "":
         return default
@@ -164,14 +164,14 @@ def list_audit(ctx: Ctx) -> dict[str, Any]:
     user_id = ctx.query("user_id") or None
     if user_id is not None and not is_id(user_id):
         raise ApiError(422, "invalid_query", "user_id must be an id.", fields={"user_id": "An id."})
-    limit = _query_int(ctx, "limit", 100, 1, MAX_AUDIT_PAGE)
+    limit = query_int(ctx, "limit", 100, 1, MAX_AUDIT_PAGE)
     events = audit.list_events(
         ctx.rt,
         ctx.user.site_id,
         since=_since(ctx.query("since")),
         type=kind,
         user_id=user_id,
-        after=_query_int(ctx, "after", 0, 0, 2**31 - 1),
+        after=query_int(ctx, "after", 0, 0, 2**31 - 1),
         limit=limit,
     )
     return {

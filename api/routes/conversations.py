@@ -11,21 +11,21 @@ from api.routes import registry
 from core import conversations as conv
 from core import workspace
 from core.actors import Role
-from core.text import is_id
+from core.text import is_id, one_line
 
 _ID = field(str, required=True, max_length=64)
 # Agents (their own conversations), admins and chat platforms' back ends manage
 # conversations; managers only read transcripts. Core checks which conversation.
 _MANAGERS_OF_CHATS = (Role.AGENT, Role.ADMIN, Role.SITE_KEY)
 _READERS = (*ANY_USER, Role.SITE_KEY)
-_LIST_QUERY = ("status", "agent_id", "limit")
+_LIST_QUERY = ("status", "agent_id", "limit", "external_id")
 
 
 def _bad_query(name: str, hint: str) -> ApiError:
     return ApiError(422, "invalid_query", f"{name} is not valid.", fields={name: hint})
 
 
-def _list_query(ctx: Ctx) -> tuple[str, str | None, int]:
+def _list_query(ctx: Ctx) -> tuple[str, str | None, int, str | None]:
     params = ctx.request.query_params
     for name in params:
         if name not in _LIST_QUERY:
@@ -33,11 +33,17 @@ def _list_query(ctx: Ctx) -> tuple[str, str | None, int]:
                 422,
                 "invalid_query",
                 "Unknown query parameter.",
-                fields={"query": "Only status, agent_id and limit."},
+                fields={"query": "Only status, agent_id, limit and external_id."},
             )
         if len(params.getlist(name)) > 1:
             raise _bad_query(name, "Give it once.")
-    status = params.get("status", "active")
+    external_id = params.get("external_id")
+    if external_id is not None and not (
+        0 < len(external_id) <= conv.MAX_EXTERNAL_ID and one_line(external_id)
+    ):
+        raise _bad_query("external_id", f"1 to {conv.MAX_EXTERNAL_ID} characters on one line.")
+    # Looked up by the platform's id, a conversation is found whatever its status.
+    status = params.get("status", "active" if external_id is None else "all")
     if status not in workspace.STATUSES:
         raise _bad_query("status", "active, closed or all.")
     raw_limit = params.get("limit", str(workspace.DEFAULT_LIMIT))
@@ -50,7 +56,7 @@ def _list_query(ctx: Ctx) -> tuple[str, str | None, int]:
     if agent_id is not None and not is_id(agent_id):
         # Not an id we ever hand out: no such agent here, as for any other unknown id.
         raise ApiError(404, "not_found", "No such agent on this site.")
-    return status, agent_id, limit
+    return status, agent_id, limit, external_id
 
 
 @registry.route(
@@ -60,17 +66,18 @@ def _list_query(ctx: Ctx) -> tuple[str, str | None, int]:
     roles=_READERS,
     tag="conversations",
     responses={403: "forbidden", 404: "not_found", 422: "invalid_query"},
-    summary="List conversations, newest first: ?status=active|closed|all (default active), "
-    "?limit=1..200 (default 50), ?agent_id= (admins, managers, site keys). An agent gets "
-    'the ones they are assigned to or take part in. {"conversations": [{"id", "status", '
-    '"agent_id", "assigned", "visitor": {"name"}, "created_at", "closed_at", '
-    '"last_message": {"at", "author", "text"} | null}]}',
+    summary="List conversations, newest first: ?status=active|closed|all (default active; "
+    "all with external_id), ?limit=1..200 (default 50), ?agent_id= (admins, managers, site "
+    "keys), ?external_id= (the platform's own id: the one conversation so named). An agent "
+    'gets the ones they are assigned to or take part in. {"conversations": [{"id", '
+    '"external_id", "status", "agent_id", "assigned", "visitor": {"name"}, "created_at", '
+    '"closed_at", "last_message": {"at", "author", "text"} | null}]}',
 )
 def list_conversations(ctx: Ctx) -> dict[str, Any]:
     """List conversations (an agent: their own)."""
-    status, agent_id, limit = _list_query(ctx)
+    status, agent_id, limit, external_id = _list_query(ctx)
     found = workspace.list_conversations(
-        ctx.rt, ctx.user, status=status, agent_id=agent_id, limit=limit
+        ctx.rt, ctx.user, status=status, agent_id=agent_id, limit=limit, external_id=external_id
     )
     return {"conversations": found}
 
@@ -99,7 +106,12 @@ def detail(ctx: Ctx) -> dict[str, Any]:
     roles=_MANAGERS_OF_CHATS,
     status=201,
     tag="conversations",
-    body={"visitor": field(dict), "agent_id": field(str, max_length=64)},
+    body={
+        "visitor": field(dict),
+        "agent_id": field(str, max_length=64),
+        "external_id": field(str, max_length=conv.MAX_EXTERNAL_ID),
+    },
+    responses={409: "conflict", 422: "validation_failed"},
 )
 def create(ctx: Ctx) -> dict[str, Any]:
     """Start a conversation (an agent creating it is assigned)."""
@@ -113,7 +125,9 @@ def create(ctx: Ctx) -> dict[str, Any]:
             "visitor may only have a name (text, up to 200).",
             fields={"visitor": 'Only {"name": text}.'},
         )
-    return conv.create_conversation(ctx.rt, ctx.user, name, ctx.body.get("agent_id"))
+    return conv.create_conversation(
+        ctx.rt, ctx.user, name, ctx.body.get("agent_id"), ctx.body.get("external_id")
+    )
 
 
 @registry.route(

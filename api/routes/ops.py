@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from api.endpoints import PUBLIC, Ctx
+from api.errors import ApiError
 from api.openapi import openapi_document
 from api.routes import registry
 from core.health import check_stores
@@ -30,12 +32,27 @@ async def readyz(ctx: Ctx) -> Response:
     )
 
 
-@registry.route("GET", "/metrics", auth=PUBLIC, tag="operations")
+@registry.route(
+    "GET", "/metrics", auth=PUBLIC, tag="operations", responses={401: "unauthenticated"}
+)
 async def metrics(ctx: Ctx) -> Response:
-    """Prometheus text: requests by route and status."""
-    return PlainTextResponse(
-        ctx.request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
-    )
+    """Prometheus text (prometheus-client): requests, submits, rate limits, OTKs, queue.
+
+    Not here at all when the metrics have a listen address of their own; behind the
+    metrics bearer token when one is set."""
+    settings = ctx.services.settings
+    if settings.metrics_listen is not None:
+        raise ApiError(404, "not_found", "No such endpoint.")
+    if not settings.metrics_authorized(ctx.request.headers.get("authorization")):
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "Metrics need the metrics bearer token.",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+    registry = ctx.request.app.state.metrics
+    body = await run_in_threadpool(generate_latest, registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
 
 @registry.route("GET", "/openapi.json", auth=PUBLIC, tag="operations")

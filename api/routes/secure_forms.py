@@ -5,38 +5,60 @@ from __future__ import annotations
 from typing import Any
 
 from api.bodies import field
-from api.endpoints import Ctx
+from api.endpoints import USER_OR_KEY, Ctx
 from api.routes import registry
 from core import form_requests, submissions
-from core.actors import USE_SECURE_FORMS, Role
+from core.actors import USE_SECURE_FORMS, Role, Scope
 
 _OTK = field(str, required=True, max_length=128)
+
+
+# Agents with secure_forms.use or forward_payments (core checks which), and site keys
+# with the secure_forms scope, sending for the conversation's agent.
+_SENDERS = (Role.AGENT, Role.SITE_KEY)
 
 
 @registry.route(
     "POST",
     "/api/v1/conversations/{conversation_id}/secure-forms",
+    auth=USER_OR_KEY,
+    scope=Scope.SECURE_FORMS,
     status=201,
     tag="secure forms",
     body={
         "form_id": field(str, required=True, max_length=64),
+        "agent_id": field(str, max_length=64),
         "language": field(str, max_length=16),  # the visitor pages' (the agent's picker)
     },
-    responses={403: "forbidden", 409: "conversation_closed", 422: "validation_failed"},
-    roles=(Role.AGENT,),  # with secure_forms.use or forward_payments: core checks which
+    responses={
+        403: "forbidden",
+        409: "conversation_closed",
+        422: "agent_not_eligible or validation_failed",
+    },
+    roles=_SENDERS,
 )
 def send(ctx: Ctx) -> dict[str, Any]:
-    """Send a secure form into a conversation; answers the visitor's link."""
+    """Send a secure form into a conversation; answers the visitor's link. A site key names
+    the agent it sends for (`agent_id`): the conversation's assigned agent, who alone can
+    reveal the answers."""
     return form_requests.send_form(
         ctx.rt,
         ctx.user,
         ctx.path["conversation_id"],
         ctx.body["form_id"],
-        ctx.body.get("language"),
+        ctx.body.get("agent_id"),
+        language=ctx.body.get("language"),
     )
 
 
-@registry.route("GET", "/api/v1/secure-forms/{request_id}", tag="secure forms", roles=(Role.AGENT,))
+@registry.route(
+    "GET",
+    "/api/v1/secure-forms/{request_id}",
+    auth=USER_OR_KEY,
+    scope=Scope.SECURE_FORMS,
+    tag="secure forms",
+    roles=_SENDERS,
+)
 def status(ctx: Ctx) -> dict[str, Any]:
     """Where a sent form is: sent, opened, submitted, viewed or expired."""
     return form_requests.request_status(ctx.rt, ctx.user, ctx.path["request_id"])

@@ -7,9 +7,9 @@ from typing import Any
 from api import i18n
 from api.bodies import field
 from api.endpoints import PUBLIC, Ctx
+from api.metrics import counted_submit
 from api.routes import registry
 from core import form_requests
-from core.submit import submit_answers
 
 _OTK = field(str, required=True, max_length=128)
 
@@ -67,5 +67,5 @@ def extend(ctx: Ctx) -> dict[str, Any]:
 def submit(ctx: Ctx) -> dict[str, str]:
     """Submit the answers; 202 only once the queue has them."""
     with i18n.speaking(visitor_api_language(ctx)):  # the messages of a 422
-        submit_answers(ctx.rt, ctx.services.publish, ctx.body["otk"], ctx.body["values"])
+        counted_submit(ctx.rt, ctx.services.publish, ctx.body["otk"], ctx.body["values"])
     return {"status": "accepted"}

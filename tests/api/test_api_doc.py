@@ -206,6 +206,13 @@ def test_every_event_type_has_a_row_and_every_row_an_event() -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_every_webhook_event_has_a_row_and_every_row_an_event() -> None:
+    from core.outbox import EVENTS
+
+    problems = differences("Webhook events", set(EVENTS), "`| `{key}` | when | data |`")
+    assert not problems, "\n".join(problems)
+
+
 # -- error codes ---------------------------------------------------------------------------
 
 

@@ -447,3 +447,49 @@ def test_without_javascript_the_editor_still_works(stack: Stack, new_page: NewPa
     form_id = page.url.split("/admin/forms/")[1].split("?")[0]
     saved = api_get(stack, f"/api/v1/forms/{form_id}")
     assert [f["type"] for f in saved["fields"]] == ["phone", "email"]
+
+
+def test_an_admin_makes_and_deletes_an_api_key_with_the_keyboard(
+    stack: Stack, new_page: NewPage, accessible: Check, fits: Fits
+) -> None:
+    page = new_page(WIDE)
+    sign_in(page, stack, *stack.admin)
+    page.get_by_role("navigation", name="Console sections").get_by_role(
+        "link", name="API keys"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("API keys")
+    expect(page.locator("#scope-conversations")).to_be_checked()  # the default scope
+    both_sizes(page, "keys-1-list", accessible, fits)
+
+    # Nothing ticked and no name: both named, focus on the summary.
+    press_on(page, "#scope-conversations", "Space")
+    page.get_by_role("button", name="Make key").click()
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page.locator("#error-summary")).to_contain_text("letters, digits")
+    both_sizes(page, "keys-2-errors", accessible, fits)
+
+    name = f"Bot {uuid.uuid4().hex[:6]}"
+    page.locator("#key-name").focus()
+    page.keyboard.type(name)
+    press_on(page, "#scope-secure-forms", "Space")
+    page.locator("#key-name").press("Enter")
+    made = page.locator("#made-key")
+    expect(made).to_be_focused()
+    key = page.locator("#made-key-value").input_value()
+    assert key.startswith("sfk_")
+    both_sizes(page, "keys-3-made", accessible, fits)
+    row = page.get_by_role("row", name=re.compile(name))
+    expect(row).to_contain_text("Secure forms")
+    with stack.client() as c:
+        bearer = {"Authorization": f"Bearer {key}"}
+        assert c.get("/api/v1/secure-forms/x", headers=bearer).status_code != 401
+
+    # Shown once: the list never shows it again.
+    page.goto(f"{stack.base_url}/admin/api-keys")
+    assert key not in page.content()
+    page.get_by_role("button", name=f"Delete key “{name}”").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("The API key was deleted. It no longer works.")
+    expect(page.get_by_role("row", name=re.compile(name))).to_have_count(0)
+    with stack.client() as c:
+        assert c.get("/api/v1/secure-forms/x", headers=bearer).status_code == 401

@@ -79,6 +79,7 @@ def test_demo_seed_is_refused_in_production(cli: Stack, tmp_path: Path) -> None:
         "SECUREFORMS_FORWARDED_ALLOW_IPS": "none",
         "SECUREFORMS_BROKER_URL": "amqp://sf:pw@127.0.0.1:1/",
         "SECUREFORMS_REDIS_URL": "redis://:pw@127.0.0.1:1/0",
+        "SECUREFORMS_METRICS_LISTEN": "127.0.0.1:9100",
     }
     env = {**cli.process_env(), **production}
     done = subprocess.run(

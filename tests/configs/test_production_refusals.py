@@ -17,6 +17,7 @@ from configs import ConfigError, load_settings
 from vault import Keyring
 
 ROOT = Path(__file__).resolve().parents[2]
+METRICS_TOKEN = "m3trics-" + "x" * 24
 
 
 def _production(tmp_path: Path, **changes: str) -> dict[str, str]:
@@ -32,6 +33,7 @@ def _production(tmp_path: Path, **changes: str) -> dict[str, str]:
         "SECUREFORMS_BROKER_URL": "amqp://secureforms:a-password@rabbit:5672//",
         "SECUREFORMS_OFF_RECORD_REDIS_URL": "rediss://offrecord:6380/0",
         "SECUREFORMS_FORWARDED_ALLOW_IPS": "none",
+        "SECUREFORMS_METRICS_LISTEN": "127.0.0.1:9100",
     }
     return env | {f"SECUREFORMS_{k.upper()}": v for k, v in changes.items()}
 
@@ -99,3 +101,26 @@ def test_production_refuses_an_app_redis_open_to_the_network(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="redis_url is redis:// without a password"):
         load_settings(_production(tmp_path, redis_url="redis://cache.internal:6379/0"))
     load_settings(_production(tmp_path, redis_url="redis://:pw@cache.internal:6379/0"))
+
+
+def test_production_refuses_metrics_public_on_the_app_port(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="metrics would be public on the app port") as info:
+        load_settings(_production(tmp_path, metrics_listen=""))
+    assert "SECUREFORMS_METRICS_LISTEN" in str(info.value)
+    assert "SECUREFORMS_METRICS_TOKEN" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        {"metrics_listen": "127.0.0.1:9100"},
+        {"metrics_token": METRICS_TOKEN},
+        {"metrics_listen": "[::1]:9100", "metrics_token": METRICS_TOKEN},
+    ],
+)
+def test_production_starts_with_a_listen_address_or_a_token(
+    tmp_path: Path, metrics: dict[str, str]
+) -> None:
+    settings = load_settings(_production(tmp_path, **({"metrics_listen": ""} | metrics)))
+    assert settings.metrics_listen == metrics.get("metrics_listen")
+    assert settings.metrics_token == metrics.get("metrics_token")

@@ -3,6 +3,9 @@ ending or rewriting every session of a user at once."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+
 import pytest
 
 from core import sessions
@@ -106,3 +109,34 @@ def test_checking_a_session_is_live_does_not_keep_it_alive(rt: Runtime) -> None:
     sessions.end_session(rt, token)
     assert not sessions.is_live(rt, session_id, now=T0 + 61)
     assert not sessions.is_live(rt, "sf:sess:no-such-session")
+
+
+def _commands_sent(rt: Runtime, action: Callable[[], object]) -> list[str]:
+    """The commands this Redis database received while `action` ran (MONITOR, up to a
+    marker sent after it), by name."""
+    db = rt.redis.connection_pool.connection_kwargs["db"]
+    marker = f"end-of-action-{secrets.token_hex(4)}"
+    seen: list[str] = []
+    with rt.redis.monitor() as monitor:
+        action()
+        rt.redis.echo(marker)
+        for command in monitor.listen():
+            if command["db"] != db:
+                continue  # another test's database on the shared server
+            if marker in command["command"]:
+                return seen
+            if command.get("client_type") != "lua":  # not the commands a script ran
+                seen.append(command["command"].split()[0].upper())
+    raise AssertionError("MONITOR ended before the marker")
+
+
+def test_checking_a_session_sends_the_script_by_its_hash_not_its_source(rt: Runtime) -> None:
+    token = sessions.start_session(rt, AGENT, 900, now=T0)
+    sessions.resolve_session(rt, token, now=T0 + 1)  # registered (loaded) by now
+
+    sent = _commands_sent(rt, lambda: sessions.resolve_session(rt, token, now=T0 + 2))
+    assert [c for c in sent if c.startswith("EVAL")] == ["EVALSHA"]
+    other_user = Actor(site_id="site-1", role="agent", user_id="user-9", permissions=frozenset())
+    sessions.start_session(rt, other_user, 900, now=T0)
+    sent = _commands_sent(rt, lambda: sessions.update_user_sessions(rt, "user-9", mfa_enabled=True))
+    assert "EVAL" not in sent and "EVALSHA" in sent

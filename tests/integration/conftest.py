@@ -22,3 +22,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/integration/" in str(item.fspath):
             item.add_marker(pytest.mark.integration)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The outage table of tests/integration/test_outages.py, when its rows ran."""
+    from support.outages import RESULTS, table
+
+    if RESULTS:
+        terminalreporter.section("outages: submits while one thing breaks")
+        for line in table(RESULTS):
+            terminalreporter.write_line(line)

@@ -44,6 +44,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 from support.flow import Desk, Sent, luhn_complete
+from support.logs import events_in, matching, wait_for_event
 from support.scan import (
     Canary,
     Hit,
@@ -227,7 +228,7 @@ def trail(canary_stack: Stack) -> Trail:
         stack.start_worker()
         event = _wait_submitted(desk, sent.request_id)
         trail.submission_id = event["submission_id"]
-        _wait_for_log(stack, f"submission {trail.submission_id} stored")
+        wait_for_event(stack, "submission stored", "worker", submission_id=trail.submission_id)
         trail.redis_snapshots += _snapshot(stack, "before reveal")
 
         _reveal(trail, desk, event)
@@ -499,15 +500,6 @@ def _snapshot(stack: Stack, when: str) -> list[Item]:
         with client:
             items += [(f"{where} [{when}]", data) for where, data in redis_items(client)]
     return items
-
-
-def _wait_for_log(stack: Stack, text: str, timeout: float = 15) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if text in stack.logs():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"no log line {text!r} within {timeout}s")
 
 
 def _reveal(trail: Trail, desk: Desk, event: dict[str, Any]) -> None:
@@ -784,7 +776,7 @@ def test_databases_hold_no_plaintext(trail: Trail) -> None:
 def test_logs_and_files_are_clean(trail: Trail) -> None:
     stack = trail.stack
     logs = stack.logs()
-    assert f"submission {trail.submission_id} stored" in logs
+    assert matching(events_in(logs), "submission stored", submission_id=trail.submission_id)
     files = file_items(stack.data_dir)
     if stack.db == "sqlite":
         assert {Path(w).name for w, _ in files} >= {"app.sqlite3", "vault.sqlite3"}

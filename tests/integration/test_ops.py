@@ -50,6 +50,7 @@ def test_health_readiness_and_metrics(stack: Stack) -> None:
         assert ready.json()["checks"] == {
             "app_db": True,
             "vault_db": True,
+            "vault_writable": True,
             "redis": True,
             "broker": True,
         }
@@ -111,6 +112,7 @@ def test_readyz_says_503_when_stores_are_down(tmp_path) -> None:
         assert ready.json()["checks"] == {
             "app_db": False,
             "vault_db": True,
+            "vault_writable": True,
             "redis": False,
             "broker": False,
         }

@@ -18,8 +18,9 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from configs import Settings, load_settings
+from core.api_keys import make_key
 from core.runtime import Runtime, migrate
-from core.sites import create_api_key, create_site
+from core.sites import create_site
 from support import redis_dbs
 from support.stack import choose_own_password
 
@@ -110,7 +111,7 @@ def inprocess_api(data_dir: Path) -> Iterator[Api]:
         rt = Runtime.from_settings(settings)
         try:
             site_id = create_site(rt, "In-process site", "admin", ADMIN_PASSWORD)["site_id"]
-            api_key = create_api_key(rt, site_id, "tests")
+            api_key = make_key(rt, site_id, "tests")["api_key"]
         finally:
             rt.close()
         app = create_app(settings)

@@ -111,8 +111,12 @@ class OwnSite:
         result = self.stack.cli("audit", "verify", *scope, check=False)
         return result.returncode, result.stdout, result.stderr
 
-    def site_key(self) -> dict[str, str]:
-        key = json.loads(self.stack.cli("site", "api-key", self.site_id).stdout)["api_key"]
+    def site_key(self, *scopes: str, name: str = "chat platform") -> dict[str, str]:
+        """Headers with a new key of this site, made by `secureforms site api-key`."""
+        args = ["site", "api-key", self.site_id, "--name", name]
+        for scope in scopes:
+            args += ["--scope", scope]
+        key = json.loads(self.stack.cli(*args).stdout)["api_key"]
         return self.headers(key)
 
     def desk(self) -> Desk:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -271,11 +271,12 @@ class Stack:
     def _api_args(self) -> tuple[str, ...]:
         return ("api", "--host", "127.0.0.1", "--port", str(self.port))
 
-    def _worker_args(self, concurrency: int = 2) -> tuple[str, ...]:
-        return ("worker", "--concurrency", str(concurrency))
+    def _worker_args(self, concurrency: int = 2, extra: Sequence[str] = ()) -> tuple[str, ...]:
+        return ("worker", "--concurrency", str(concurrency), *extra)
 
-    def start_api(self) -> None:
-        self._await_api(self._spawn("api", *self._api_args()))
+    def start_api(self, extra: Sequence[str] = ()) -> None:
+        """`extra`: more `secureforms api` options (`--workers 2`, say)."""
+        self._await_api(self._spawn("api", *self._api_args(), *extra))
 
     def _await_api(self, proc: Proc) -> None:
         deadline = time.time() + 30
@@ -290,8 +291,11 @@ class Stack:
             time.sleep(0.1)
         raise AssertionError("api did not start in 30 s")
 
-    def start_worker(self, concurrency: int = 2, name: str = "worker") -> Proc:
-        return self._await_worker(self._spawn(name, *self._worker_args(concurrency)))
+    def start_worker(
+        self, concurrency: int = 2, name: str = "worker", extra: Sequence[str] = ()
+    ) -> Proc:
+        """`extra`: more `secureforms worker` options (`--metrics-port P`, say)."""
+        return self._await_worker(self._spawn(name, *self._worker_args(concurrency, extra)))
 
     def _await_worker(self, proc: Proc) -> Proc:
         deadline = time.time() + 60
@@ -302,6 +306,15 @@ class Stack:
                 return proc
             time.sleep(0.1)
         raise AssertionError("worker did not become ready in 60 s")
+
+    def start_webhook_worker(self) -> Proc:
+        """The webhook deliverer: a worker on the webhooks queue only, as production runs."""
+        args = ("worker", "--queues", "webhooks", "--concurrency", "1")
+        return self._await_worker(self._spawn("webhooks", *args))
+
+    def start_beat(self) -> Proc:
+        """The scheduler; tests wait on what it sends, not on it."""
+        return self._spawn("beat", "beat", "--loglevel", "INFO")
 
     def kill(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         self._kill_all([name], sig, timeout)

@@ -15,6 +15,7 @@ from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from configs.database import make_engine
 from vault.datakeys import DataKeys
 from vault.errors import VaultError
 from vault.keyring import Keyring
@@ -313,3 +314,19 @@ def test_erase_fields_drops_only_those_answers(store: VaultStore) -> None:
     with pytest.raises(VaultError):
         store.erase_fields(OTHER_SITE, other.id, dropped)
     assert store.detokenize(SITE, other.id)[1] == VALUES
+
+
+def test_writable_says_what_a_write_would_meet(store: VaultStore, vault_engine: Engine) -> None:
+    assert store.writable()
+    if vault_engine.dialect.name != "postgresql":
+        return  # SQLite's answer is its file modes, which root (the test machine) ignores
+    # A session whose transactions are read-only, as every new one is once the database
+    # is set `default_transaction_read_only` (or on a standby).
+    read_only = make_engine(
+        vault_engine.url.render_as_string(hide_password=False),
+        connect_args={"options": "-c default_transaction_read_only=on"},
+    )
+    try:
+        assert not make_store(read_only, Keyring.generate(generated="test")).writable()
+    finally:
+        read_only.dispose()

@@ -10,8 +10,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from support.databases import throwaway_postgres
 from support.flow import Desk
 from support.queued import queued_tasks, submit
 
@@ -176,3 +178,23 @@ def test_off_record_answers_are_gone_by_the_deadline_the_agent_is_told(
     time.sleep(max(0.0, told - time.time()))
     revealed = desk.reveal(submission_id, notice["retrieve_otk"]).json()
     assert (revealed["off_record_status"], revealed["off_the_record"]) == ("expired", {})
+
+
+def test_a_read_only_database_is_retried_not_failed_for_good(tasks: ModuleType) -> None:
+    """A vault that turned read-only (a standby, `default_transaction_read_only`) refuses
+    the insert with SQLSTATE 25006, which psycopg raises as an InternalError: the task
+    retries it like a lost connection instead of failing the submission for good."""
+    with throwaway_postgres("sf_read_only") as url:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("CREATE TABLE t (x int)"))
+                conn.commit()
+                conn.execute(text("SET TRANSACTION READ ONLY"))
+                with pytest.raises(DBAPIError) as refused:
+                    conn.execute(text("INSERT INTO t VALUES (1)"))
+        finally:
+            engine.dispose()
+    assert tasks._read_only(refused.value)
+    assert tasks.StoreReadOnly in tasks.tokenize_submission.autoretry_for
+    assert not tasks._read_only(DBAPIError("INSERT", {}, ValueError("not a refusal")))

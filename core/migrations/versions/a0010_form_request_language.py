@@ -2,7 +2,7 @@
 browser, then the site's `default_language` policy, choose).
 
 Revision ID: a0010_lang
-Revises: a0007_brand
+Revises: a0009_webhooks (re-chained when main was merged in)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a0010_lang"
-down_revision = "a0007_brand"
+down_revision = "a0009_webhooks"
 branch_labels = None
 depends_on = None
 

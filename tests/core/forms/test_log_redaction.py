@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from stdnum import iban as stdnum_iban
 
@@ -160,6 +160,8 @@ def test_ordinary_log_lines_stay_as_they_are(line: str) -> None:
 
 
 @given(st.uuids())
+# Found by a full run: its 32 characters pass mod 97 read as an IBAN from "FF55".
+@example(uuid.UUID("ff55625b-f637-0366-d63a-f69e6b628014"))
 def test_ids_in_log_lines_are_never_taken_for_values(ident: uuid.UUID) -> None:
     # Tests and operators find lines by submission id; a UUID whose hex starts "ab12"
     # once looked like the start of an IBAN.
