@@ -89,6 +89,7 @@ class EndpointSpec:
     during_setup: frozenset[Setup] = NO_SETUP  # see api.auth.Setup
     max_body: int | None = None  # above the settings' max_body_bytes (a logo in base64)
     scope: Scope = Scope.CONVERSATIONS  # what a site key needs (auth=USER_OR_KEY only)
+    query: Mapping[str, Mapping[str, Any]] | None = None  # query parameters' JSON schemas
 
     @property
     def access(self) -> Access:
@@ -120,6 +121,7 @@ class Registry:
         during_setup: frozenset[Setup] = NO_SETUP,
         max_body: int | None = None,
         scope: Scope | None = None,
+        query: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if auth == PUBLIC and (roles or permission or mfa):
             raise ValueError(f"{method} {path}: a public endpoint has nobody to check")
@@ -159,6 +161,7 @@ class Registry:
                     during_setup,
                     max_body,
                     scope or Scope.CONVERSATIONS,
+                    query,
                 )
             )
             return handler
@@ -187,6 +190,8 @@ def _call(spec: EndpointSpec) -> Callable[[Request, bytes], Awaitable[Any]]:
 
     def context(request: Request, actor: Actor | None, body: dict[str, Any]) -> Ctx:
         services: Services = request.app.state.services
+        if spec.query is not None:
+            _known_query(request, spec.query)
         return Ctx(request, services, actor, body, dict(request.path_params))
 
     if inspect.iscoroutinefunction(spec.handler):
@@ -200,6 +205,18 @@ def _call(spec: EndpointSpec) -> Callable[[Request, bytes], Awaitable[Any]]:
         return _audited(spec, context(request, actor, body))
 
     return access(run)
+
+
+def _known_query(request: Request, known: Mapping[str, Any]) -> None:
+    """An endpoint that takes query parameters names them all: any other is refused, as an
+    unknown body field is (its name is client input, so not repeated)."""
+    if any(name not in known for name in request.query_params):
+        raise ApiError(
+            422,
+            "invalid_query",
+            "Unknown query parameter.",
+            fields={"query": f"Only {', '.join(known)}."},
+        )
 
 
 def _audited(spec: EndpointSpec, ctx: Ctx) -> Any:

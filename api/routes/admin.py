@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from api.answers import or_empty
 from api.bodies import field
 from api.endpoints import ADMIN, Ctx
 from api.errors import ApiError
@@ -95,6 +96,7 @@ def get_policies(ctx: Ctx) -> dict[str, Any]:
         "idle_action": field(str, max_length=20),
         "retention_days": field(int),
         "off_record_ttl_s": field(int),
+        "link_opens": field(int),
         "mfa_required_roles": field(list),
         "frame_ancestors": field(list),
         "default_language": field(str, max_length=16),
@@ -102,8 +104,9 @@ def get_policies(ctx: Ctx) -> dict[str, Any]:
     responses={422: "policy_out_of_bounds"},
     summary="Change policies (fields left out keep their value). Bounds: password_min_length "
     "7-128, failed_login_limit 1-10, idle_timeout_s 60-900, idle_action logout, "
-    "retention_days 1-3650, off_record_ttl_s 30-3600, mfa_required_roles within the roles, "
-    "frame_ancestors up to 20 https origins, default_language en, fr, es or de.",
+    "retention_days 1-3650, off_record_ttl_s 30-3600, link_opens 1-5 (how often a visitor "
+    "link opens), mfa_required_roles within the roles, frame_ancestors up to 20 https origins, "
+    "default_language en, fr, es or de.",
 )
 def put_policies(ctx: Ctx) -> dict[str, Any]:
     """Change the site's policies."""
@@ -147,6 +150,13 @@ def _since(raw: str | None) -> datetime | None:
     "/api/v1/audit",
     tag="audit",
     roles=ADMIN,
+    query={  # an empty value is its default
+        "since": or_empty({"type": "string", "format": "date-time"}),
+        "type": or_empty({"type": "string", "maxLength": 64, "pattern": _TYPE.pattern}),
+        "user_id": {"type": "string"},
+        "after": or_empty({"type": "integer", "minimum": 0, "maximum": 2**31 - 1}),
+        "limit": or_empty({"type": "integer", "minimum": 1, "maximum": MAX_AUDIT_PAGE}),
+    },
     summary="The site's audit trail in order, filtered by ?since= (RFC 3339), ?type= (exact, "
     "or a family ending in '.': type=auth.), ?user_id=; paged by ?after=<seq>&limit= "
     "(up to 1000).",

@@ -21,7 +21,7 @@ from api.errors import NO_STORE, ApiError
 from api.pages import csrf
 from api.pages.visitor_chat import CHAT, chat_token
 from api.routes import registry
-from api.routes.events import parse_cursor, parse_wait
+from api.routes.events import EVENTS_QUERY, parse_cursor, parse_wait
 from core import chat
 from core.actors import USE_SECURE_FORMS
 from core.conversations import visitor_recipient
@@ -103,7 +103,12 @@ def post_message(ctx: Ctx) -> dict[str, Any]:
 
 
 @registry.route(
-    "GET", "/api/v1/chat/events", auth=PUBLIC, tag="chat", responses={401: "unauthenticated"}
+    "GET",
+    "/api/v1/chat/events",
+    auth=PUBLIC,
+    tag="chat",
+    query=EVENTS_QUERY,
+    responses={401: "unauthenticated"},
 )
 async def events(ctx: Ctx) -> Response:
     """What the visitor should see next (long-poll JSON, or SSE with Last-Event-ID)."""

@@ -18,7 +18,6 @@ _ID = field(str, required=True, max_length=64)
 # conversations; managers only read transcripts. Core checks which conversation.
 _MANAGERS_OF_CHATS = (Role.AGENT, Role.ADMIN, Role.SITE_KEY)
 _READERS = (*ANY_USER, Role.SITE_KEY)
-_LIST_QUERY = ("status", "agent_id", "limit", "external_id")
 
 
 def _bad_query(name: str, hint: str) -> ApiError:
@@ -27,14 +26,7 @@ def _bad_query(name: str, hint: str) -> ApiError:
 
 def _list_query(ctx: Ctx) -> tuple[str, str | None, int, str | None]:
     params = ctx.request.query_params
-    for name in params:
-        if name not in _LIST_QUERY:
-            raise ApiError(
-                422,
-                "invalid_query",
-                "Unknown query parameter.",
-                fields={"query": "Only status, agent_id, limit and external_id."},
-            )
+    for name in params:  # unknown names are refused by the registry (query=)
         if len(params.getlist(name)) > 1:
             raise _bad_query(name, "Give it once.")
     external_id = params.get("external_id")
@@ -65,7 +57,13 @@ def _list_query(ctx: Ctx) -> tuple[str, str | None, int, str | None]:
     auth=USER_OR_KEY,
     roles=_READERS,
     tag="conversations",
-    responses={403: "forbidden", 404: "not_found", 422: "invalid_query"},
+    query={  # no empty values: each is checked as given
+        "status": {"enum": list(workspace.STATUSES)},
+        "limit": {"type": "integer", "minimum": 1, "maximum": workspace.MAX_LIMIT},
+        "agent_id": {"type": "string"},
+        "external_id": {"type": "string", "minLength": 1, "maxLength": conv.MAX_EXTERNAL_ID},
+    },
+    responses={403: "forbidden", 404: "not_found"},
     summary="List conversations, newest first: ?status=active|closed|all (default active; "
     "all with external_id), ?limit=1..200 (default 50), ?agent_id= (admins, managers, site "
     "keys), ?external_id= (the platform's own id: the one conversation so named). An agent "
@@ -111,7 +109,7 @@ def detail(ctx: Ctx) -> dict[str, Any]:
         "agent_id": field(str, max_length=64),
         "external_id": field(str, max_length=conv.MAX_EXTERNAL_ID),
     },
-    responses={409: "conflict", 422: "validation_failed"},
+    responses={404: "not_found", 409: "conflict", 422: "validation_failed"},  # 404: agent_id
 )
 def create(ctx: Ctx) -> dict[str, Any]:
     """Start a conversation (an agent creating it is assigned)."""

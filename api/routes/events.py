@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from api.answers import or_empty
 from api.endpoints import ANY_USER, Ctx
 from api.errors import NO_STORE, ApiError
 from api.routes import registry
@@ -50,7 +52,17 @@ def parse_wait(raw: str | None) -> float:
     return wait
 
 
-@registry.route("GET", "/api/v1/agent/events", tag="agent events", roles=ANY_USER)
+# `after`: the last event id seen; `wait`: seconds to long-poll (SSE with Accept:
+# text/event-stream, resumed by Last-Event-ID).
+EVENTS_QUERY: dict[str, dict[str, Any]] = {  # an empty value is its default
+    "after": or_empty({"type": "string", "pattern": "^(0|[0-9]+-[0-9]+)$"}),
+    "wait": or_empty({"type": "number", "minimum": 0, "maximum": MAX_WAIT_S}),
+}
+
+
+@registry.route(
+    "GET", "/api/v1/agent/events", tag="agent events", roles=ANY_USER, query=EVENTS_QUERY
+)
 async def agent_events(ctx: Ctx) -> Response:
     """This agent's events, after an id; long-polls up to `wait` seconds (or SSE)."""
     actor = ctx.user

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.answers import or_empty
 from api.bodies import field
 from api.endpoints import ADMIN, ANY_BODY, Ctx
 from api.errors import ApiError
@@ -33,6 +34,7 @@ def create_form(ctx: Ctx) -> dict[str, Any]:
     "GET",
     "/api/v1/forms",
     tag="forms",
+    query={"include_archived": or_empty({"type": "boolean"})},  # empty: false
     summary="List the site's forms (agents pick from these); ?include_archived=true adds "
     "the archived ones.",
 )
