@@ -27,9 +27,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from core.forms import speech
+
 LOCALES = Path(__file__).resolve().parent / "locales"
-LANGUAGES = ("en", "fr", "es", "de")
-DEFAULT = "en"
+LANGUAGES, DEFAULT = speech.LANGUAGES, speech.DEFAULT
 MAX_ACCEPT = 20  # language ranges read from one header; the rest are ignored
 
 _current: ContextVar[str] = ContextVar("language", default=DEFAULT)
@@ -79,6 +80,11 @@ def choose(requested: str | None, accept_language: str | None, site_default: str
     return site_default if site_default in LANGUAGES else DEFAULT
 
 
+def N_(message: str) -> str:
+    """Marks a text for the catalogues; it is translated where it is shown (`gettext_`)."""
+    return message
+
+
 def gettext_(message: str, **values: Any) -> str:
     """The message in the current page's language, `%(name)s` filled in."""
     text = translations(_current.get()).gettext(message) or message
@@ -97,12 +103,25 @@ def current() -> str:
 @contextmanager
 def speaking(language: str) -> Iterator[None]:
     """Texts made inside come out in `language` (a page's render, its error texts)."""
-    token = _current.set(language if language in LANGUAGES else DEFAULT)
+    chosen = language if language in LANGUAGES else DEFAULT
+    token = _current.set(chosen)
     try:
-        yield
+        # core's validation messages speak it too (core.forms.speech).
+        with speech.speaking(translations(chosen), chosen):
+            yield
     finally:
         _current.reset(token)
 
 
 def display_name(language: str) -> str:
     return str(Locale.parse(language).get_display_name(language) or language)
+
+
+def choices() -> list[tuple[str, str]]:
+    """(code, name) of every language, each named in itself: "français", not "French"."""
+    return [(code, display_name(code)) for code in LANGUAGES]
+
+
+def english_name(language: str) -> str:
+    """The language's name in English, for the console ("French")."""
+    return str(Locale.parse(language).get_display_name("en") or language)

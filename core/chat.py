@@ -248,14 +248,14 @@ def _form_states(rt: Runtime, visitor: Visitor, events: list[dict[str, Any]]) ->
 
 
 def send_form_in_chat(
-    rt: Runtime, actor: Actor, conversation_id: str, form_id: str
+    rt: Runtime, actor: Actor, conversation_id: str, form_id: str, language: object = None
 ) -> dict[str, Any]:
     """Send a secure form and put it in the visitor's chat as a card with its link.
 
     The link (it holds the open key) goes to the visitor's stream only, never to the
     transcript, which says "Secure form '...' sent" and nothing more.
     """
-    sent = form_requests.send_form(rt, actor, conversation_id, form_id)
+    sent = form_requests.send_form(rt, actor, conversation_id, form_id, language=language)
     title = preview_title(rt, sent["otk"])
     publish_to_visitor(
         rt,
@@ -282,6 +282,8 @@ class FormLink:
     site_id: str
     title: str
     expires_at: datetime
+    language: str | None = None  # the sender's choice for the visitor pages
+    form_language: str = "en"  # what the form's own texts (its title) are written in
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,7 @@ class OpenForm:
     definition: FormDefinition
     expires_at: datetime
     extensions_left: int
+    language: str | None = None  # the sender's choice for the visitor pages
 
 
 def _peek(rt: Runtime, otk: object, action: str) -> OtkClaims:
@@ -332,7 +335,9 @@ def form_link(rt: Runtime, open_otk: object) -> FormLink:
     # Opened already, a link may open again (policy link_opens) until it is spent.
     row = _live_request(rt, claims, form_requests.SENT, form_requests.OPENED)
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
-    return FormLink(row.site_id, definition.title, aware(claims.expires_at))
+    return FormLink(
+        row.site_id, definition.title, aware(claims.expires_at), row.language, definition.language
+    )
 
 
 def open_form(rt: Runtime, submit_otk: object) -> OpenForm:
@@ -346,6 +351,7 @@ def open_form(rt: Runtime, submit_otk: object) -> OpenForm:
         definition=definition,
         expires_at=aware(claims.expires_at),
         extensions_left=max(0, form_requests.MAX_EXTENSIONS - used),
+        language=row.language,
     )
 
 

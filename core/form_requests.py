@@ -20,6 +20,7 @@ from core.clock import aware, rfc3339, utcnow
 from core.conversations import ACTIVE, add_system_message, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.forms.catalogue import current, load_version
+from core.forms.speech import checked_language
 from core.lifecycle import otk_groups
 from core.policies import site_policies
 from core.runtime import Runtime
@@ -51,10 +52,19 @@ def _submit_group(request_id: str) -> str:
 
 
 def send_form(
-    rt: Runtime, actor: Actor, conversation_id: str, form_id: str, agent_id: str | None = None
+    rt: Runtime,
+    actor: Actor,
+    conversation_id: str,
+    form_id: str,
+    agent_id: str | None = None,
+    *,
+    language: object = None,
 ) -> dict[str, Any]:
     """Send a form into a conversation: an agent for themselves, or a site key with
-    `secure_forms` for the conversation's agent (`agent_id`), who alone can reveal it."""
+    `secure_forms` for the conversation's agent (`agent_id`), who alone can reveal it.
+    `language`: the visitor pages' language, chosen by the sender (None: the visitor's
+    browser, then the site's default, choose)."""
+    chosen = checked_language(language)
     conversation = get_conversation(rt, actor.site_id, conversation_id)
     agent_id = agent_for(rt, actor, conversation, agent_id)
     if conversation.status != ACTIVE:
@@ -89,6 +99,7 @@ def send_form(
                 updated_at=now,
                 sent_by_key_id=actor.key_id,
                 sent_by_name=actor.key_name,
+                language=chosen,
             )
         )
         add_system_message(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from core import audit
 from core.actors import USER_ROLES, Actor, Role
 from core.errors import DomainError, NotFound
+from core.forms.speech import DEFAULT, LANGUAGES
 from core.runtime import Runtime
 from core.schema import sites, users
 from core.sessions import update_user_sessions
@@ -67,6 +68,8 @@ class SitePolicies:
     mfa_required_roles: tuple[str, ...] = field(default_factory=tuple)
     # origins allowed to embed the visitor's form in an iframe (CSP frame-ancestors)
     frame_ancestors: tuple[str, ...] = field(default_factory=tuple)
+    # the visitor pages' language when neither the request nor the browser names one we have
+    default_language: str = DEFAULT
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
@@ -134,6 +137,11 @@ def validated(
                 problems[name] = f"Roles are {', '.join(ROLES)}."
             else:
                 values[name] = tuple(r for r in ROLES if r in value)
+        elif name == "default_language":
+            if value not in LANGUAGES:
+                problems[name] = f"Must be one of: {', '.join(LANGUAGES)}."
+            else:
+                values[name] = value
         elif name == "frame_ancestors":
             origins = _origins(value)
             if origins is None:

@@ -209,6 +209,9 @@ form_requests = Table(
     Column("sent_by_name", String(200), nullable=True),
     # a0008: how many times the visitor link was opened (policy link_opens)
     Column("opens", Integer, nullable=False, server_default=text("0")),
+    # a0010: the visitor pages' language the sender chose (core.forms.speech.LANGUAGES);
+    # None lets the visitor's browser, then the site's default, choose.
+    Column("language", String(8), nullable=True),
 )
 
 # a0007: how the visitor pages show the site (core.branding); the logo is Pillow's

@@ -16,6 +16,8 @@ from typing import Any
 
 from core.forms.definitions import MAX_FIELDS, FormDefinition
 from core.forms.fields import ALWAYS_OFF_RECORD, FIELD_TYPES, FieldSpec
+from core.forms.speech import DEFAULT, LANGUAGES
+from core.forms.translations import FieldTexts
 
 # Every type core checks, in the order an admin looks for them, with a name people know.
 TYPE_LABELS: dict[str, str] = {
@@ -42,7 +44,9 @@ assert set(TYPE_LABELS) == FIELD_TYPES, "every field type needs a name in the ed
 LIMITS = ("min_length", "max_length", "pattern", "min", "max")
 _WHOLE = re.compile(r"-?[0-9]{1,9}")
 _NUMBER = re.compile(r"-?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
-_FIELD_ERROR = re.compile(r"^fields\[(\d+)\](?:\.(\w+))?$")
+_FIELD_ERROR = re.compile(r"^fields\[(\d+)\](?:\.(\w+(?:\.\w+)?))?$")  # ...labels.fr
+TEXTS = ("label", "help", "options")  # the boxes of each field's other languages
+_TEXT_BOXES = {"labels": "label", "helps": "help", "option_labels": "options"}
 _OPS = re.compile(r"^(add|preview|save|up|down|remove)(?:-(\d{1,3}))?$")
 
 
@@ -56,6 +60,8 @@ class DraftField:
     help: str = ""
     options: str = ""  # one per line
     limits: dict[str, str] = field(default_factory=dict)
+    # {language: {"label", "help", "options" (one per line, in the options' order)}}
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def always_off_record(self) -> bool:
@@ -64,7 +70,8 @@ class DraftField:
     @property
     def has_more(self) -> bool:
         """Whether its optional settings hold anything (their section starts open)."""
-        return bool(self.help or self.options or any(self.limits.values()))
+        translated = any(any(t.values()) for t in self.texts.values())
+        return bool(self.help or self.options or any(self.limits.values()) or translated)
 
 
 @dataclass
@@ -74,6 +81,8 @@ class Draft:
     description: str = ""
     version: str = ""  # the version the editor started from ("" for a new form)
     fields: list[DraftField] = field(default_factory=list)
+    language: str = DEFAULT  # the language its own texts are written in
+    preview_language: str = ""  # the language the preview shows ("": the form's own)
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,8 @@ def from_posted(posted: Mapping[str, str]) -> Draft:
         title=posted.get("title", "").strip(),
         description=posted.get("description", "").strip(),
         version=posted.get("version", "").strip(),
+        language=posted.get("language", DEFAULT).strip(),
+        preview_language=posted.get("preview_language", "").strip(),
     )
     for i in range(MAX_FIELDS + 1):
         prefix = f"fields-{i}-"
@@ -111,6 +122,10 @@ def from_posted(posted: Mapping[str, str]) -> Draft:
                 help=posted.get(prefix + "help", "").strip(),
                 options=posted.get(prefix + "options", "").strip(),
                 limits={k: posted.get(prefix + k, "").strip() for k in LIMITS},
+                texts={
+                    lang: {k: posted.get(f"{prefix}{k}-{lang}", "").strip() for k in TEXTS}
+                    for lang in LANGUAGES
+                },
             )
         )
     return draft
@@ -122,6 +137,7 @@ def from_definition(definition: FormDefinition, version: int) -> Draft:
         title=definition.title,
         description=definition.description or "",
         version=str(version),
+        language=definition.language,
         fields=[
             DraftField(
                 name=spec.name,
@@ -132,10 +148,23 @@ def from_definition(definition: FormDefinition, version: int) -> Draft:
                 help=spec.help or "",
                 options="\n".join(spec.options or ()),
                 limits={k: _shown(getattr(spec, k)) for k in LIMITS},
+                texts=_draft_texts(spec),
             )
             for spec in definition.fields
         ],
     )
+
+
+def _draft_texts(spec: FieldSpec) -> dict[str, dict[str, str]]:
+    texts = spec.texts or FieldTexts()
+    return {
+        lang: {
+            "label": texts.label(lang) or "",
+            "help": texts.help(lang) or "",
+            "options": "\n".join(texts.option(lang, o) or "" for o in spec.options or ()).strip(),
+        }
+        for lang in LANGUAGES
+    }
 
 
 def new_draft() -> Draft:
@@ -199,6 +228,8 @@ def to_payload(draft: Draft) -> dict[str, Any]:
     }
     if draft.description:
         payload["description"] = draft.description
+    if draft.language != DEFAULT:
+        payload["language"] = draft.language
     return payload
 
 
@@ -219,6 +250,21 @@ def _field_payload(f: DraftField) -> dict[str, Any]:
         raw = f.limits.get(key, "")
         if raw:
             data[key] = _limit_value(key, raw)
+    return data | _texts_payload(f, options)
+
+
+def _texts_payload(f: DraftField, options: list[str]) -> dict[str, Any]:
+    """`labels`, `helps` and `option_labels` from the boxes that were filled in."""
+    data: dict[str, dict[str, Any]] = {}
+    for lang, t in sorted(f.texts.items()):
+        if t.get("label"):
+            data.setdefault("labels", {})[lang] = t["label"]
+        if t.get("help"):
+            data.setdefault("helps", {})[lang] = t["help"]
+        lines = [line.strip() for line in t.get("options", "").splitlines()]
+        shown = {o: line for o, line in zip(options, lines, strict=False) if line}
+        if shown:
+            data.setdefault("option_labels", {})[lang] = shown
     return data
 
 
@@ -238,6 +284,7 @@ _TOP_ANCHORS = {
     "name": "form-name",
     "title": "form-title",
     "description": "form-description",
+    "language": "form-language",
     "fields": "add-field",
 }
 
@@ -277,6 +324,9 @@ def anchor(key: str) -> str | None:
     part = found[2] or "label"
     if part == "off_the_record":
         part = "otr"
+    key, _, lang = part.partition(".")
+    if lang in LANGUAGES and key in _TEXT_BOXES:  # a translation: its own box
+        return f"#e{found[1]}-{_TEXT_BOXES[key]}-{lang}"
     known = {"name", "label", "type", "required", "otr", "help", "options", *LIMITS}
     return f"#e{found[1]}-{part if part in known else 'label'}"
 
@@ -332,6 +382,15 @@ def preview_fields(draft: Draft) -> list[FieldSpec]:
                 off_the_record=f.off_the_record,
                 help=f.help or None,
                 options=options or None,
+                texts=FieldTexts(
+                    tuple((lang, t["label"]) for lang, t in f.texts.items() if t.get("label")),
+                    tuple((lang, t["help"]) for lang, t in f.texts.items() if t.get("help")),
+                    tuple(
+                        (lang, tuple(zip(options, t["options"].splitlines(), strict=False)))
+                        for lang, t in f.texts.items()
+                        if t.get("options")
+                    ),
+                ),
             )
         )
     return specs

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from api import i18n
 from api.pages import admin_form_draft as drafts
 from api.pages.admin_form_draft import Draft
 from api.pages.admin_gate import Posted, console_get, console_post
 from api.pages.admin_kit import ADMIN, console_page, done, error_summary, valid_id, when
 from api.pages.fields import field_views
+from api.pages.render import fragment
 from api.pages.web import page
 from core.actors import Actor
 from core.clock import rfc3339
@@ -181,8 +184,31 @@ def _editor(
         summary=summary,
         said=said,
         focus="" if summary else (focus or ""),
-        preview=field_views(drafts.preview_fields(draft)),
+        languages=i18n.choices(),
+        # each field's boxes for the languages the form is not written in, named in English
+        other_languages=[
+            (code, i18n.english_name(code)) for code in i18n.LANGUAGES if code != draft.language
+        ],
+        translation_keys=[
+            f"{key}.{code}"
+            for key in ("labels", "helps", "option_labels")
+            for code in i18n.LANGUAGES
+        ],
+        preview=_preview(draft),
     )
+
+
+def _preview(draft: Draft) -> Markup:
+    """The visitor's form as the draft shows it, in the language the admin asked to see."""
+    asked = draft.preview_language
+    language = asked if asked in i18n.LANGUAGES else draft.language
+    if language not in i18n.LANGUAGES:
+        language = i18n.DEFAULT
+    with i18n.speaking(language):
+        fields = field_views(
+            drafts.preview_fields(draft), language=language, form_language=draft.language
+        )
+    return fragment("_admin_preview.html", language, draft=draft, preview=fields)
 
 
 @page

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api import i18n
 from api.pages.admin_gate import Posted, console_get, console_post
 from api.pages.admin_kit import ADMIN, console_page, done, error_summary, text, ticked
 from api.pages.session import ROLE_NAMES
@@ -66,6 +67,7 @@ OTHER_LABELS = {
     "idle_action": "When the time is up",
     "mfa_required_roles": "Roles that must use two-step sign-in to reveal answers",
     "frame_ancestors": "Sites allowed to embed the visitor’s form",
+    "default_language": "Default language of the visitor’s pages",
 }
 
 
@@ -121,6 +123,7 @@ def _page(
         idle_actions=[(a, "Sign out" if a == "logout" else a) for a in IDLE_ACTIONS],
         roles=[(r, ROLE_NAMES[r]) for r in ROLES],
         max_origins=MAX_FRAME_ANCESTORS,
+        languages=i18n.choices(),
         errors=errors,
         summary=error_summary({k: _said(k, m) for k, m in errors.items()}, _anchor),
     )
@@ -152,6 +155,8 @@ def _changes(posted: Mapping[str, str]) -> dict[str, Any]:
         raw = text(posted, name)
         changes[name] = int(raw) if _WHOLE.fullmatch(raw) else raw
     changes["idle_action"] = text(posted, "idle_action")
+    if "default_language" in posted:  # a page from before the policy leaves it as it is
+        changes["default_language"] = text(posted, "default_language")
     changes["mfa_required_roles"] = [r for r in ROLES if ticked(posted, f"mfa:{r}")]
     changes["frame_ancestors"] = [
         line.strip() for line in posted.get("frame_ancestors", "").splitlines() if line.strip()
@@ -170,6 +175,7 @@ def save_policies(request: Request, rt: Runtime, actor: Actor, posted: Posted) -
             **changes,
             **{name: text(posted, name) for name in NUMBERS},
             "frame_ancestors": posted.get("frame_ancestors", ""),
+            "default_language": posted.get("default_language", ""),
         }
         return _page(
             request,

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from api import i18n
 from api.pages import session
 from api.pages.render import render
 from api.pages.session import Posted, signed_in_page
@@ -55,6 +56,7 @@ NOTICES: dict[str, tuple[str, str, str | None]] = {
     "empty": ("error", "Type a message first.", "#compose-text"),
     "long": ("error", "A message is at most 5000 characters.", "#compose-text"),
     "choose-form": ("error", "Choose a form to send.", "#form-choice"),
+    "language": ("error", "Choose a language from the list.", "#form-language"),
     "closed": ("error", "This chat has ended, so nothing was sent.", None),
     "form-refused": (
         "error",
@@ -125,6 +127,8 @@ def _workspace(request: Request, actor: Actor) -> Response:
         can_reveal=USE_SECURE_FORMS in actor.permissions,
         can_forward=FORWARD_PAYMENTS in actor.permissions,
         forms=catalogue.list_forms(rt, actor),
+        # each in its own words (and `lang`), so a speaker finds their language
+        languages=i18n.choices(),
         status_words=STATUS_WORDS,
         quick_replies=QUICK_REPLIES,
         notice=notice,
@@ -170,7 +174,9 @@ def send_form(request: Request, rt: Runtime, actor: Actor, posted: Posted) -> Re
     if form_id is None:
         return _back(conversation_id, "choose-form", "#form-choice")
     try:
-        chat.send_form_in_chat(rt, actor, conversation_id, form_id)
+        chat.send_form_in_chat(rt, actor, conversation_id, form_id, posted.get("language") or None)
+    except ValidationFailed:
+        return _back(conversation_id, "language", "#form-language")
     except ConversationClosed:
         return _back(conversation_id, "closed")
     except Forbidden:

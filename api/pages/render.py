@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -83,6 +84,13 @@ def render(
         status_code=status_code,
         headers={**page_headers(frame_ancestors), **(headers or {})},
     )
+
+
+def fragment(template: str, language: str, **context: Any) -> Markup:
+    """Part of a page rendered in another language than the page's (the editor's preview
+    of the visitor's form); the page includes it as it is, so it is escaped here."""
+    with i18n.speaking(language):
+        return Markup(_env.get_template(template).render(lang=i18n.current(), **context))  # noqa: S704
 
 
 def error_page(

@@ -16,8 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from api import i18n
+from api.i18n import N_
 from api.pages import cookies, csrf
-from api.pages.render import error_page, render
+from api.pages.render import render
+from api.pages.visitor_form import site_language, visitor_error, visitor_language
+from api.pages.visitor_texts import chat_script_texts, system_text
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
 from configs import Settings
 from core import chat
@@ -57,7 +61,9 @@ def _demo_off(request: Request) -> Response | None:
     # The demo stands in for a chat platform; production has a real one.
     if not services(request).settings.is_production:
         return None
-    return error_page(request, 404, "Not here", "The demo chat is not available in production.")
+    return visitor_error(
+        request, 404, N_("Not here"), N_("The demo chat is not available in production.")
+    )
 
 
 @page
@@ -73,15 +79,22 @@ async def window(request: Request) -> Response:
             return render(
                 request,
                 "chat_start.html",
+                language=visitor_language(request, None, site_language(rt, site)),
                 csrf=csrf.issue(rt, START, "start"),
                 site_id=site,
                 agent_id=_short(request.query_params.get("agent")),
             )
         state = chat.chat_state(rt, visitor)
+        language = visitor_language(request, None, site_language(rt, visitor.site_id))
+        with i18n.speaking(language):
+            texts = chat_script_texts()
         return render(
             request,
             "chat_window.html",
+            language=language,
             csrf=csrf.issue(rt, CHAT, visitor.token_hash),
+            script_texts=texts,
+            system_text=system_text,
             notice=request.query_params.get("notice"),
             **state,
         )
@@ -98,20 +111,33 @@ async def start(request: Request) -> Response:
     posted = await read_form(request)
 
     def work() -> Response:
+        site_default = site_language(svc.rt, posted.get("site"))
+        with i18n.speaking(visitor_language(request, None, site_default)):
+            return _started()
+
+    def _started() -> Response:
         if not csrf.verify(svc.rt, START, "start", posted.get("csrf")):
             return forbidden_page(request)
         site_id = _short(posted.get("site"))
         if site_id is None:
-            return error_page(
-                request, 404, "No such site", "Say which site to chat with (its site id)."
+            return visitor_error(
+                request,
+                404,
+                N_("No such site"),
+                N_("Say which site to chat with (its site id)."),
+                language=i18n.current(),
             )
         try:
             started = chat.start_demo_chat(
                 svc.rt, site_id, posted.get("name"), _short(posted.get("agent"))
             )
         except NotFound:
-            return error_page(
-                request, 404, "No such site", "There is no site or agent by that id here."
+            return visitor_error(
+                request,
+                404,
+                N_("No such site"),
+                N_("There is no site or agent by that id here."),
+                language=i18n.current(),
             )
         response = RedirectResponse("/chat", status_code=303)
         cookies.keep(response, svc.settings, _COOKIE, started["token"])

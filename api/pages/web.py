@@ -10,8 +10,10 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api import i18n
 from api.bodies import read_body
 from api.errors import STORE_UNAVAILABLE, ApiError
+from api.i18n import gettext_
 from api.pages.render import error_page
 from api.ratelimit import client_address
 from api.services import Services
@@ -59,13 +61,18 @@ async def rate_limit(request: Request, kind: str = "otk") -> None:
 
 
 def forbidden_page(request: Request) -> Response:
+    """The refused page (CSRF), in the language the page is speaking (api.i18n.speaking):
+    the visitor's on the visitor's pages, English on the console's."""
     return error_page(
         request,
         403,
-        "This page has expired",
-        "We could not confirm that this form came from this page, so nothing was sent "
-        "and nothing was used up.",
-        advice="Go back, reload the page and try again.",
+        gettext_("This page has expired"),
+        gettext_(
+            "We could not confirm that this form came from this page, so nothing was sent "
+            "and nothing was used up."
+        ),
+        advice=gettext_("Go back, reload the page and try again."),
+        language=i18n.current(),
     )
 
 

@@ -64,8 +64,11 @@ def visitor_token(ctx: Ctx) -> dict[str, str]:
     "/api/v1/chat/conversations/{conversation_id}/secure-forms",
     status=201,
     tag="chat",
-    body={"form_id": field(str, required=True, max_length=64)},
-    responses={403: "forbidden", 409: "conversation_closed"},
+    body={
+        "form_id": field(str, required=True, max_length=64),
+        "language": field(str, max_length=16),
+    },
+    responses={403: "forbidden", 409: "conversation_closed", 422: "validation_failed"},
     permission=USE_SECURE_FORMS,
 )
 def send_in_chat(ctx: Ctx) -> dict[str, Any]:
@@ -73,7 +76,9 @@ def send_in_chat(ctx: Ctx) -> dict[str, Any]:
     form_id = ctx.body["form_id"]
     if not is_id(form_id):  # not an id we ever hand out, so no such form
         raise NotFound("No such form on this site.")
-    return chat.send_form_in_chat(ctx.rt, ctx.user, ctx.path["conversation_id"], form_id)
+    return chat.send_form_in_chat(
+        ctx.rt, ctx.user, ctx.path["conversation_id"], form_id, ctx.body.get("language")
+    )
 
 
 @registry.route("GET", "/api/v1/chat", auth=PUBLIC, tag="chat", responses={401: "unauthenticated"})

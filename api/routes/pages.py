@@ -7,12 +7,14 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from api import i18n
 from api.bodies import field
 from api.endpoints import PUBLIC, Ctx
 from api.errors import ApiError
 from api.pages import account, admin, agent, brand, signin, visitor_chat, visitor_form
 from api.pages.render import STATIC
 from api.routes import registry
+from api.routes.visitor import visitor_api_language
 from core import chat
 
 MAX_CHECKED = 50
@@ -49,6 +51,7 @@ def page_routes() -> list[BaseRoute]:
         "otk": field(str, required=True, max_length=128),
         "values": field(dict, required=True),
         "fields": field(list, required=True),
+        "language": field(str, max_length=16),
     },
     responses={410: "invalid_or_expired"},
 )
@@ -62,4 +65,6 @@ def check(ctx: Ctx) -> dict[str, Any]:
             "fields must be a list of field names.",
             fields={"fields": f"Up to {MAX_CHECKED} names."},
         )
-    return {"fields": chat.check_answers(ctx.rt, ctx.body["otk"], ctx.body["values"], names)}
+    with i18n.speaking(visitor_api_language(ctx)):
+        found = chat.check_answers(ctx.rt, ctx.body["otk"], ctx.body["values"], names)
+    return {"fields": found}

@@ -28,8 +28,13 @@ _SENDERS = (Role.AGENT, Role.SITE_KEY)
     body={
         "form_id": field(str, required=True, max_length=64),
         "agent_id": field(str, max_length=64),
+        "language": field(str, max_length=16),  # the visitor pages' (the agent's picker)
     },
-    responses={403: "forbidden", 409: "conversation_closed", 422: "agent_not_eligible"},
+    responses={
+        403: "forbidden",
+        409: "conversation_closed",
+        422: "agent_not_eligible or validation_failed",
+    },
     roles=_SENDERS,
 )
 def send(ctx: Ctx) -> dict[str, Any]:
@@ -42,6 +47,7 @@ def send(ctx: Ctx) -> dict[str, Any]:
         ctx.path["conversation_id"],
         ctx.body["form_id"],
         ctx.body.get("agent_id"),
+        language=ctx.body.get("language"),
     )
 
 

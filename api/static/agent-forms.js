@@ -66,6 +66,7 @@ export function createForms(ws, hooks) {
   const noRequests = $("#no-requests");
   const sendForm = $("#send-form");
   const choice = $("#form-choice");
+  const language = $("#form-language"); // the visitor pages' language, or the browser's
   const checks = new Map();
 
   const row = (requestId) => byData(requests, "request", requestId);
@@ -171,7 +172,7 @@ export function createForms(ws, hooks) {
     const { status, body } = await api(
       "POST",
       `/api/v1/chat/conversations/${encodeURIComponent(ws.conversationId)}/secure-forms`,
-      { form_id: choice.value },
+      { form_id: choice.value, ...(language.value ? { language: language.value } : {}) },
     );
     go.disabled = false;
     const title = option.textContent;

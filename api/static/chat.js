@@ -8,6 +8,8 @@ const input = $("#chat-text");
 const statusEl = $("#chat-status");
 const log = $("#transcript");
 const csrf = form.querySelector("input[name=csrf]").value;
+// The window's words, in the page's language (api/pages/visitor_texts.py).
+const texts = JSON.parse(list.dataset.texts);
 const seen = new Set([...list.querySelectorAll("[data-id]")].map((li) => li.dataset.id));
 
 function item(className, id) {
@@ -18,21 +20,41 @@ function item(className, id) {
 }
 
 const CARD_STATES = {
-  opened: "You opened this form. If you closed it without sending, ask the agent to send it again.",
-  submitted: "You sent this form. Thank you!",
-  viewed: "You sent this form. Thank you!",
-  expired: "This form has expired. Ask the agent to send it again if you still need to.",
+  opened: texts.opened,
+  submitted: texts.submitted,
+  viewed: texts.submitted,
+  expired: texts.expired,
 };
+// The transcript's own system lines, stored in English (core.form_requests).
+const SYSTEM_LINE = /^Secure form '(.*)' (sent|submitted)$/s;
 
-/** Cards say where their form stands; a used or dead link is taken away. */
-async function refreshCards() {
+function systemText(text) {
+  const found = SYSTEM_LINE.exec(text);
+  if (!found) return text;
+  return (found[2] === "sent" ? texts.sent : texts.submittedLine).replace("%(title)s", found[1]);
+}
+
+// Forms seen submitted (or viewed) so far, starting with those the page was served with.
+let answered = [...list.querySelectorAll(".form-card-state")].filter(
+  (state) => state.textContent.trim() === texts.submitted,
+).length;
+
+/** Cards say where their form stands; a used or dead link is taken away. The transcript's
+ * line can arrive before the status it announces is committed, so after a "submitted"
+ * line the status is asked again, a few times, until one more form reads as answered. */
+async function refreshCards(moreAnswered = false, tries = 8) {
   const response = await fetch("/api/v1/chat", { credentials: "same-origin" });
   if (!response.ok) return;
   const { forms } = await response.json();
+  const now = Object.values(forms).filter((s) => s === "submitted" || s === "viewed").length;
+  if (moreAnswered && now <= answered && tries > 1) {
+    window.setTimeout(() => refreshCards(true, tries - 1), 500);
+  }
+  answered = Math.max(answered, now);
   list.querySelectorAll("[data-request]").forEach((li) => {
     const text = CARD_STATES[forms[li.dataset.request]];
     const card = li.querySelector(".form-card");
-    if (!text || card.querySelector(".form-card-state")) return;
+    if (!text || card.querySelector(".form-card-state")?.textContent === text) return;
     card.querySelectorAll("p, a").forEach((el) => el.remove());
     const state = document.createElement("p");
     state.className = "form-card-state";
@@ -49,10 +71,9 @@ function render(type, id, data) {
     card.className = "form-card";
     const title = document.createElement("h2");
     title.className = "form-card-title";
-    title.textContent = `Secure form: ${data.title}`;
+    title.textContent = texts.cardTitle.replace("%(title)s", data.title);
     const text = document.createElement("p");
-    text.textContent =
-      "Your agent asks you to fill in this form. What you type there never appears in this chat.";
+    text.textContent = texts.cardText;
     const link = document.createElement("a");
     link.className = "button button-primary";
     link.href = data.url;
@@ -60,26 +81,26 @@ function render(type, id, data) {
     link.rel = "noopener noreferrer";
     const hidden = document.createElement("span");
     hidden.className = "visually-hidden";
-    hidden.textContent = ` “${data.title}” (opens in a new tab)`;
-    link.append("Open secure form", hidden);
+    hidden.textContent = ` ${texts.newTab.replace("%(title)s", data.title)}`;
+    link.append(texts.open, hidden);
     card.append(title, text, link);
     li.append(card);
     return li;
   }
   if (type === "chat.closed") {
     const li = item("msg-system", id);
-    li.textContent = "The chat has ended.";
+    li.textContent = texts.ended;
     return li;
   }
   if (data.from === "system") {
     const li = item("msg-system", id);
-    li.textContent = data.text;
+    li.textContent = systemText(data.text);
     return li;
   }
   const li = item(data.from === "visitor" ? "msg-mine" : "msg-theirs", id);
   const author = document.createElement("span");
   author.className = "msg-author";
-  author.textContent = data.from === "visitor" ? "You" : data.author;
+  author.textContent = data.from === "visitor" ? texts.you : data.author;
   const text = document.createElement("span");
   text.className = "msg-text";
   text.textContent = data.text;
@@ -95,14 +116,14 @@ function add(type, id, data) {
   log.scrollTop = log.scrollHeight;
   if (type === "chat.closed") closeChat();
   if (type === "chat.closed" || (data.from === "system" && data.text.startsWith("Secure form"))) {
-    refreshCards();
+    refreshCards(type !== "chat.closed" && data.text.endsWith(" submitted"));
   }
 }
 
 function closeChat() {
   input.disabled = true;
   form.querySelector("button").disabled = true;
-  statusEl.textContent = "This chat has ended.";
+  statusEl.textContent = texts.closed;
 }
 
 function say(message) {
@@ -114,14 +135,14 @@ for (const type of ["chat.message", "chat.secure_form", "chat.closed"]) {
   source.addEventListener(type, (event) => add(type, event.lastEventId, JSON.parse(event.data)));
 }
 source.addEventListener("error", () => {
-  if (source.readyState === EventSource.CLOSED) say("Live updates stopped. Reload the page to see new messages.");
+  if (source.readyState === EventSource.CLOSED) say(texts.stopped);
 });
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = input.value.trim();
   if (!text) {
-    say("Type a message first.");
+    say(texts.empty);
     input.focus();
     return;
   }
@@ -130,13 +151,13 @@ form.addEventListener("submit", async (event) => {
     input.value = "";
     say(
       body && body.card_number_masked
-        ? "We hid the card number you typed. Never type card details in the chat: your agent can send you a secure form for them."
+        ? texts.masked
         : "",
     );
   } else if (status === 409) {
     closeChat();
   } else {
-    say("Your message was not sent. Please try again.");
+    say(texts.failed);
   }
   input.focus();
 });

@@ -2,7 +2,7 @@
 // field (by the server's own rules, through an endpoint that stores nothing), the time
 // left is shown and a warning comes well before the key expires, with "I need more time".
 // Without this script the form still works: plain post, server-side errors.
-import { $, announce, durationText, focusMarked, linkSummaryToFields, postJSON } from "./common.js";
+import { $, announce, focusMarked, linkSummaryToFields, postJSON } from "./common.js";
 
 const WARN_AT_S = 60; // at least 20 s before the submit key expires (WCAG 2.2.1)
 const form = $("#secure-form");
@@ -10,6 +10,28 @@ const otkInput = $("#submit-otk");
 const timer = $("#timer");
 const timeLeft = $("#time-left");
 const warning = $("#time-warning");
+// The page's words for this script, in the page's language (api/pages/visitor_texts.py).
+const texts = JSON.parse(timer.dataset.texts);
+const units = JSON.parse(timer.dataset.units);
+const plural = new Intl.PluralRules(units.locale);
+
+function say(text, time) {
+  return text.replace("%(time)s", time);
+}
+
+function unit(name, n) {
+  const patterns = units[name];
+  return (patterns[plural.select(n)] || patterns.other).replace("{0}", String(n));
+}
+
+// How long is left, in the page's language, with Babel's patterns for it.
+function durationText(seconds) {
+  if (seconds <= 0) return texts.noTime;
+  if (seconds < 60) return unit("second", seconds);
+  const minutes = unit("minute", Math.floor(seconds / 60));
+  const rest = seconds % 60;
+  return rest ? units.join.replace("{0}", minutes).replace("{1}", unit("second", rest)) : minutes;
+}
 
 focusMarked();
 linkSummaryToFields();
@@ -33,7 +55,7 @@ function showError(wrapper, message) {
   if (message) {
     const prefix = document.createElement("span");
     prefix.className = "visually-hidden";
-    prefix.textContent = "Error: ";
+    prefix.textContent = `${texts.error} `;
     errorEl.append(prefix, message);
   }
   controls.forEach((control) => {
@@ -52,13 +74,14 @@ async function check(wrapper) {
     otk: otkInput.value,
     values: fieldValues(),
     fields: [name],
+    language: document.documentElement.lang,
   });
   if (status !== 200 || !body) return; // the server decides on submit anyway
   const message = body.fields[name] || "";
   const had = wrapper.classList.contains("field-invalid");
   showError(wrapper, message);
   if (message) announce(message);
-  else if (had) announce("Fixed.");
+  else if (had) announce(texts.fixed);
 }
 
 form.querySelectorAll("[data-field]").forEach((wrapper) => {
@@ -97,13 +120,13 @@ function extendButtons() {
 function showWarning(seconds) {
   warning.textContent = "";
   const text = document.createElement("p");
-  text.textContent = `This form will close in ${durationText(seconds)}. Do you need more time?`;
+  text.textContent = say(texts.warning, durationText(seconds));
   warning.append(text);
   if (extendButtons().length) {
     const more = document.createElement("button");
     more.type = "button";
     more.className = "button button-secondary";
-    more.textContent = "I need more time";
+    more.textContent = texts.more;
     more.addEventListener("click", extend);
     warning.append(more);
   }
@@ -112,8 +135,7 @@ function showWarning(seconds) {
 function showExpired() {
   warning.textContent = "";
   const text = document.createElement("p");
-  text.textContent =
-    "Time is up: this form has closed and nothing was sent. Go back to your chat and ask the agent to send it again.";
+  text.textContent = texts.expired;
   warning.append(text);
   form.querySelectorAll("button").forEach((button) => {
     button.disabled = true;
@@ -125,7 +147,8 @@ function tick() {
   timeLeft.textContent = "";
   const strong = document.createElement("strong");
   strong.textContent = durationText(left);
-  timeLeft.append("Time left to send this form: ", strong, ".");
+  const [before, after] = texts.timeLeft.split("%(time)s");
+  timeLeft.append(before, strong, after || "");
   if (left <= 0 && !expired) {
     expired = true;
     showExpired();
@@ -146,7 +169,7 @@ async function extend(event) {
     warned = false;
     warning.textContent = "";
     const left = secondsLeft();
-    announce(`Done: you now have ${durationText(left)} to send this form.`);
+    announce(say(texts.extended, durationText(left)));
     tick();
     return;
   }
@@ -154,7 +177,7 @@ async function extend(event) {
     // The key still works, but this form has had all the extra time it can have.
     extendButtons().forEach((button) => button.remove());
     warning.querySelectorAll("button").forEach((button) => button.remove());
-    announce("No more time can be added. Please send the form before the time runs out.");
+    announce(texts.noMore);
     return;
   }
   if (status === 410) {
@@ -162,7 +185,7 @@ async function extend(event) {
     showExpired();
     return;
   }
-  announce("We could not add more time just now. Please try again.");
+  announce(texts.failed);
 }
 
 extendButtons().forEach((button) => button.addEventListener("click", extend));

@@ -10,6 +10,8 @@ import re
 
 from stdnum import luhn
 
+from .speech import _
+
 # ASCII only: str.isdigit() also accepts other scripts' digits, which no network issues.
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -56,3 +58,16 @@ def brand_of(digits: str) -> tuple[str, str, str, str] | None:
             if len(digits) >= len(low) and low <= digits[: len(low)] <= high:
                 return brand
     return None
+
+
+def describe_spans(spans: str) -> str:
+    """ "13, 16 or 19", "16 to 19": a brand's lengths as a sentence says them."""
+    parts = [
+        _("%(low)s to %(high)s", low=part.split("-")[0], high=part.split("-")[1])
+        if "-" in part
+        else part
+        for part in spans.split()
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return _("%(some)s or %(last)s", some=", ".join(parts[:-1]), last=parts[-1])

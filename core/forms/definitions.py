@@ -19,6 +19,8 @@ from core.text import encodable
 
 from .fields import ALWAYS_OFF_RECORD, FIELD_TYPES, OFF_RECORD_BY_DEFAULT, FieldSpec
 from .patterns import PatternRefused, compiled
+from .speech import DEFAULT, LANGUAGES
+from .translations import TEXT_KEYS, read_texts
 
 # Threaded through the field readers without widening every signature for one rule.
 _READING_STORED: ContextVar[bool] = ContextVar("reading_stored_definition", default=False)
@@ -31,7 +33,7 @@ MAX_PATTERN = 200
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Line breaks make sense in help and descriptions, nowhere else.
 _LINE_BREAKS = frozenset("\n\r\t")
-_TOP_KEYS = ("name", "title", "description", "fields")
+_TOP_KEYS = ("name", "title", "description", "language", "fields")
 _FIELD_KEYS = (
     "name",
     "label",
@@ -45,6 +47,7 @@ _FIELD_KEYS = (
     "pattern",
     "min",
     "max",
+    *TEXT_KEYS,
 )
 # A constraint that the checker for a type ignores must not be accepted silently: the
 # admin would believe it is enforced.
@@ -64,11 +67,14 @@ class FormDefinition:
     title: str
     description: str | None
     fields: tuple[FieldSpec, ...]
+    language: str = DEFAULT  # what the form's own texts are written in
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"name": self.name, "title": self.title}
         if self.description is not None:
             data["description"] = self.description
+        if self.language != DEFAULT:
+            data["language"] = self.language
         data["fields"] = [spec.to_json() for spec in self.fields]
         return data
 
@@ -105,10 +111,13 @@ def _parse_definition(payload: object) -> FormDefinition:
     name = reader.name("name")
     title = reader.text("title", limit=200, required=True)
     description = reader.text("description", limit=2000, multiline=True)
+    language = payload.get("language", DEFAULT)
+    if language not in LANGUAGES:
+        reader.fail("language", f"'language' must be one of {', '.join(LANGUAGES)}.")
     fields = _parse_fields(payload.get("fields"), "fields" in payload, reader.errors)
     if reader.errors or name is None or title is None:
         raise DefinitionInvalid(reader.errors)
-    return FormDefinition(name, title, description, fields)
+    return FormDefinition(name, title, description, fields, str(language))
 
 
 class _Reader:
@@ -257,6 +266,7 @@ def _parse_field(reader: _Reader) -> FieldSpec | None:
             reader.fail(key, f"'{key}' does not apply to {kind} fields.")
     required = reader.flag("required")
     off_the_record = reader.flag("off_the_record")
+    options = reader.options("options")
     spec = FieldSpec(
         name=name or "",
         label=label or "",
@@ -264,12 +274,13 @@ def _parse_field(reader: _Reader) -> FieldSpec | None:
         required=bool(required),
         off_the_record=_effective_off_record(kind or "", off_the_record),
         help=reader.text("help", limit=500, multiline=True),
-        options=reader.options("options"),
+        options=options,
         min_length=reader.count("min_length", low=0, high=MAX_LENGTH_LIMIT),
         max_length=reader.count("max_length", low=1, high=MAX_LENGTH_LIMIT),
         pattern=_pattern(reader),
         min=reader.number("min"),
         max=reader.number("max"),
+        texts=read_texts(reader.data, options, reader.fail, _text_problem),
     )
     _check_consistency(reader, spec)
     return spec if len(reader.errors) == before else None

@@ -18,8 +18,10 @@ from typing import NamedTuple
 
 from core.text import encodable
 
-from .cards import brand_of, card_brand, luhn_ok, spans
+from .cards import brand_of, card_brand, describe_spans, luhn_ok, spans
 from .patterns import fullmatches
+from .speech import N_, _, language, ngettext, number
+from .translations import FieldTexts
 
 ALWAYS_OFF_RECORD: frozenset[str] = frozenset({"cvv"})
 OFF_RECORD_BY_DEFAULT: frozenset[str] = frozenset({"cvv", "pin", "secret_answer"})
@@ -46,7 +48,7 @@ _DIGITS = re.compile(r"[0-9]+")
 _EXPIRY = re.compile(r"(0?[1-9]|1[0-2])\s*/\s*([0-9]{2}|[0-9]{4})")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})")
-_NOT_A_NUMBER = "must be a number written with digits, like 42 or 3.5."
+_NOT_A_NUMBER = N_("%(label)s must be a number written with digits, like 42 or 3.5.")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s.]+(?:\.[^@\s.]+)+")
 _TEXT_MAX = {"text": 1000, "textarea": 5000, "secret_answer": 1000}
 
@@ -65,12 +67,18 @@ class FieldSpec:
     pattern: str | None = None
     min: float | None = None
     max: float | None = None
+    texts: FieldTexts | None = None  # the label, help and options in other languages
 
     def to_json(self) -> dict[str, object]:
         data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         if self.options is not None:
             data["options"] = list(self.options)
-        return {key: value for key, value in data.items() if value is not None}
+        data.update(self.texts.to_json() if self.texts else {"texts": None})
+        return {key: value for key, value in data.items() if value is not None and key != "texts"}
+
+    def shown_label(self, language: str) -> str:
+        """The label in `language` where the form has it, else the form's own."""
+        return (self.texts and self.texts.label(language)) or self.label or self.name
 
 
 class SubmissionInvalid(Exception):
@@ -81,7 +89,21 @@ class SubmissionInvalid(Exception):
 
 
 class _Invalid(Exception):
-    """How a checker says what is wrong; the field's label is put in front."""
+    """What is wrong: a catalogue text with `%(label)s`, said in the reader's language."""
+
+    def __init__(self, message: str, plural: str | None = None, n: int = 0, **values: object):
+        super().__init__(message)
+        self.message, self.plural, self.n, self.values = message, plural, n, values
+
+    def said(self, label: str) -> str:
+        if self.plural is None:
+            return _(self.message, label=label, **self.values)
+        return ngettext(self.message, self.plural, self.n, label=label, **self.values)
+
+
+def _invalid_n(singular: str, plural: str, n: int, **values: object) -> _Invalid:
+    """A message that depends on a count (`%(num)s`), with the language's plural forms."""
+    return _Invalid(singular, plural, n, **values)
 
 
 class _Context(NamedTuple):
@@ -108,16 +130,18 @@ def validate_values(
     if unknown:
         # Never repeat an unknown name: it is client input, perhaps a value pasted into
         # the wrong place. Say what the form does take instead.
-        errors[UNKNOWN_FIELDS] = (
-            f"{unknown} of the answers sent name no field of this form; "
-            f"its fields are: {', '.join(spec.name for spec in fields)}."
+        errors[UNKNOWN_FIELDS] = ngettext(
+            "%(num)s of the answers sent name no field of this form; its fields are: %(names)s.",
+            "%(num)s of the answers sent name no field of this form; its fields are: %(names)s.",
+            unknown,
+            names=", ".join(spec.name for spec in fields),
         )
     result: dict[str, str] = {}
     for spec in fields:
         try:
             value = _check_field(spec, values.get(spec.name), ctx)
         except _Invalid as exc:
-            errors[spec.name] = f"{spec.label or spec.name} {exc}"
+            errors[spec.name] = exc.said(spec.shown_label(language()))
             continue
         if value is not None:
             result[spec.name] = value
@@ -138,12 +162,12 @@ def _check_field(spec: FieldSpec, raw: object, ctx: _Context) -> str | None:
     if text is not None and not encodable(text):
         # Lone surrogates survive JSON decoding but not UTF-8 encoding, which the vault
         # and the reveal answer both need: refuse them here rather than fail later.
-        raise _Invalid("contains characters that are not text; type it again.")
+        raise _Invalid("%(label)s contains characters that are not text; type it again.")
     if text is not None and spec.type in _GROUPED:
         text = _SEPARATORS.sub("", text)
     if not text:
         if spec.required:
-            raise _Invalid("is required.")
+            raise _Invalid("%(label)s is required.")
         return None
     return _CHECKERS[spec.type](spec, text, ctx)
 
@@ -154,9 +178,9 @@ def _as_text(spec: FieldSpec, raw: object) -> str:
     if spec.type == "checkbox":
         if isinstance(raw, bool):
             return "true" if raw else "false"
-        raise _Invalid("must be ticked or left unticked.")
+        raise _Invalid("%(label)s must be ticked or left unticked.")
     if spec.type != "number":
-        raise _Invalid("must be text.")
+        raise _Invalid("%(label)s must be text.")
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise _Invalid(_NOT_A_NUMBER)
     if (isinstance(raw, float) and not math.isfinite(raw)) or abs(raw) >= 1e30:
@@ -164,43 +188,37 @@ def _as_text(spec: FieldSpec, raw: object) -> str:
     return format(Decimal(repr(raw)), "f")
 
 
-def _span(low: int, high: int, unit: str) -> str:
-    if low == high:
-        return f"{low} {unit}" if low == 1 else f"{low} {unit}s"
-    return f"{low} to {high} {unit}s"
-
-
-def _describe_spans(spans: str) -> str:
-    parts = [part.replace("-", " to ") for part in spans.split()]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
-
-
 def _check_card_number(spec: FieldSpec, text: str, ctx: _Context) -> str:
     if not _DIGITS.fullmatch(text):
-        raise _Invalid("must be the 12 to 19 digits printed on the card.")
+        raise _Invalid("%(label)s must be the 12 to 19 digits printed on the card.")
     # The count (never the digits) tells a visitor who skipped or doubled a digit what
     # to look for; the brand is known from the first few digits alone.
     brand = brand_of(text)
     if brand is not None and not any(
         int(low) <= len(text) <= int(high) for low, high in spans(brand[3])
     ):
-        raise _Invalid(
-            f"has {_span(len(text), len(text), 'digit')}; "
-            f"{brand[1]} numbers have {_describe_spans(brand[3])} digits."
+        raise _invalid_n(
+            "%(label)s has %(num)s digit; %(brand)s numbers have %(spans)s digits.",
+            "%(label)s has %(num)s digits; %(brand)s numbers have %(spans)s digits.",
+            len(text),
+            brand=brand[1],
+            spans=describe_spans(brand[3]),
         )
     if not 12 <= len(text) <= 19:
-        raise _Invalid(
-            f"has {_span(len(text), len(text), 'digit')}; card numbers have 12 to 19 digits."
+        raise _invalid_n(
+            "%(label)s has %(num)s digit; card numbers have 12 to 19 digits.",
+            "%(label)s has %(num)s digits; card numbers have 12 to 19 digits.",
+            len(text),
         )
     if not luhn_ok(text):
-        raise _Invalid("is not valid; check the digits for typos.")
+        raise _Invalid("%(label)s is not valid; check the digits for typos.")
     return text
 
 
 def _check_card_expiry(spec: FieldSpec, text: str, ctx: _Context) -> str:
     found = _EXPIRY.fullmatch(text)
     if found is None:
-        raise _Invalid("must be the month and year on the card, as MM/YY.")
+        raise _Invalid("%(label)s must be the month and year on the card, as MM/YY.")
     month, year, this_year = int(found[1]), int(found[2]), ctx.today.year
     if len(found[2]) == 2:
         # Read YY within the hundred years that end 20 years from now, so a past
@@ -208,27 +226,30 @@ def _check_card_expiry(spec: FieldSpec, text: str, ctx: _Context) -> str:
         year += this_year // 100 * 100
         year += 100 if year <= this_year - 80 else -100 if year > this_year + 20 else 0
     if (year, month) < (this_year, ctx.today.month):
-        raise _Invalid("is in the past; use a card that has not expired.")
+        raise _Invalid("%(label)s is in the past; use a card that has not expired.")
     if (year, month) > (this_year + 20, ctx.today.month):
-        raise _Invalid("is more than 20 years ahead; check the year.")
+        raise _Invalid("%(label)s is more than 20 years ahead; check the year.")
     return f"{month:02d}/{year % 100:02d}"
 
 
 def _check_cvv(spec: FieldSpec, text: str, ctx: _Context) -> str:
-    amex = ctx.amex_card
-    size, where = (4, "front of the American Express") if amex else (3, "back of the")
+    size = 4 if ctx.amex_card else 3
     if not (_DIGITS.fullmatch(text) and len(text) == size):
-        raise _Invalid(f"must be the {size} digits printed on the {where} card.")
+        if ctx.amex_card:
+            raise _Invalid(
+                "%(label)s must be the 4 digits printed on the front of the American Express card."
+            )
+        raise _Invalid("%(label)s must be the 3 digits printed on the back of the card.")
     return text
 
 
 def _check_ssn(spec: FieldSpec, text: str, ctx: _Context) -> str:
     if not (_DIGITS.fullmatch(text) and len(text) == 9):
-        raise _Invalid("must be 9 digits, written as AAA-GG-SSSS.")
+        raise _Invalid("%(label)s must be 9 digits, written as AAA-GG-SSSS.")
     area, group, serial = text[:3], text[3:5], text[5:]
     # Never issued by the SSA, so they are typos or made up.
     if area in ("000", "666") or area >= "900" or group == "00" or serial == "0000":
-        raise _Invalid("is not a valid Social Security number; check it for typos.")
+        raise _Invalid("%(label)s is not a valid Social Security number; check it for typos.")
     return f"{area}-{group}-{serial}"
 
 
@@ -236,7 +257,13 @@ def _check_pin(spec: FieldSpec, text: str, ctx: _Context) -> str:
     low = 4 if spec.min_length is None else spec.min_length
     high = 12 if spec.max_length is None else spec.max_length
     if not (_DIGITS.fullmatch(text) and low <= len(text) <= high):
-        raise _Invalid(f"must be {_span(low, high, 'digit')}.")
+        if low == high:
+            raise _invalid_n(
+                "%(label)s must be %(num)s digit.", "%(label)s must be %(num)s digits.", low
+            )
+        raise _Invalid(
+            "%(label)s must be %(low)s to %(high)s digits.", low=number(low), high=number(high)
+        )
     return text
 
 
@@ -245,13 +272,13 @@ def _check_phone(spec: FieldSpec, text: str, ctx: _Context) -> str:
     if number.startswith("00"):
         number = "+" + number[2:]
     if not re.fullmatch(r"\+[1-9][0-9]{7,14}", number):
-        raise _Invalid("must start with + and a country code, like +44 20 7946 0958.")
+        raise _Invalid("%(label)s must start with + and a country code, like +44 20 7946 0958.")
     return number
 
 
 def _check_email(spec: FieldSpec, text: str, ctx: _Context) -> str:
     if len(text) > 254 or not text.isprintable() or not _EMAIL.fullmatch(text):
-        raise _Invalid("must be an email address like name@example.com.")
+        raise _Invalid("%(label)s must be an email address like name@example.com.")
     local, _at, domain = text.partition("@")
     return f"{local}@{domain.lower()}"
 
@@ -262,7 +289,7 @@ def _check_date(spec: FieldSpec, text: str, ctx: _Context) -> str:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise _Invalid("must be a real date written as YYYY-MM-DD.")
+        raise _Invalid("%(label)s must be a real date written as YYYY-MM-DD.")
     return parsed.isoformat()
 
 
@@ -272,9 +299,9 @@ def _check_number(spec: FieldSpec, text: str, ctx: _Context) -> str:
     number = Decimal(text)
     low, high = (None if b is None else Decimal(str(b)) for b in (spec.min, spec.max))
     if low is not None and number < low:
-        raise _Invalid(f"must be at least {_plain(low)}.")
+        raise _Invalid("%(label)s must be at least %(min)s.", min=_plain(low))
     if high is not None and number > high:
-        raise _Invalid(f"must be at most {_plain(high)}.")
+        raise _Invalid("%(label)s must be at most %(max)s.", max=_plain(high))
     return _plain(number)
 
 
@@ -286,7 +313,7 @@ def _plain(number: Decimal) -> str:
 
 def _check_select(spec: FieldSpec, text: str, ctx: _Context) -> str:
     if text not in (spec.options or ()):
-        raise _Invalid("must be one of the listed options; pick one from the list.")
+        raise _Invalid("%(label)s must be one of the listed options; pick one from the list.")
     return text
 
 
@@ -296,10 +323,10 @@ def _check_checkbox(spec: FieldSpec, text: str, ctx: _Context) -> str:
     if text.lower() in {"true", "on", "yes", "1"}:
         return "true"
     if text.lower() not in {"false", "off", "no", "0"}:
-        raise _Invalid("must be ticked or left unticked.")
+        raise _Invalid("%(label)s must be ticked or left unticked.")
     # An explicit "false" is what an unticked required box looks like to a script.
     if spec.required:
-        raise _Invalid("is required.")
+        raise _Invalid("%(label)s is required.")
     return "false"
 
 
@@ -307,21 +334,29 @@ def _check_text(spec: FieldSpec, text: str, ctx: _Context) -> str:
     low = spec.min_length or 0
     high = _TEXT_MAX[spec.type] if spec.max_length is None else spec.max_length
     if len(text) < low:
-        raise _Invalid(f"must be at least {_span(low, low, 'character')} long.")
+        raise _invalid_n(
+            "%(label)s must be at least %(num)s character long.",
+            "%(label)s must be at least %(num)s characters long.",
+            low,
+        )
     if len(text) > high:
-        raise _Invalid(f"must be at most {_span(high, high, 'character')}; shorten it.")
+        raise _invalid_n(
+            "%(label)s must be at most %(num)s character; shorten it.",
+            "%(label)s must be at most %(num)s characters; shorten it.",
+            high,
+        )
     if spec.pattern is not None and not fullmatches(spec.pattern, text):
-        raise _Invalid("is not in the expected format; check it against the hint.")
+        raise _Invalid("%(label)s is not in the expected format; check it against the hint.")
     return text
 
 
 def _check_iban(spec: FieldSpec, text: str, ctx: _Context) -> str:
     iban = text.upper()
     if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban):
-        raise _Invalid("must be 15 to 34 characters, starting with the country code.")
+        raise _Invalid("%(label)s must be 15 to 34 characters, starting with the country code.")
     rearranged = iban[4:] + iban[:4]
     if int("".join(str(int(char, 36)) for char in rearranged)) % 97 != 1:
-        raise _Invalid("is not valid; check it for typos.")
+        raise _Invalid("%(label)s is not valid; check it for typos.")
     return iban
 
 
@@ -331,12 +366,13 @@ def _check_bank_account(spec: FieldSpec, text: str, ctx: _Context) -> str:
     digits = text.replace("/", "")
     if not (_DIGITS.fullmatch(digits) and 13 <= len(digits) <= 26):
         raise _Invalid(
-            "must be the 9-digit routing number followed by the 4 to 17 digit account number."
+            "%(label)s must be the 9-digit routing number followed by the 4 to 17 digit "
+            "account number."
         )
     routing, account = digits[:9], digits[9:]
     weighted = sum(w * int(d) for w, d in zip((3, 7, 1) * 3, routing, strict=True))
     if weighted % 10:
-        raise _Invalid("has an invalid routing number; check its 9 digits.")
+        raise _Invalid("%(label)s has an invalid routing number; check its 9 digits.")
     return f"{routing} {account}"
 
 

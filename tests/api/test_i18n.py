@@ -3,19 +3,34 @@ texts that no catalogue translates. Pure functions and files, no services."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from api import i18n
+from api.pages import visitor_texts
+from api.pages.fields import field_views
+from core.forms.fields import FieldSpec, SubmissionInvalid, validate_values
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "api" / "templates"
-# The visitor pages whose every text goes through gettext so far (api/locales/babel.cfg).
-TRANSLATED = ("base.html", "visitor_preview.html", "visitor_done.html", "error.html")
+# What the catalogues are made from (api/locales/babel.cfg): "[method: path]" sections.
+_SOURCES = re.findall(r"^\[(\w+): ([^\]]+)\]", (ROOT / "api/locales/babel.cfg").read_text(), re.M)
+TRANSLATED = tuple(Path(path).name for method, path in _SOURCES if method == "jinja2")
+# Every call that marks a text: api.i18n's and core.forms.speech's (the checkers' messages).
+KEYWORDS = {
+    "_": None,
+    "gettext_": None,
+    "N_": None,
+    "_Invalid": None,
+    "_invalid_n": (1, 2),
+    "ngettext": (1, 2),
+}
 LANGS = [lang for lang in i18n.LANGUAGES if lang != i18n.DEFAULT]
 
 
@@ -54,20 +69,22 @@ def test_a_missing_or_empty_translation_is_english_never_empty(lang: str) -> Non
 def _extracted() -> set[str]:
     found = extract_from_dir(
         str(ROOT),
-        method_map=[
-            ("api/pages/visitor_form.py", "python"),
-            *[(f"api/templates/{name}", "jinja2") for name in TRANSLATED],
-        ],
+        method_map=[(path, method) for method, path in _SOURCES],
         options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
-        keywords={"_": None, "gettext_": None},
+        keywords=KEYWORDS,
     )
-    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+    return {message if isinstance(message, str) else message[0] for _, _, message, _, _ in found}
 
 
 def test_the_finder_sees_the_texts() -> None:
     texts = _extracted()
     assert "Open secure form" in texts  # a template's
     assert "This link has expired" in texts  # the Python side's
+    assert "%(label)s is required." in texts  # core's validation messages
+    assert "%(label)s must be %(num)s digit." in texts  # and their plural forms
+    assert "I need more time" in texts  # the form script's, handed over by the page
+    assert "Choose…" in texts  # a field's
+    assert "There is a problem" in texts  # the error summary's
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -75,7 +92,7 @@ def test_every_marked_text_is_in_every_catalogue_with_its_placeholders(lang: str
     path = ROOT / "api" / "locales" / lang / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as fp:
         catalog = read_po(fp, locale=lang)
-    missing = [t for t in sorted(_extracted()) if not (catalog.get(t) and catalog.get(t).string)]
+    missing = [t for t in sorted(_extracted()) if not _translated(catalog.get(t))]
     assert not missing, f"{path.relative_to(ROOT)} lacks: {missing}"
     for message in catalog:
         if message.id:
@@ -83,9 +100,18 @@ def test_every_marked_text_is_in_every_catalogue_with_its_placeholders(lang: str
             assert set(re.findall(r"%\(\w+\)s", str(message.string))) == placeholders, message.id
 
 
+def _translated(message: Message | None) -> bool:
+    if message is None:
+        return False
+    forms = message.string if isinstance(message.string, tuple) else (message.string,)
+    return bool(forms) and all(forms)
+
+
 def _bare_text(template: str) -> list[str]:
     """Words a template shows that no gettext call wraps."""
-    text = re.sub(r"\{#.*?#\}|\{\{.*?\}\}|\{%.*?%\}", " ", template, flags=re.S)
+    # A block that fills in a class attribute ("main_class") holds a name, not words.
+    text = re.sub(r"\{% block \w+_class %\}.*?\{% endblock %\}", " ", template)
+    text = re.sub(r"\{#.*?#\}|\{\{.*?\}\}|\{%.*?%\}", " ", text, flags=re.S)
     text = re.sub(r"<[^>]*>", " ", text)
     return [w for w in re.findall(r"[^\W\d_]{2,}", text)]
 
@@ -100,3 +126,47 @@ def test_the_bare_text_finder_can_fail() -> None:
         "Untranslated",
         "words",
     ]
+
+
+def test_validation_messages_speak_the_page_language_with_its_plural_forms() -> None:
+    fields = [
+        FieldSpec(name="card", label="Numéro de carte", type="card_number", required=True),
+        FieldSpec(name="pin", label="Code", type="pin", min_length=4, max_length=4),
+    ]
+    with i18n.speaking("fr"), pytest.raises(SubmissionInvalid) as fr:
+        validate_values(fields, {"pin": "12"})
+    assert fr.value.errors == {
+        "card": "Numéro de carte est obligatoire.",
+        "pin": "Code doit comporter 4 chiffres.",
+    }
+    with i18n.speaking("es"), pytest.raises(SubmissionInvalid) as es:
+        validate_values(fields, {"card": "4"})
+    assert es.value.errors["card"] == (
+        "Numéro de carte tiene 1 dígito; los números Visa tienen 13, 16 o 19 dígitos."
+    )
+    with pytest.raises(SubmissionInvalid) as en:  # outside a page: English, as before
+        validate_values(fields, {"card": "4"})
+    assert en.value.errors["card"] == (
+        "Numéro de carte has 1 digit; Visa numbers have 13, 16 or 19 digits."
+    )
+
+
+@pytest.mark.parametrize(
+    ("lang", "day", "minutes", "second"),
+    [
+        ("en", "July 31, 2024", "15 minutes", "{0} second"),
+        ("fr", "31 juillet 2024", "15 minutes", "{0}\u00a0seconde"),  # a no-break space
+        ("es", "31 de julio de 2024", "15 minutos", "{0} segundo"),
+        ("de", "31. Juli 2024", "15 Minuten", "{0} Sekunde"),
+    ],
+)
+def test_dates_and_the_countdown_are_said_by_babel_for_the_language(
+    lang: str, day: str, minutes: str, second: str
+) -> None:
+    with i18n.speaking(lang):
+        (view,) = field_views([FieldSpec(name="born", label="Born", type="date")], language=lang)
+        units = json.loads(visitor_texts.countdown_units())
+        assert visitor_texts.time_left(14 * 60 + 10) == minutes  # rounded up, never hours
+    assert view.type_hint is not None and view.type_hint.endswith(f"{day}.")
+    assert units["locale"] == lang and units["second"]["one"] == second
+    assert all("{0}" in pattern for pattern in units["minute"].values())

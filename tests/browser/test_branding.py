@@ -1,6 +1,7 @@
 """A branded visitor form in Chromium at 1280 and 375 px: the site's name, colour and logo
 reach the page through its own stylesheet and image (no CSP refusal), and every state
-stays accessible (axe, WCAG 2.0 A/AA)."""
+stays accessible (axe, WCAG 2.0 A/AA) — in English, and in French and Spanish filled with
+the keyboard alone, errors and confirmation in the chosen language."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
+from support.keyboard import Words, fill_payment_card_with_keyboard
 from support.sites import ADMIN_PASSWORD, OwnSite
 from support.stack import Stack
 
@@ -110,39 +112,63 @@ def test_the_console_brand_page_is_accessible_and_shows_a_refusal(
     accessible(page, "branded-console-errors-375")
 
 
+FRENCH = Words(
+    "Payment card, pour Acme Bank",
+    "Ouvrir le formulaire sécurisé",
+    "(obligatoire)",
+    "Vos réponses ont été envoyées",
+)
+SPANISH = Words(
+    "Payment card, para Acme Bank",
+    "Abrir el formulario seguro",
+    "(obligatorio)",
+    "Sus respuestas se han enviado",
+)
+
+
 @pytest.mark.parametrize(
-    ("accept", "lang", "button", "sent_heading"),
+    ("lang", "chosen", "words", "problem", "invalid"),
     [
-        ("fr-FR,fr;q=0.9", "fr", "Ouvrir le formulaire sécurisé", "Vos réponses ont été envoyées"),
-        ("es-ES,es;q=0.9", "es", "Abrir el formulario seguro", "Sus respuestas se han enviado"),
+        # French from the browser's Accept-Language; Spanish chosen by the sender.
+        ("fr", None, FRENCH, "Il y a un problème", "Card number n’est pas valide"),
+        ("es", "es", SPANISH, "Hay un problema", "Card number no es válido"),
     ],
     ids=["fr", "es"],
 )
-def test_the_translated_pages_of_a_branded_form_are_accessible(
+@pytest.mark.parametrize("size", [WIDE, NARROW], ids=["1280", "375"])
+def test_a_branded_form_in_french_and_spanish_with_the_keyboard_alone(
     stack: Stack,
     new_page: NewPage,
     accessible: Check,
-    accept: str,
     lang: str,
-    button: str,
-    sent_heading: str,
+    chosen: str | None,
+    words: Words,
+    problem: str,
+    invalid: str,
+    size: tuple[int, int],
 ) -> None:
     site = branded_site(stack)
-    sent = site.desk().send()
-    page = new_page(NARROW)
+    sent = site.desk().send(language=chosen)
+    page = new_page(size)
     # The context's locale (en-GB) sets Chromium's own header; each request is given ours.
+    accept = "fr-FR,fr;q=0.9" if lang == "fr" else "de-DE,de;q=0.9"  # the sender's Spanish wins
     page.route(
         "**/*",
         lambda route: route.continue_(headers={**route.request.headers, "accept-language": accept}),
     )
     page.goto(f"{stack.base_url}/f/{sent.otk}")
     assert page.evaluate("document.documentElement.lang") == lang
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Acme Bank")
-    accessible(page, f"branded-{lang}-preview-375")
-    page.set_viewport_size({"width": WIDE[0], "height": WIDE[1]})
-    accessible(page, f"branded-{lang}-preview-1280")
-    page.get_by_role("button", name=button).click()
-    fill_and_send(page)
-    expect(page.get_by_role("heading", level=1)).to_have_text(sent_heading)
+    expect(page.locator(".site-header")).to_contain_text("Acme Bank")
+    accessible(page, f"branded-{lang}-preview-{size[0]}")
+
+    def errors_in_the_language(form: Page) -> None:
+        summary = form.locator("#error-summary")
+        expect(summary).to_contain_text(problem)
+        expect(summary).to_contain_text(invalid)  # core's message, said in the language
+        assert form.evaluate("document.documentElement.lang") == lang
+        accessible(form, f"branded-{lang}-errors-{size[0]}")
+
+    fill_payment_card_with_keyboard(page, words, errors_in_the_language)
     assert page.evaluate("document.documentElement.lang") == lang
-    accessible(page, f"branded-{lang}-confirmation-1280")
+    expect(page.locator(".site-header")).to_contain_text("Acme Bank")
+    accessible(page, f"branded-{lang}-confirmation-{size[0]}")

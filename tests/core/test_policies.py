@@ -32,6 +32,7 @@ def test_the_defaults_are_the_contract() -> None:
         "link_opens": 1,
         "mfa_required_roles": [],
         "frame_ancestors": [],
+        "default_language": "en",
     }
 
 
@@ -50,6 +51,14 @@ def test_whole_number_policies_keep_to_their_bounds(name: str) -> None:
     assert validated(SitePolicies(), {name: high}).to_json()[name] == high
     for bad in (low - 1, high + 1, str(low), True, 1.5, None):
         assert set(_refused({name: bad})) == {name}, bad
+
+
+def test_the_default_language_is_one_the_visitor_pages_speak() -> None:
+    assert validated(SitePolicies(), {"default_language": "fr"}).default_language == "fr"
+    for bad in ("ar", "FR", "fr-FR", "", None, 1):
+        assert set(_refused({"default_language": bad})) == {"default_language"}, bad
+    # Stored before the policy existed: the default, English.
+    assert SitePolicies.loads('{"retention_days": 30}').default_language == "en"
 
 
 def test_the_safe_limits_of_pci_dss() -> None:

@@ -51,14 +51,21 @@ class Desk:
         return str(r.json()["id"])
 
     def send(
-        self, conversation_id: str | None = None, headers: dict[str, str] | None = None
+        self,
+        conversation_id: str | None = None,
+        headers: dict[str, str] | None = None,
+        language: str | None = None,
     ) -> Sent:
+        """`language`: the visitor pages' language the agent picks (None: no choice)."""
         cid = conversation_id or self.conversation(headers)
+        body: dict[str, str] = {"form_id": self.form_id}
+        if language is not None:
+            body["language"] = language
         with self.client() as c:
             r = c.post(
                 f"/api/v1/conversations/{cid}/secure-forms",
                 headers=headers or self.agent,
-                json={"form_id": self.form_id},
+                json=body,
             )
         assert r.status_code == 201, r.text
         body = r.json()

@@ -133,7 +133,7 @@ def field(**changes: Any) -> dict[str, Any]:
 UNKNOWN_TYPE = "Unknown type; use one of " + ", ".join(sorted(FIELD_TYPES)) + "."
 UNKNOWN_FIELD_KEY = (
     "Unknown key; use only name, label, type, required, off_the_record, help, options, "
-    "min_length, max_length, pattern, min, max."
+    "min_length, max_length, pattern, min, max, labels, helps, option_labels."
 )
 LINEAR_ONLY = (
     "Patterns are matched in linear time, so backreferences, lookarounds and possessive "
@@ -157,7 +157,10 @@ TOP_ERRORS: list[tuple[dict[str, Any], dict[str, str]]] = [
     ({"title": "   "}, {"title": "'title' must not be blank."}),
     ({"title": "t" * 201}, {"title": "'title' must be at most 200 characters."}),
     ({"description": ["x"]}, {"description": "'description' must be a string."}),
-    ({"colour": "red"}, {"colour": "Unknown key; use only name, title, description, fields."}),
+    (
+        {"colour": "red"},
+        {"colour": "Unknown key; use only name, title, description, language, fields."},
+    ),
     ({"fields": []}, {"fields": "A form must have 1 to 50 fields; it has 0."}),
     ({"fields": {"a": 1}}, {"fields": "'fields' must be a list of field objects."}),
     ({"fields": None}, {"fields": "A form needs a 'fields' list with at least one field."}),
@@ -397,3 +400,59 @@ def test_markup_in_labels_and_help_is_stored_as_text_unchanged() -> None:
             "help": "<img src=x onerror=y>",
         }
     ]
+
+
+def test_labels_helps_and_options_in_other_languages() -> None:
+    definition = parse_definition(
+        {
+            "name": "card",
+            "title": "Card",
+            "language": "en",
+            "fields": [
+                {
+                    "name": "plan",
+                    "label": "Plan",
+                    "labels": {"fr": "Formule", "es": "Plan"},
+                    "help": "Pick one",
+                    "helps": {"de": "Bitte wählen"},
+                    "type": "select",
+                    "options": ["Gold", "Silver"],
+                    "option_labels": {"fr": {"Silver": "Argent"}},
+                }
+            ],
+        }
+    )
+    spec = definition.fields[0]
+    assert spec.shown_label("fr") == "Formule" and spec.shown_label("de") == "Plan"
+    assert spec.texts is not None
+    assert spec.texts.help("de") == "Bitte wählen" and spec.texts.help("fr") is None
+    assert spec.texts.option("fr", "Silver") == "Argent"
+    assert spec.texts.option("fr", "Gold") is None  # falls back to the form's own
+    assert spec.to_json()["option_labels"] == {"fr": {"Silver": "Argent"}}
+    assert parse_definition(definition.to_json()) == definition  # round trip
+
+
+@pytest.mark.parametrize(
+    ("texts", "path"),
+    [
+        ({"labels": {"ar": "x"}}, "fields[0].labels.ar"),
+        ({"labels": ["fr"]}, "fields[0].labels"),
+        ({"labels": {"fr": " "}}, "fields[0].labels.fr"),
+        ({"labels": {"fr": "a\nb"}}, "fields[0].labels.fr"),
+        ({"helps": {"fr": "x" * 501}}, "fields[0].helps.fr"),
+        ({"option_labels": {"fr": {"Bronze": "Bronze"}}}, "fields[0].option_labels.fr"),
+        ({"option_labels": {"fr": ["Or"]}}, "fields[0].option_labels.fr"),
+    ],
+)
+def test_bad_translations_are_named_by_path(texts: dict[str, object], path: str) -> None:
+    field = {"name": "plan", "label": "Plan", "type": "select", "options": ["Gold"], **texts}
+    with pytest.raises(DefinitionInvalid) as refused:
+        parse_definition({"name": "f", "title": "F", "fields": [field]})
+    assert set(refused.value.errors) == {path}
+
+
+def test_the_forms_own_language_is_one_the_pages_speak() -> None:
+    field = {"name": "a", "label": "A", "type": "text"}
+    with pytest.raises(DefinitionInvalid) as refused:
+        parse_definition({"name": "f", "title": "F", "language": "ar", "fields": [field]})
+    assert set(refused.value.errors) == {"language"}
