@@ -5,6 +5,8 @@ from __future__ import annotations
 import getpass
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from configs import ConfigError, Settings, load_settings
@@ -12,6 +14,10 @@ from configs.logging import configure_logging
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
+
+# What runtime_or_exit opened for the command now running; main() closes them when it
+# returns, so a command called in-process (the CLI tests) leaves no connection behind.
+_opened: list[Runtime] = []
 
 
 def settings_or_exit() -> Settings:
@@ -46,6 +52,19 @@ def runtime_or_exit(settings: Settings) -> Runtime:
     from vault import KeyringError
 
     try:
-        return Runtime.from_settings(settings)
+        rt = Runtime.from_settings(settings)
     except KeyringError as exc:
         sys.exit(f"secureforms: {exc}")
+    _opened.append(rt)
+    return rt
+
+
+@contextmanager
+def runtimes_closed() -> Iterator[None]:
+    """Every runtime runtime_or_exit opens inside is closed on the way out (closing one
+    twice is harmless: a command may close its own first)."""
+    try:
+        yield
+    finally:
+        while _opened:
+            _opened.pop().close()

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cli import audit_commands, lifecycle_commands, metrics, user_commands
-from cli.common import ask_new_password, runtime_or_exit, settings_or_exit
+from cli.common import ask_new_password, runtime_or_exit, runtimes_closed, settings_or_exit
 from configs import Settings
 from core.actors import SCOPES
 
@@ -309,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    with runtimes_closed():
+        return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

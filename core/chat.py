@@ -301,7 +301,7 @@ def _peek(rt: Runtime, otk: object, action: str) -> OtkClaims:
     return form_requests.peek_otk(rt, otk, action)
 
 
-def _live_request(rt: Runtime, claims: OtkClaims, status: str) -> Any:
+def _live_request(rt: Runtime, claims: OtkClaims, *statuses: str) -> Any:
     with rt.app_engine.connect() as conn:
         row = conn.execute(
             select(form_requests_table).where(
@@ -318,7 +318,7 @@ def _live_request(rt: Runtime, claims: OtkClaims, status: str) -> Any:
             ).scalar()
             == ACTIVE
         )
-    if row is None or row.status != status or not active:
+    if row is None or row.status not in statuses or not active:
         raise InvalidOrExpired()
     return row
 
@@ -329,7 +329,8 @@ def preview_title(rt: Runtime, open_otk: object) -> str:
 
 def form_link(rt: Runtime, open_otk: object) -> FormLink:
     claims = _peek(rt, open_otk, "open")
-    row = _live_request(rt, claims, form_requests.SENT)
+    # Opened already, a link may open again (policy link_opens) until it is spent.
+    row = _live_request(rt, claims, form_requests.SENT, form_requests.OPENED)
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
     return FormLink(row.site_id, definition.title, aware(claims.expires_at))
 

@@ -6,6 +6,7 @@ key of its own action: the open key only opens, the submit key only submits.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,82 +14,40 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 from core import audit, notifications, outbox
-from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor, Role
+from core.actors import Actor, Role
 from core.api_keys import key_label
 from core.clock import aware, rfc3339, utcnow
 from core.conversations import ACTIVE, add_system_message, get_conversation
-from core.errors import ConversationClosed, DomainError, Forbidden, InvalidOrExpired, NotFound
+from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.forms.catalogue import current, load_version
 from core.lifecycle import otk_groups
-from core.profiles import profile_for
+from core.policies import site_policies
 from core.runtime import Runtime
-from core.schema import conversations, form_requests, users
+from core.schema import conversations, form_requests
+from core.senders import agent_for, require_sender, sent_by
 from vault import OtkClaims, VaultError
 
 SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewed", "expired"
 MAX_EXTENSIONS = 10
 
 
+# The link's key is 128 bits (22 characters): with /f/ the link stays within 80 characters
+# (a text message, WhatsApp) for a public URL of up to 55. Other keys keep 256 bits.
+LINK_KEY_BYTES = 16
+
+
 def visitor_url(rt: Runtime, otk: str) -> str:
     return f"{rt.settings.public_url}/f/{otk}"
 
 
-def require_sender(actor: Actor) -> None:
-    """Sending a form takes either permission: an agent who may only forward payment
-    details sends card forms whose answers they never see."""
-    if not {USE_SECURE_FORMS, FORWARD_PAYMENTS} & actor.permissions:
-        raise Forbidden()
+def link_group(request_id: str) -> str:
+    """The revocation group of a request's link key: spent at once when answers arrive."""
+    return f"request-link:{request_id}"
 
 
-class AgentNotEligible(DomainError):
-    """A site key named an agent the form cannot be sent for; the message says which rule."""
-
-    status, code = 422, "agent_not_eligible"
-    default_message = "The form cannot be sent for this agent."
-
-    def __init__(self, rule: str) -> None:
-        super().__init__(rule, fields={"agent_id": rule})
-
-
-def _agent_for_key(rt: Runtime, actor: Actor, conversation: Any, agent_id: str | None) -> str:
-    """The agent a site key sends for: named, an enabled agent of the site, the
-    conversation's assigned agent, holding secure_forms.use. A bot sends; a human reads."""
-    if agent_id is None:
-        raise AgentNotEligible("agent_id is required with an API key: the agent who will read.")
-    with rt.app_engine.connect() as conn:
-        agent = conn.execute(
-            select(users.c.role, users.c.enabled, users.c.profile_id).where(
-                users.c.id == agent_id, users.c.site_id == actor.site_id
-            )
-        ).first()
-        if agent is None or agent.role != Role.AGENT.value or not agent.enabled:
-            raise AgentNotEligible("agent_id names no enabled agent of this site.")
-        if conversation.agent_id != agent_id:
-            raise AgentNotEligible("The agent is not the conversation's assigned agent.")
-        _, granted = profile_for(conn, actor.site_id, Role.AGENT, agent.profile_id)
-    if USE_SECURE_FORMS not in granted:
-        raise AgentNotEligible(f"The agent does not hold {USE_SECURE_FORMS} (use secure forms).")
-    return agent_id
-
-
-def _sender(rt: Runtime, actor: Actor, conversation: Any, agent_id: str | None) -> str:
-    """The agent the request is for, whoever sends it."""
-    if actor.role == Role.SITE_KEY:
-        return _agent_for_key(rt, actor, conversation, agent_id)
-    require_sender(actor)
-    if agent_id not in (None, actor.user_id):
-        raise Forbidden("An agent sends secure forms only as themselves.")
-    if conversation.agent_id != actor.user_id:
-        raise Forbidden("Only the agent assigned to this conversation can send a secure form.")
-    assert actor.user_id is not None
-    return actor.user_id
-
-
-def sent_by(row: Any) -> dict[str, Any]:
-    """Who sent a request: a site key (by its name then) for the agent, or the agent."""
-    if row.sent_by_key_id is not None:
-        return {"kind": "api_key", "name": row.sent_by_name}
-    return {"kind": "agent", "agent_id": row.agent_id}
+def _submit_group(request_id: str) -> str:
+    """The group of a request's submit keys: a new open leaves only the newest live."""
+    return f"request-submit:{request_id}"
 
 
 def send_form(
@@ -97,15 +56,22 @@ def send_form(
     """Send a form into a conversation: an agent for themselves, or a site key with
     `secure_forms` for the conversation's agent (`agent_id`), who alone can reveal it."""
     conversation = get_conversation(rt, actor.site_id, conversation_id)
-    agent_id = _sender(rt, actor, conversation, agent_id)
+    agent_id = agent_for(rt, actor, conversation, agent_id)
     if conversation.status != ACTIVE:
         raise ConversationClosed()
     form, definition = current(rt, actor.site_id, form_id)
     if form.archived:
         raise NotFound("This form is archived.")
     request_id = str(uuid.uuid4())
+    # The submission's id is chosen now and carried by the link's key, so every open of
+    # the link (policy link_opens) prepares the same submission, stored once.
     issued = rt.otks.issue(
-        "open", actor.site_id, request_id, groups=otk_groups(conversation_id, "open")
+        "open",
+        actor.site_id,
+        request_id,
+        data={"sid": str(uuid.uuid4())},
+        groups=(*otk_groups(conversation_id, "open"), link_group(request_id)),
+        nbytes=LINK_KEY_BYTES,
     )
     now = utcnow()
     with rt.app_engine.begin() as conn:
@@ -172,9 +138,12 @@ def _request(rt: Runtime, site_id: str, request_id: str) -> Any:
     return row
 
 
-def _set_status(rt: Runtime, row: Any, status: str, event: str | None = None) -> bool:
-    """Move the request on from the status `row` read; `event` goes to the webhook outbox
-    in the same transaction when it did."""
+def _set_status(
+    rt: Runtime, row: Any, status: str, *also: Any, event: str | None = None, **values: Any
+) -> bool:
+    """Move `row` on from the status it was read with (and `also` still true), or False
+    when something else moved it first; `event` goes to the webhook outbox in the same
+    transaction when it did."""
     with rt.app_engine.begin() as conn:
         changed = conn.execute(
             update(form_requests)
@@ -182,8 +151,9 @@ def _set_status(rt: Runtime, row: Any, status: str, event: str | None = None) ->
                 form_requests.c.id == row.id,
                 form_requests.c.site_id == row.site_id,
                 form_requests.c.status == row.status,
+                *also,
             )
-            .values(status=status, updated_at=utcnow())
+            .values(status=status, updated_at=utcnow(), **values)
         ).rowcount
         if changed and event is not None:
             outbox.emit_request(conn, row.site_id, event, request_id=row.id)
@@ -192,7 +162,7 @@ def _set_status(rt: Runtime, row: Any, status: str, event: str | None = None) ->
 
 def _effective_status(rt: Runtime, row: Any) -> str:
     if row.status in (SENT, OPENED) and aware(row.expires_at) <= utcnow():
-        if _set_status(rt, row, EXPIRED, "secure_form.expired"):
+        if _set_status(rt, row, EXPIRED, event="secure_form.expired"):
             notifications.publish(
                 rt,
                 row.site_id,
@@ -213,11 +183,9 @@ def request_status(rt: Runtime, actor: Actor, request_id: str) -> dict[str, Any]
         actor.role == Role.SITE_KEY and row.sent_by_key_id is not None
     ):
         raise Forbidden()
-    answer: dict[str, Any] = {
-        "request_id": row.id,
-        "status": _effective_status(rt, row),
-        "sent_by": sent_by(row),
-    }
+    answer: dict[str, Any] = {"request_id": row.id, "status": _effective_status(rt, row)}
+    if row.sent_by_key_id is not None:
+        answer["sent_by"] = sent_by(row)
     if row.submission_id:
         answer["submission_id"] = row.submission_id
     return answer
@@ -249,19 +217,23 @@ def peek_otk(rt: Runtime, otk: object, action: str) -> OtkClaims:
         raise InvalidOrExpired() from None
 
 
-def _issue_submit(rt: Runtime, row: Any, submission_id: str, extensions: int) -> dict[str, Any]:
+def _issue_submit(
+    rt: Runtime, row: Any, submission_id: str, extensions: int, link_until: datetime | None = None
+) -> dict[str, Any]:
+    """A submit key; the request lives until it or (`link_until`) the link's key ends."""
     issued = rt.otks.issue(
         "submit",
         row.site_id,
         row.id,
         data={"submission_id": submission_id, "ext": extensions},
-        groups=otk_groups(row.conversation_id, "submit"),
+        groups=(*otk_groups(row.conversation_id, "submit"), _submit_group(row.id)),
     )
+    lives_until = max(issued.expires_at, link_until or issued.expires_at)
     with rt.app_engine.begin() as conn:
         conn.execute(
             update(form_requests)
             .where(form_requests.c.id == row.id, form_requests.c.site_id == row.site_id)
-            .values(expires_at=issued.expires_at, updated_at=utcnow())
+            .values(expires_at=lives_until, updated_at=utcnow())
         )
     return {"submit_otk": issued.token, "expires_at": rfc3339(issued.expires_at)}
 
@@ -270,32 +242,61 @@ def preview(rt: Runtime, otk: object) -> dict[str, Any]:
     """What a link preview may show (title only) without spending the open key."""
     claims = peek_otk(rt, otk, "open")
     row = _request(rt, claims.site_id, claims.subject)
+    if row.status not in (SENT, OPENED):
+        raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
     return {"title": definition.title, "expires_at": rfc3339(claims.expires_at)}
 
 
 def open_request(rt: Runtime, otk: object) -> dict[str, Any]:
-    claims = redeem_otk(rt, otk, "open")
+    """Open the link: up to the site's `link_opens` times while the form is unanswered.
+
+    Each open is audited and gives a new submit key (an earlier tab's stops working); the
+    last allowed open spends the link's key. Refusals say nothing of why.
+    """
+    claims = peek_otk(rt, otk, "open")
     row = _request(rt, claims.site_id, claims.subject)
-    if row.status != SENT or not _conversation_active(rt, row.site_id, row.conversation_id):
+    allowed = site_policies(rt, row.site_id).link_opens
+    if row.status not in (SENT, OPENED) or row.opens >= allowed:
+        raise InvalidOrExpired()
+    if not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
     definition = load_version(rt, row.site_id, row.form_id, row.form_version)
-    if not _set_status(rt, row, OPENED, "secure_form.opened"):
+    # A compare-and-set on the count: exactly `link_opens` opens get through, however
+    # they race.
+    moved = _set_status(
+        rt,
+        row,
+        OPENED,
+        form_requests.c.opens == row.opens,
+        event="secure_form.opened",
+        opens=row.opens + 1,
+    )
+    if not moved:
         raise InvalidOrExpired()
+    opens = row.opens + 1
+    last = opens >= allowed
+    if last:
+        # Spent, and counted as redeemed like any key; a close may have beaten us to it.
+        with contextlib.suppress(VaultError):
+            rt.otks.redeem(otk, "open", site_id=row.site_id, subject=row.id)
     audit.record(
         rt,
         site_id=row.site_id,
         type="form.opened",
-        resource=f"request:{row.id};conversation:{row.conversation_id}",
+        resource=f"request:{row.id};conversation:{row.conversation_id};open={opens}/{allowed}",
     )
-    submit = _issue_submit(rt, row, str(uuid.uuid4()), 0)
-    notifications.publish(
-        rt,
-        row.site_id,
-        row.agent_id,
-        "secure_form.opened",
-        {"request_id": row.id, "conversation_id": row.conversation_id},
-    )
+    rt.otks.revoke_group(_submit_group(row.id))
+    submission_id = str(claims.data.get("sid") or uuid.uuid4())  # older links carry none
+    submit = _issue_submit(rt, row, submission_id, 0, None if last else claims.expires_at)
+    if opens == 1:
+        notifications.publish(
+            rt,
+            row.site_id,
+            row.agent_id,
+            "secure_form.opened",
+            {"request_id": row.id, "conversation_id": row.conversation_id},
+        )
     return {"request_id": row.id, "form": definition.to_json(), **submit}
 
 
@@ -307,8 +308,10 @@ def extend(rt: Runtime, otk: object) -> dict[str, Any]:
     row = _request(rt, claims.site_id, claims.subject)
     if row.status != OPENED or not _conversation_active(rt, row.site_id, row.conversation_id):
         raise InvalidOrExpired()
+    # Never sooner than the request already lives: a link with opens left outlives this key.
+    extensions = int(claims.data.get("ext", 0)) + 1
     return _issue_submit(
-        rt, row, str(claims.data["submission_id"]), int(claims.data.get("ext", 0)) + 1
+        rt, row, str(claims.data["submission_id"]), extensions, aware(row.expires_at)
     )
 
 

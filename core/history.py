@@ -18,10 +18,10 @@ from core.actors import VIEW_HISTORY, Actor
 from core.clock import rfc3339
 from core.conversations import get_conversation
 from core.errors import NotFound
-from core.form_requests import sent_by
 from core.forms.catalogue import load_version
 from core.runtime import Runtime
 from core.schema import form_requests
+from core.senders import sent_by
 from vault import SubmissionRecord, VaultError
 
 

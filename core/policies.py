@@ -35,6 +35,9 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "idle_timeout_s": (60, MAX_IDLE_TIMEOUT_S),
     "retention_days": (1, 3650),
     "off_record_ttl_s": (30, 3600),
+    # How often a visitor link opens before it is spent: a reload or a closed tab can
+    # come back, and a link seen by many is still no open door.
+    "link_opens": (1, 5),
 }
 # Only under SECUREFORMS_ENV=test may time policies be seconds short, so tests can watch
 # a session idle out or an answer expire without waiting a minute; shorter is never less
@@ -60,6 +63,7 @@ class SitePolicies:
     idle_action: str = "logout"
     retention_days: int = 395
     off_record_ttl_s: int = 300
+    link_opens: int = 1
     mfa_required_roles: tuple[str, ...] = field(default_factory=tuple)
     # origins allowed to embed the visitor's form in an iframe (CSP frame-ancestors)
     frame_ancestors: tuple[str, ...] = field(default_factory=tuple)

@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, select
 from core.clock import utcnow
 from core.conversations import ACTIVE
 from core.errors import InvalidOrExpired, NotFound, Unavailable, ValidationFailed
-from core.form_requests import OPENED, peek_otk, redeem_otk
+from core.form_requests import OPENED, link_group, peek_otk, redeem_otk
 from core.forms.catalogue import load_version
 from core.forms.fields import SubmissionInvalid, validate_values
 from core.health import vault_writable
@@ -78,6 +78,8 @@ def submit_answers(rt: Runtime, publish: Publish, otk: str, values: dict[str, An
     if not publish(submission):
         rt.otks.restore(otk, claims)
         raise Unavailable()
+    # Answered: the link opens no more, however many opens the site allows.
+    rt.otks.revoke_group(link_group(submission.request_id))
 
 
 def _prepare(rt: Runtime, otk: str, values: dict[str, Any]) -> tuple[Submission, OtkClaims]:

@@ -4,7 +4,8 @@ The secret is made here, shown once, and stored sealed (core.sealed) with associ
 that binds it to the site and the webhook. Rotating it keeps the old one signing beside
 the new one for `ROTATION_OVERLAP`, so a receiver can switch without missing an event.
 
-Who may manage them is decided by `may_manage` alone: the site's admins today.
+Who may manage them is decided by `may_manage` alone: the site's admins, and API keys
+with the `webhooks` scope.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from core import audit
-from core.actors import Actor, Role
+from core.actors import Actor, Role, Scope
 from core.clock import aware, rfc3339, utcnow
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.outbox import EVENTS, secret_aad
@@ -41,9 +42,12 @@ UrlCheck = Callable[[object], str | None]
 
 
 def may_manage(actor: Actor) -> None:
-    """Admins manage webhooks. (A site key with the `webhooks` scope joins here.)"""
-    if actor.role != Role.ADMIN:
-        raise Forbidden()
+    """Admins manage webhooks, and site keys that hold the `webhooks` scope."""
+    if actor.role == Role.ADMIN:
+        return
+    if actor.role == Role.SITE_KEY and Scope.WEBHOOKS in actor.scopes:
+        return
+    raise Forbidden()
 
 
 def _new_secret() -> str:

@@ -24,10 +24,11 @@ from core.conversations import (
     transcript,
 )
 from core.errors import Forbidden, NotFound
-from core.form_requests import EXPIRED, OPENED, SENT, sent_by
+from core.form_requests import EXPIRED, OPENED, SENT
 from core.forms.catalogue import load_version
 from core.runtime import Runtime
 from core.schema import conversations, form_requests, messages, participants, users
+from core.senders import sent_by
 
 STATUSES = ("active", "closed", "all")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200

@@ -4,6 +4,7 @@ so a renamed or deleted test cannot leave the page pointing at nothing."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -25,13 +26,14 @@ def _cited_tests() -> list[tuple[str, str]]:
     return cited
 
 
-def _test_names(path: Path) -> set[str]:
+@functools.cache  # the page cites many tests of one file: each file is parsed once
+def _test_names(path: Path) -> frozenset[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {
+    return frozenset(
         node.name
         for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+    )
 
 
 def test_the_page_cites_tests() -> None:

@@ -36,6 +36,7 @@ REDEMPTIONS = Counter(
 # what token_urlsafe makes; anything else (a lone surrogate, say) is refused before hashing
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,128}")
 _GROUP_TTL_S = 7 * 24 * 3600
+MIN_BYTES = 16
 
 _REDEEM = """
 local raw = redis.call('GET', KEYS[1])
@@ -94,17 +95,21 @@ class OneTimeKeys:
         ttl_s: float | None = None,
         groups: tuple[str, ...] = (),
         pipe: Pipeline | None = None,
+        nbytes: int = 32,
     ) -> IssuedOtk:
         """A new key. `groups` name sets it joins so that it can be revoked with them
-        (all keys of a conversation when it closes, say).
+        (all keys of a conversation when it closes, say). `nbytes` of randomness: 256
+        bits unless told; never under 128 (a link that must fit a text message).
 
         With `pipe` (a pipeline of this store's Redis) the writes are only queued: the key
         exists once the caller executes the pipeline, in the same round trip as its other
         commands."""
         if action not in ACTIONS or not site_id or not subject:
             raise ValueError("an OTK needs a known action, a site and a subject")
+        if nbytes < MIN_BYTES:
+            raise ValueError(f"an OTK has at least {MIN_BYTES * 8} bits")
         ttl_ms = max(1, int((ttl_s if ttl_s is not None else self._ttls[action]) * 1000))
-        token = secrets.token_urlsafe(32)
+        token = secrets.token_urlsafe(nbytes)
         expires_ms = int(self._clock() * 1000) + ttl_ms
         claims = {"a": action, "s": site_id, "u": subject, "x": expires_ms, "d": dict(data or {})}
         name = _PREFIX + _hash(token)

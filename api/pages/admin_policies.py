@@ -55,6 +55,12 @@ NUMBERS: dict[str, tuple[str, str, str]] = {
         "seconds",
         "They are never stored: if the agent doesn’t look within this time, they are gone.",
     ),
+    "link_opens": (
+        "A visitor link opens at most",
+        "times",
+        "More than once lets a visitor reload or come back to a closed tab; at most 5. "
+        "Once the form is submitted, the link opens no more.",
+    ),
 }
 OTHER_LABELS = {
     "idle_action": "When the time is up",
@@ -137,9 +143,12 @@ def _shown(current: Mapping[str, Any]) -> dict[str, Any]:
 
 def _changes(posted: Mapping[str, str]) -> dict[str, Any]:
     """Every policy as posted; text that is no whole number goes to core as it is, and
-    core names the problem."""
+    core names the problem. A number not posted at all (a page loaded before that policy
+    existed) keeps its value."""
     changes: dict[str, Any] = {}
     for name in NUMBERS:
+        if name not in posted:
+            continue
         raw = text(posted, name)
         changes[name] = int(raw) if _WHOLE.fullmatch(raw) else raw
     changes["idle_action"] = text(posted, "idle_action")

@@ -96,14 +96,15 @@ def get_policies(ctx: Ctx) -> dict[str, Any]:
         "idle_action": field(str, max_length=20),
         "retention_days": field(int),
         "off_record_ttl_s": field(int),
+        "link_opens": field(int),
         "mfa_required_roles": field(list),
         "frame_ancestors": field(list),
     },
     responses={422: "policy_out_of_bounds"},
     summary="Change policies (fields left out keep their value). Bounds: password_min_length "
     "7-128, failed_login_limit 1-10, idle_timeout_s 60-900, idle_action logout, "
-    "retention_days 1-3650, off_record_ttl_s 30-3600, mfa_required_roles within the roles, "
-    "frame_ancestors up to 20 https origins.",
+    "retention_days 1-3650, off_record_ttl_s 30-3600, link_opens 1-5 (how often a visitor "
+    "link opens), mfa_required_roles within the roles, frame_ancestors up to 20 https origins.",
 )
 def put_policies(ctx: Ctx) -> dict[str, Any]:
     """Change the site's policies."""

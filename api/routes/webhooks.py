@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.endpoints import ADMIN, ANY_BODY, USER, Ctx
+from api.endpoints import ANY_BODY, USER_OR_KEY, Ctx
 from api.routes import registry
 from api.routes.admin import query_int
 from core import webhooks
+from core.actors import Role, Scope
 
 # Who manages webhooks, declared once for every route below (core.webhooks.may_manage
-# checks the same): admins. Site keys with the `webhooks` scope are added here.
-AUTH, MANAGERS = USER, ADMIN
+# checks the same): admins, and site keys that hold the `webhooks` scope.
+AUTH, MANAGERS, SCOPE = USER_OR_KEY, (Role.ADMIN, Role.SITE_KEY), Scope.WEBHOOKS
 
 
 @registry.route(
@@ -25,13 +26,14 @@ AUTH, MANAGERS = USER, ADMIN
     "secret, shown once.",
     auth=AUTH,
     roles=MANAGERS,
+    scope=SCOPE,
 )
 def create_webhook(ctx: Ctx) -> dict[str, Any]:
     """Register a webhook."""
     return webhooks.create(ctx.rt, ctx.user, ctx.body, ctx.services.webhook_policy.check)
 
 
-@registry.route("GET", "/api/v1/webhooks", tag="webhooks", auth=AUTH, roles=MANAGERS)
+@registry.route("GET", "/api/v1/webhooks", tag="webhooks", auth=AUTH, roles=MANAGERS, scope=SCOPE)
 def list_webhooks(ctx: Ctx) -> dict[str, Any]:
     """The site's webhooks (never a secret)."""
     return webhooks.list_webhooks(ctx.rt, ctx.user)
@@ -45,6 +47,7 @@ def list_webhooks(ctx: Ctx) -> dict[str, Any]:
     responses={404: "not_found"},
     auth=AUTH,
     roles=MANAGERS,
+    scope=SCOPE,
 )
 def delete_webhook(ctx: Ctx) -> None:
     """Remove a webhook and its undelivered events."""
@@ -60,6 +63,7 @@ def delete_webhook(ctx: Ctx) -> None:
     "the old one signs beside it for 24 h.",
     auth=AUTH,
     roles=MANAGERS,
+    scope=SCOPE,
 )
 def rotate_secret(ctx: Ctx) -> dict[str, Any]:
     """A new signing secret."""
@@ -76,6 +80,7 @@ def rotate_secret(ctx: Ctx) -> dict[str, Any]:
     "code. ?limit=1..200 (default 100).",
     auth=AUTH,
     roles=MANAGERS,
+    scope=SCOPE,
 )
 def list_deliveries(ctx: Ctx) -> dict[str, Any]:
     """The latest delivery attempts."""

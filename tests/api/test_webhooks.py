@@ -46,12 +46,33 @@ def test_create_list_rotate_delete(api: Api, admin: str) -> None:
     assert gone.status_code == 404
 
 
-def test_agents_and_site_keys_are_refused(api: Api, agent: str) -> None:
+def test_agents_and_keys_without_the_scope_are_refused(api: Api, agent: str) -> None:
     body = {"url": RECEIVER, "events": ["secure_form.sent"]}
     assert api.http.post(HOOKS, headers=bearer(agent), json=body).status_code == 403
     assert api.http.get(HOOKS, headers=bearer(agent)).status_code == 403
     assert api.http.post(HOOKS, headers=bearer(api.api_key), json=body).status_code == 403
     assert api.http.post(HOOKS, json=body).status_code == 401
+
+
+def test_a_key_with_the_webhooks_scope_manages_webhooks(api: Api, admin: str) -> None:
+    made = api.http.post(
+        "/api/v1/site/api-keys",
+        headers=bearer(admin),
+        json={"name": "platform hooks", "scopes": ["webhooks"]},
+    )
+    assert made.status_code == 201, made.text
+    key = bearer(made.json()["api_key"])
+    body = {"url": RECEIVER, "events": ["secure_form.sent"]}
+    hook = api.http.post(HOOKS, headers=key, json=body)
+    assert hook.status_code == 201, hook.text
+    assert any(
+        h["id"] == hook.json()["id"] for h in api.http.get(HOOKS, headers=key).json()["webhooks"]
+    )
+    rotated = api.http.post(f"{HOOKS}/{hook.json()['id']}/rotate-secret", headers=key)
+    assert rotated.status_code == 200
+    assert api.http.delete(f"{HOOKS}/{hook.json()['id']}", headers=key).status_code == 204
+    # the scope is for webhooks only
+    assert api.http.get("/api/v1/conversations", headers=key).status_code == 403
 
 
 @pytest.mark.parametrize(

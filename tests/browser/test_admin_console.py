@@ -1,8 +1,8 @@
 """The admin console in Chromium: an admin builds a form with the keyboard (add, reorder,
 remove, off the record), previews it as the visitor sees it and saves it; manages users,
-profiles and policies; filters the audit trail. A manager reveals a stored answer in
-engagement history. Every page and state passes axe (WCAG 2.0 A/AA) at 1280 and 375 px
-and fits 375 px without sideways scrolling."""
+profiles, policies, API keys and webhooks; filters the audit trail. A manager reveals a
+stored answer in engagement history. Every page and state passes axe (WCAG 2.0 A/AA) at
+1280 and 375 px and fits 375 px without sideways scrolling."""
 
 from __future__ import annotations
 
@@ -493,3 +493,48 @@ def test_an_admin_makes_and_deletes_an_api_key_with_the_keyboard(
     expect(page.get_by_role("row", name=re.compile(name))).to_have_count(0)
     with stack.client() as c:
         assert c.get("/api/v1/secure-forms/x", headers=bearer).status_code == 401
+
+
+def test_an_admin_adds_rotates_and_removes_a_webhook_with_the_keyboard(
+    stack: Stack, new_page: NewPage, accessible: Check, fits: Fits
+) -> None:
+    page = new_page(WIDE)
+    sign_in(page, stack, *stack.admin)
+    page.get_by_role("navigation", name="Console sections").get_by_role(
+        "link", name="Webhooks"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
+    both_sizes(page, "hooks-1-list", accessible, fits)
+
+    page.locator("#webhook-url").focus()
+    page.keyboard.type("https://10.0.0.1/hooks")
+    page.keyboard.press("Enter")
+    expect(page.locator("#error-summary")).to_contain_text("public address")
+    both_sizes(page, "hooks-2-refused", accessible, fits)
+
+    url = f"http://127.0.0.1:{stack.port + 1}/hooks"  # never called: nothing is sent here
+    page.locator("#webhook-url").fill("")
+    page.locator("#webhook-url").focus()
+    page.keyboard.type(url)
+    press_on(page, "#event-2", "Space")  # secure_form.opened off
+    page.locator("#webhook-url").press("Enter")
+    expect(page.locator("#made-secret")).to_be_focused()
+    secret = page.locator("#made-secret-value").input_value()
+    assert secret.startswith("whsec_")
+    expect(page.locator("main")).not_to_contain_text("secure_form.sent, secure_form.opened")
+    both_sizes(page, "hooks-3-added", accessible, fits)
+
+    page.goto(f"{stack.base_url}/admin/webhooks")
+    assert secret not in page.content()
+    page.get_by_role("button", name=f"New secret for {url}").focus()
+    page.keyboard.press("Enter")
+    rotated = page.locator("#made-secret-value").input_value()
+    assert rotated.startswith("whsec_") and rotated != secret
+    expect(page.locator("main")).to_contain_text("also signs until")
+
+    page.get_by_role("button", name=f"Remove {url}").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text(
+        "The webhook was removed; nothing more is sent to it."
+    )
+    expect(page.get_by_role("button", name=f"Remove {url}")).to_have_count(0)

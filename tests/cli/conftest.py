@@ -1,5 +1,7 @@
-"""The `secureforms` command run as operators run it: `python -m cli.main` in a subprocess,
-on SQLite files of its own and Redis databases held alone (support.redis_dbs)."""
+"""The `secureforms` commands, on SQLite files of their own and Redis databases held alone
+(support.redis_dbs). Most are called in this process (support.cli_run: a fresh interpreter
+per command cost most of this folder's time); test_commands.py also runs the installed
+`secureforms` entrypoint as operators and the docker images do."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import json
 import re
 import stat
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from support.audit_trail import unguarded
-from support.stack import CLI, ROOT, Stack
+from support.stack import ROOT, Stack
 
 from configs import load_settings
 from core.actors import Actor
@@ -23,6 +24,14 @@ from core.conversations import create_conversation
 from core.runtime import Runtime
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def entrypoint(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `secureforms` script in a process of its own (docker/entrypoint.sh)."""
+    script = Path(sys.executable).with_name("secureforms")
+    return subprocess.run(
+        [str(script), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def run(stack: Stack, *args: str) -> tuple[int, Any, str]:
@@ -70,6 +79,8 @@ def test_site_api_key_is_made_for_a_site_that_exists_only(cli: Stack) -> None:
 
 
 def test_demo_seed_is_refused_in_production(cli: Stack, tmp_path: Path) -> None:
+    """Through the installed entrypoint, as the docker images run it: the exit code and
+    stderr reach the shell."""
     production = {
         "SECUREFORMS_ENV": "production",
         "SECUREFORMS_APP_DATABASE_URL": "postgresql+psycopg://sf:pw@127.0.0.1:1/app",
@@ -81,10 +92,7 @@ def test_demo_seed_is_refused_in_production(cli: Stack, tmp_path: Path) -> None:
         "SECUREFORMS_REDIS_URL": "redis://:pw@127.0.0.1:1/0",
         "SECUREFORMS_METRICS_LISTEN": "127.0.0.1:9100",
     }
-    env = {**cli.process_env(), **production}
-    done = subprocess.run(
-        [*CLI, "demo", "seed"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = entrypoint({**cli.process_env(), **production}, "demo", "seed")
     assert (done.returncode, done.stdout) == (2, "")
     assert "for development only" in done.stderr
 
@@ -177,3 +185,12 @@ def test_bad_arguments_exit_2_with_a_message(
     code, out, err = run(unmigrated, *args)
     assert code == 2 and out is None
     assert "usage: " in err and words in err
+
+
+def test_the_entrypoint_prints_json_and_exits_2_on_bad_arguments(cli: Stack) -> None:
+    done = entrypoint(cli.process_env(), "site", "api-key", cli.site_id, "--name", "shell")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["api_key"].startswith("sfk_")
+    done = entrypoint(cli.process_env(), "nonsense")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert "usage: " in done.stderr and "invalid choice" in done.stderr

@@ -29,6 +29,7 @@ def test_the_defaults_are_the_contract() -> None:
         "idle_action": "logout",
         "retention_days": 395,
         "off_record_ttl_s": 300,
+        "link_opens": 1,
         "mfa_required_roles": [],
         "frame_ancestors": [],
     }

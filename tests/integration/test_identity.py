@@ -366,6 +366,7 @@ def test_site_policies_have_defaults_and_refuse_unsafe_values_by_name(stack: Sta
         "idle_action": "logout",
         "retention_days": 395,
         "off_record_ttl_s": 300,
+        "link_opens": 1,
         "mfa_required_roles": [],
         "frame_ancestors": [],
     }

@@ -110,8 +110,7 @@ def test_purge_as_of_keeps_the_day_before_and_removes_the_day_after(
 ) -> None:
     # A stack of its own: purging as of next year would empty a shared one.
     stack = private_stack
-    stack.start_api()
-    stack.start_worker()
+    stack.start()
     desk = Desk.make(stack)
     event = _submitted(desk)
     stored_at = datetime.now(UTC)
@@ -154,8 +153,7 @@ def private_stack(tmp_path: Path) -> Iterator[Stack]:
 
 def test_two_beats_produce_one_purge_per_interval(private_stack: Stack) -> None:
     stack = private_stack
-    stack.start_api()
-    worker = stack.start_worker()
+    worker = stack.start()
     stack._spawn("beat-a", "beat", "--loglevel", "INFO")
     # a second beat by mistake, with its own schedule file
     env_dir = stack.data_dir / "second-beat"
@@ -188,8 +186,7 @@ def test_a_purge_killed_midway_leaves_a_consistent_store_that_the_next_run_finis
     private_stack: Stack,
 ) -> None:
     stack = private_stack
-    stack.start_api()
-    stack.start_worker()
+    stack.start()
     desk = Desk.make(stack)
     events = [_submitted(desk) for _ in range(3)]
     # multiply the rows cheaply: copies of real rows under new ids (never opened)
@@ -235,8 +232,7 @@ def test_a_purge_killed_midway_leaves_a_consistent_store_that_the_next_run_finis
 
 def test_rotation_under_three_key_generations_with_reveals_running(private_stack: Stack) -> None:
     stack = private_stack
-    stack.start_api()
-    stack.start_worker()
+    stack.start()
     desk = Desk.make(stack)
     generations = []
     failures: list[int] = []

@@ -301,8 +301,7 @@ def test_sigkill_with_unacked_messages_loses_and_duplicates_nothing(
 ) -> None:
     n, warm = 60, 10
     with fresh_stack(tmp_path, db, broker, SECUREFORMS_WORKER_PREFETCH="4") as stack:
-        stack.start_api()
-        stack.start_worker(concurrency=2)
+        stack.start(worker_concurrency=2)
         desk = Desk.make(stack)
         forms = open_forms(desk, n)
 
@@ -367,8 +366,7 @@ def test_broker_down_answers_503_and_the_same_key_works_later(tmp_path: Path) ->
         with fresh_stack(
             tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
         ) as stack:
-            stack.start_api()
-            stack.start_worker()
+            stack.start()
             desk = Desk.make(stack)
             ((sent, otk),) = open_forms(desk, 1)
             values = card_values(card="4000056655665556", cvv="987", name="Grace Hopper")
@@ -440,8 +438,7 @@ def test_frozen_broker_answers_503_in_bounded_time_and_loses_nothing(tmp_path: P
         with fresh_stack(
             tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
         ) as stack:
-            stack.start_api()
-            stack.start_worker()
+            stack.start()
             desk = Desk.make(stack)
             ((sent, otk),) = open_forms(desk, 1)
             values = visitor_values(7)
@@ -493,8 +490,7 @@ def test_the_same_event_delivered_many_times_is_stored_and_notified_once(
 ) -> None:
     k, copies = 8, 3
     with fresh_stack(tmp_path, db, broker) as stack:
-        stack.start_api()
-        stack.start_worker(concurrency=4)
+        stack.start(worker_concurrency=4)
         desk = Desk.make(stack)
         forms = open_forms(desk, k)
         events = [

@@ -5,6 +5,7 @@ with `secure_forms` sends a form for the conversation's agent, who alone can rev
 
 from __future__ import annotations
 
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -155,6 +156,15 @@ def test_a_bot_sends_for_the_agent_and_only_that_agent_reveals(site: OwnSite) ->
     assert [s["sent_by"] for s in history["submissions"]] == [
         {"kind": "api_key", "name": "Payments bot"}
     ]
+    # What the key and the trail can see holds no answer.
+    seen = [
+        site.call("GET", f"/secure-forms/{sent['request_id']}", bot).text,
+        site.call("GET", f"/conversations/{cid}", bot).text,
+        site.call("GET", f"/conversations/{cid}/transcript", bot).text,
+        json.dumps(site.trail()),
+    ]
+    for text in seen:
+        assert "4242424242424242" not in text and "Ada Lovelace" not in text
 
 
 def test_each_rule_for_the_named_agent_is_422_and_sends_nothing(site: OwnSite) -> None:

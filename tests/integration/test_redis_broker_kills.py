@@ -103,8 +103,7 @@ def test_sigkilled_redis_broker_loses_no_accepted_submission(tmp_path: Path) -> 
         with fresh_stack(
             tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
         ) as stack:
-            stack.start_api()
-            stack.start_worker()
+            stack.start()
             desk = Desk.make(stack)
             forms = open_forms(desk, VISITORS)  # no broker involved yet
 

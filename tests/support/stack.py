@@ -27,6 +27,7 @@ import redis
 import sqlalchemy as sa
 
 from support import redis_dbs
+from support.cli_run import run_cli
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -214,17 +215,10 @@ class Stack:
         env["PYTHONPATH"] = str(ROOT)
         return env
 
-    def cli(
-        self, *args: str, check: bool = True, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [*CLI, *args],
-            env=self.process_env(),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`secureforms *args` with this stack's settings, called in this process
+        (support.cli_run); the api, worker and beat are the CLI's own processes."""
+        result = run_cli(self.env, args)
         self.append_log("cli", result.stdout + result.stderr)
         if check and result.returncode != 0:
             raise AssertionError(
@@ -290,6 +284,14 @@ class Stack:
                 pass
             time.sleep(0.1)
         raise AssertionError("api did not start in 30 s")
+
+    def start(self, worker_concurrency: int = 2) -> Proc:
+        """The api and a worker side by side, as `running` starts them (each spends seconds
+        on its imports, which overlap); answers the worker."""
+        api = self._spawn("api", *self._api_args())
+        worker = self._spawn("worker", *self._worker_args(worker_concurrency))
+        self._await_api(api)
+        return self._await_worker(worker)
 
     def start_worker(
         self, concurrency: int = 2, name: str = "worker", extra: Sequence[str] = ()

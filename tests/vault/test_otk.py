@@ -272,3 +272,12 @@ def test_racing_strangers_cannot_burn_the_key(otks: OneTimeKeys, redis_url: str)
         results = _race(redis_url, token, attempts)
         assert results[-1] == "won", results
         assert results[:-1] == ["lost"] * 19, results
+
+
+def test_a_shorter_key_still_has_128_bits_and_never_fewer(otks: OneTimeKeys) -> None:
+    short = otks.issue("open", SITE, SUBJECT, ttl_s=5, nbytes=16)
+    assert len(short.token) == 22
+    assert len(base64.urlsafe_b64decode(short.token + "==")) == 16
+    assert otks.redeem(short.token, "open", site_id=SITE).subject == SUBJECT
+    with pytest.raises(ValueError):
+        otks.issue("open", SITE, SUBJECT, ttl_s=5, nbytes=15)
