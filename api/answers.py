@@ -100,6 +100,7 @@ POLICIES = obj(
         "idle_action": STR,
         "retention_days": INT,
         "off_record_ttl_s": INT,
+        "link_opens": INT,
         "mfa_required_roles": STRINGS,
         "frame_ancestors": STRINGS,
     }
