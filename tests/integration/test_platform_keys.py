@@ -119,3 +119,16 @@ def test_a_bad_key_name_or_scope_is_named(
     assert r.status_code == 422, r.text
     assert field in r.json().get("fields", {}), r.text
     assert site.call("GET", "/site/api-keys", site.admin).json()["api_keys"] == []
+
+
+def test_a_key_with_webhooks_manages_webhooks_and_no_other_key_does(site: OwnSite) -> None:
+    hooks = site.site_key("webhooks", name="Hooks bot")
+    r = site.call("GET", "/webhooks", hooks)
+    assert r.status_code == 200, r.text
+    assert r.json()["webhooks"] == []
+    r = site.call("POST", "/webhooks", hooks, {"url": "not a url", "events": []})
+    assert r.status_code == 422 and "url" in r.json()["fields"], r.text
+    chats = site.site_key("conversations", "secure_forms", name="Chats bot")
+    assert _error(site.call("GET", "/webhooks", chats)) == (403, "forbidden")
+    # The key manages the webhooks; it still reaches nothing of an admin's.
+    assert _error(site.call("GET", "/site/api-keys", hooks)) == (403, "forbidden")

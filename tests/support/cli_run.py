@@ -73,9 +73,12 @@ def _logging_restored() -> Iterator[None]:
         lg for lg in manager.loggerDict.values() if isinstance(lg, logging.Logger)
     ]
     saved = [(lg, lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
+    warnings_logged = logging._warnings_showwarning is not None  # type: ignore[attr-defined]
     try:
         yield
     finally:
+        if not warnings_logged:  # a command may send warnings to its log: pytest sees them
+            logging.captureWarnings(False)
         for lg, level, handlers, propagate, disabled in saved:
             for handler in [h for h in lg.handlers if h not in handlers]:
                 handler.close()
