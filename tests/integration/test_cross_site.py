@@ -81,6 +81,15 @@ def victim(stack: Stack) -> Victim:
     event = desk.wait_submitted(sent.request_id)
     history = tenant.profile("manager", ["secure_forms.view_history"])
     _, manager = tenant.signed_in("manager", history)
+    key = tenant.call("POST", f"{API}/site/api-keys", tenant.admin, {"name": "platform A"})
+    assert key.status_code == 201, key.text
+    hook = tenant.call(
+        "POST",
+        f"{API}/webhooks",
+        tenant.admin,
+        {"url": "http://127.0.0.1:9/hook", "events": ["secure_form.sent"]},
+    )
+    assert hook.status_code == 201, hook.text
     return Victim(
         tenant,
         desk,
@@ -92,6 +101,8 @@ def victim(stack: Stack) -> Victim:
             "user_id": agent_id,
             "agent_id": agent_id,
             "profile_id": history,
+            "key_id": key.json()["id"],
+            "webhook_id": hook.json()["id"],
         },
         event["retrieve_otk"],
         manager,
@@ -212,6 +223,10 @@ def test_site_a_is_untouched_by_the_walk(walk: list[str], victim: Victim) -> Non
     assert profile["permissions"] == ["secure_forms.view_history"]
     form = t.call("GET", f"{API}/forms/{ids['form_id']}", me)
     assert form.status_code == 200 and form.json()["version"] == 1
+    keys = t.call("GET", f"{API}/site/api-keys", t.admin).json()["api_keys"]
+    assert ids["key_id"] in [k["id"] for k in keys]
+    hooks = t.call("GET", f"{API}/webhooks", t.admin).json()["webhooks"]
+    assert [h["id"] for h in hooks] == [ids["webhook_id"]]
     # The intruders' refused attempts were recorded on their own site, not on A's.
     trail = t.call("GET", f"{API}/audit?limit=1000", t.admin).json()["events"]
     assert not [e for e in trail if e["type"] == "access.denied"]
