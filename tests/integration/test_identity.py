@@ -371,6 +371,7 @@ def test_site_policies_have_defaults_and_refuse_unsafe_values_by_name(stack: Sta
         "link_opens": 1,
         "mfa_required_roles": [],
         "frame_ancestors": [],
+        "default_language": "en",
     }
     for name, bad in (
         ("password_min_length", 6),
@@ -384,6 +385,7 @@ def test_site_policies_have_defaults_and_refuse_unsafe_values_by_name(stack: Sta
         ("mfa_required_roles", ["agent", "superuser"]),
         ("frame_ancestors", ["http://chat.example.com"]),
         ("frame_ancestors", ["https://chat.example.com/embed"]),
+        ("default_language", "xx"),
     ):
         r = site.call("PUT", "/site/policies", site.admin, {name: bad})
         assert r.status_code == 422, (name, bad, r.text)
