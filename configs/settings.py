@@ -78,6 +78,8 @@ class Settings:
     # token. Production refuses to start with neither (see _metrics_access).
     metrics_listen: str | None = None
     metrics_token: str | None = None
+    # RabbitMQ's management API (the queue's age); unset: broker's host, port 15672, user.
+    broker_management_url: str | None = None
     # "json" (one JSON object a line, for collectors) or "console" (readable).
     log_format: str = "json"
 
@@ -146,7 +148,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(f"SECUREFORMS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     raw: dict[str, Any] = _read_toml(env)
     extra = ("data_dir", "keyring", "off_record_redis_url", "keystore_database_url")
-    for key in [*raw, *extra, "forwarded_allow_ips", "password_hashing", *_METRICS_KEYS]:
+    for key in [*raw, *extra, "forwarded_allow_ips", "password_hashing", *_OPTIONAL_KEYS]:
         override = _env_value(environ, key)
         if override is not None:
             raw[key] = override
@@ -200,6 +202,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         webhook_retry_schedule_s=_schedule(raw.get("webhook_retry_schedule_s")),
         metrics_listen=_metrics_listen(raw.get("metrics_listen")),
         metrics_token=_metrics_token(raw.get("metrics_token")),
+        broker_management_url=str(raw.get("broker_management_url") or "") or None,
         **ints,
     )
     _refuse_unsafe(settings)
@@ -242,7 +245,7 @@ def _schedule(value: object) -> tuple[int, ...]:
     return waits
 
 
-_METRICS_KEYS = ("metrics_listen", "metrics_token")
+_OPTIONAL_KEYS = ("metrics_listen", "metrics_token", "broker_management_url")
 _METRICS_TOKEN_MIN = 24
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from celery import Celery
 
@@ -32,9 +33,13 @@ class Publisher:
         self._timeout = settings.publish_timeout_s
         self._celery = Celery("secureforms-producer", set_as_current=False)
         self._celery.config_from_object(celery_config(settings))
+        self._amqp = not settings.broker_url.startswith(("redis://", "rediss://"))
 
     def _send(self, name: str, args: list[str], task_id: str | None = None) -> None:
         request_id = current_request_id()
+        # RabbitMQ's management API shows the head message's AMQP timestamp (whole seconds:
+        # py-amqp sends it as an integer), how the queue's collector reads its age there.
+        stamp: dict[str, Any] = {"timestamp": int(time.time())} if self._amqp else {}
         try:
             self._celery.send_task(
                 name,
@@ -53,6 +58,7 @@ class Publisher:
                     "interval_step": 0.2,
                     "interval_max": 0.5,
                 },
+                **stamp,
             )
         except Exception as exc:  # kombu raises many types; all mean "not queued"
             log.warning("broker refused task %s: %s", name, exc.__class__.__name__)

@@ -271,6 +271,10 @@ ensure_postgres() {
 _bs_rabbitmq_ready() { _bs_tcp_open 127.0.0.1 5672; }
 
 ensure_rabbitmq() {
+    _bs_rabbitmq_node && _bs_rabbitmq_management
+}
+
+_bs_rabbitmq_node() {
     local installed="" out
     if _bs_rabbitmq_ready; then
         _bs_say "rabbitmq: already running on 127.0.0.1:5672"
@@ -292,6 +296,28 @@ ensure_rabbitmq() {
         return 1
     fi
     _bs_say "rabbitmq: ${installed}started on 127.0.0.1:5672"
+}
+
+# The queue collector reads the oldest message's age from the management plugin's API.
+_bs_rabbitmq_management_ready() { _bs_tcp_open 127.0.0.1 15672; }
+
+_bs_rabbitmq_management() {
+    local out
+    if _bs_rabbitmq_management_ready; then
+        _bs_say "rabbitmq: management API on 127.0.0.1:15672"
+        return 0
+    fi
+    # Enabled on the running node (and remembered in its enabled_plugins file).
+    if ! out="$(rabbitmq-plugins enable rabbitmq_management 2>&1)"; then
+        printf '%s\n' "$out" >&2
+        _bs_fail "rabbitmq-plugins could not enable rabbitmq_management"
+        return 1
+    fi
+    if ! _bs_wait "$_BS_TIMEOUT" _bs_rabbitmq_management_ready; then
+        _bs_fail "RabbitMQ's management API did not open 127.0.0.1:15672 within ${_BS_TIMEOUT}s"
+        return 1
+    fi
+    _bs_say "rabbitmq: management API enabled on 127.0.0.1:15672"
 }
 
 # --- Chromium (browser tests) ----------------------------------------------------------

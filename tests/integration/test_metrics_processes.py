@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -95,25 +96,37 @@ def _sample(collector: QueueCollector, name: str) -> float | None:
     return None
 
 
-def test_the_rabbitmq_queue_depth_is_read_without_consuming() -> None:
+def test_the_rabbitmq_queue_depth_and_age_are_read_without_consuming() -> None:
     vhost = create_rabbit_vhost(f"sf-test-depth-{uuid.uuid4().hex[:8]}")
     try:
-        settings = load_settings(
-            {"SECUREFORMS_ENV": "test", "SECUREFORMS_BROKER_URL": RABBIT_URL + vhost}
-        )
-        collector = QueueCollector(settings)
+        env = {"SECUREFORMS_ENV": "test", "SECUREFORMS_BROKER_URL": RABBIT_URL + vhost}
+        collector = QueueCollector(load_settings(env))
         assert _sample(collector, "secureforms_queue_depth") == 0  # not declared yet
-        publisher = Publisher(settings, Keyring.generate())
+        assert _sample(collector, "secureforms_queue_oldest_age_seconds") == 0
+        publisher = Publisher(load_settings(env), Keyring.generate())
+        published = time.time()
         try:
             for n in range(3):
                 publisher.publish_noop(f"depth-{n}")
         finally:
             publisher.close()
+        # The management API refreshes its figures every 5 s: the age shows once it has.
+        deadline, age = time.monotonic() + 30, 0.0
+        while age == 0.0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            age = _sample(collector, "secureforms_queue_oldest_age_seconds") or 0.0
+        # The head's AMQP timestamp is in whole seconds: at most 1 s before the publish.
+        assert 0 < age <= time.time() - published + 1.0
         for _ in range(3):  # looking takes nothing
             assert _sample(collector, "secureforms_queue_depth") == 3
         assert _sample(collector, "secureforms_queue_stats_up") == 1
-        # AMQP cannot show a message without taking it: no age on RabbitMQ.
-        assert _sample(collector, "secureforms_queue_oldest_age_seconds") is None
+        # A management API that does not answer: the depth still, no age rather than 0.
+        closed = free_port()
+        elsewhere = QueueCollector(
+            load_settings(env | {"SECUREFORMS_BROKER_MANAGEMENT_URL": f"http://127.0.0.1:{closed}"})
+        )
+        assert _sample(elsewhere, "secureforms_queue_depth") == 3
+        assert _sample(elsewhere, "secureforms_queue_oldest_age_seconds") is None
     finally:
         delete_rabbit_vhost(vhost)
 
