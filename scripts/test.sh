@@ -31,6 +31,8 @@ step "ruff check" .venv/bin/ruff check .
 step "ruff format --check" .venv/bin/ruff format --check .
 step "mypy" .venv/bin/mypy
 step "import contracts (lint-imports)" .venv/bin/lint-imports
-step "pytest" .venv/bin/python -m pytest "$@"
+# Two processes by default (SECUREFORMS_TEST_PROCESSES=0 runs in this one), each taking a
+# whole test file at a time so that a file's module fixtures (its stacks) are built once.
+step "pytest" .venv/bin/python -m pytest -n "${SECUREFORMS_TEST_PROCESSES:-2}" --dist loadfile "$@"
 
 printf '\n==> all checks passed\n'

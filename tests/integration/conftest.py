@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from support.stack import Stack
+
+# support.outages is imported where it is used: it imports a test module, which pytest
+# should import first, as it collects it.
 
 # SQLite + Redis broker is the embedded default; PostgreSQL + RabbitMQ is production's shape.
 COMBOS = [("sqlite", "redis"), ("postgres", "rabbitmq")]
@@ -24,11 +29,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def _outage_rows(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test's outage rows ride on its teardown report: under pytest-xdist the test ran
+    in a worker process, and only reports reach the process that prints the summary."""
+    from support.outages import RESULTS
+
+    before = len(RESULTS)
+    yield
+    for row in RESULTS[before:]:
+        request.node.user_properties.append(("outage_row", dataclasses.asdict(row)))
+
+
+_REPORTED: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        _REPORTED.extend(v for k, v in report.user_properties if k == "outage_row")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The outage table of tests/integration/test_outages.py, when its rows ran."""
-    from support.outages import RESULTS, table
+    from support.outages import Row, table
 
-    if RESULTS:
+    if _REPORTED:
         terminalreporter.section("outages: submits while one thing breaks")
-        for line in table(RESULTS):
+        for line in table([Row(**row) for row in _REPORTED]):
             terminalreporter.write_line(line)
