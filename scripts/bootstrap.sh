@@ -135,10 +135,10 @@ ensure_redis() {
             return 0
         fi
     fi
-    # 64 databases rather than 16: the tests take one each (tests/support/redis_dbs.py),
-    # and several test runs on one machine would otherwise wait for each other.
+    # The service's development Redis (the tests run redis-servers of their own:
+    # tests/support/redis_dbs.py).
     if ! out="$(redis-server --daemonize yes --bind 127.0.0.1 --port 6379 \
-        --save "" --appendonly no --databases 64 2>&1)"; then
+        --save "" --appendonly no 2>&1)"; then
         printf '%s\n' "$out" >&2
         _bs_fail "redis-server did not start"
         return 1

@@ -35,7 +35,7 @@ def _runtime(data_dir: Path, app_url: str, redis_db: int) -> Runtime:
             "SECUREFORMS_DATA_DIR": str(data_dir),
             "SECUREFORMS_APP_DATABASE_URL": app_url,
             "SECUREFORMS_VAULT_DATABASE_URL": f"sqlite:///{data_dir}/vault.sqlite3",
-            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+            "SECUREFORMS_REDIS_URL": redis_dbs.url(redis_db),
         }
     )
     migrate(settings)
@@ -110,7 +110,7 @@ def own_rt(tmp_path: Path, redis_db: int) -> Iterator[Runtime]:
             "SECUREFORMS_DATA_DIR": str(tmp_path),
             "SECUREFORMS_APP_DATABASE_URL": f"sqlite:///{tmp_path}/app.sqlite3",
             "SECUREFORMS_VAULT_DATABASE_URL": f"sqlite:///{tmp_path}/vault.sqlite3",
-            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+            "SECUREFORMS_REDIS_URL": redis_dbs.url(redis_db),
         }
     )
     migrate(settings)

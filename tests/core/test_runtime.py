@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from redis import Redis
+from support import redis_dbs
 
 from configs import load_settings
 from core.runtime import Runtime
@@ -32,9 +33,11 @@ def test_close_closes_the_off_record_redis_of_its_own(tmp_path: Path, redis_db: 
         {
             "SECUREFORMS_ENV": "test",
             "SECUREFORMS_DATA_DIR": str(tmp_path),
-            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+            "SECUREFORMS_REDIS_URL": redis_dbs.url(redis_db),
             # Another URL for the same server: the runtime makes a second client for it.
-            "SECUREFORMS_OFF_RECORD_REDIS_URL": f"redis://localhost:6379/{redis_db}",
+            "SECUREFORMS_OFF_RECORD_REDIS_URL": redis_dbs.url(redis_db).replace(
+                "127.0.0.1", "localhost"
+            ),
         }
     )
     rt = Runtime.from_settings(settings)
@@ -54,7 +57,7 @@ def test_close_with_one_redis_for_both(tmp_path: Path, redis_db: int) -> None:
         {
             "SECUREFORMS_ENV": "test",
             "SECUREFORMS_DATA_DIR": str(tmp_path),
-            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+            "SECUREFORMS_REDIS_URL": redis_dbs.url(redis_db),
         }
     )
     rt = Runtime.from_settings(settings)

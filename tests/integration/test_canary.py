@@ -41,8 +41,8 @@ from typing import Any
 import httpx
 import kombu
 import pytest
-import redis
 import sqlalchemy as sa
+from support import redis_dbs
 from support.flow import Desk, Sent, luhn_complete
 from support.logs import events_in, matching, wait_for_event
 from support.scan import (
@@ -197,9 +197,9 @@ def trail(canary_stack: Stack) -> Trail:
     trail.responses.append(("open", opened))
     submit_otk = opened.json()["submit_otk"]
 
-    monitor = RedisMonitor().start()
+    monitor = RedisMonitor(port=redis_dbs.port()).start()
     try:
-        with redis.Redis(host="127.0.0.1", port=6379, db=stack.redis_db) as r:
+        with redis_dbs.client(stack.redis_db) as r:
             plant_key = f"sf:canary-plant:{_hex()}"
             r.set(
                 plant_key,
@@ -455,7 +455,7 @@ def _queued_messages(stack: Stack) -> list[Item]:
     deadline = time.time() + 15
     while time.time() < deadline:
         if stack.broker == "redis":
-            with redis.Redis(host="127.0.0.1", port=6379, db=stack.broker_db) as broker:
+            with redis_dbs.client(stack.broker_db) as broker:
                 if broker.llen(QUEUE):
                     return redis_items(broker)
         else:
@@ -649,7 +649,7 @@ def test_the_scanner_finds_planted_canaries(trail: Trail) -> None:
     stack, v, scanner = trail.stack, trail.values, trail.scanner
     key = f"sf:canary-plant:{_hex()}"
     sealed_looking = base64.b64encode(b"\x01key" + v.memorable.encode() + b"\x00tail")
-    with redis.Redis(host="127.0.0.1", port=6379, db=stack.redis_db) as r:
+    with redis_dbs.client(stack.redis_db) as r:
         try:
             r.hset(key, mapping={"card": v.card_number, "blob": sealed_looking})
             r.xadd(key + ":stream", {"data": json.dumps({"note": v.notes})})

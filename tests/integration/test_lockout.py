@@ -9,7 +9,7 @@ import time
 import uuid
 
 import httpx
-import redis
+from support import redis_dbs
 from support.sites import ADMIN_PASSWORD, OwnSite
 from support.stack import Stack
 
@@ -26,7 +26,7 @@ def test_three_anonymous_requests_lock_the_only_admin_for_30_minutes_only(stack:
     # Still enabled, and the session the admin already had goes on working.
     r = site.call("GET", f"/users/{site.admin_id}", site.admin)
     assert r.status_code == 200 and r.json()["enabled"] is True
-    store = redis.Redis(host="127.0.0.1", port=6379, db=stack.redis_db)
+    store = redis_dbs.client(stack.redis_db)
     lock = f"sf:login-lock:{site.admin_id}"
     assert 1790 <= int(store.ttl(lock)) <= 1800
     (entry,) = site.trail(type="auth.lockout")

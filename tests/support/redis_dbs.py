@@ -1,68 +1,78 @@
-"""Redis databases for tests, one holder at a time across every pytest run on the machine.
+"""Redis databases for tests: each pytest process has a redis-server of its own.
 
-0-3 belong to development and the test.toml defaults; tests take 4 up to the server's own
-`databases` setting (16 by default; scripts/bootstrap.sh starts it with 64). A lock file per
-database (flock, released when its file closes, so also when a run dies) keeps two runs, or
-two suites of one run, from sharing and flushing one database.
+The machine's Redis on 6379 runs with 16 databases (redis-server's default, and how this
+kind of machine starts it); `databases` cannot change while it runs. Two test processes
+(scripts/test.sh runs the suite under pytest-xdist), each holding the databases of several
+stacks at once, ran out of them and waited for each other until their timeouts. So every
+pytest process starts its own server on a free port, with 64 databases and no persistence,
+on first use, and stops it when it exits: no other run shares or flushes its databases,
+and nothing a test wrote is left in the machine's Redis.
 """
 
 from __future__ import annotations
 
-import fcntl
+import atexit
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from pathlib import Path
 
-FIRST_DB = 4
+import redis
+
+DATABASES = 64
 WAIT_S = 300
-_held: dict[int, IO[str]] = {}
-_dbs: range | None = None
+_lock = threading.Lock()
+_held: set[int] = set()
+_server: list[object] = []  # the PrivateRedis, once started
 
 
-def _pool() -> range:
-    """Databases 4.. up to what the running server has, asked once per process."""
-    global _dbs
-    if _dbs is None:
-        import redis
+def port() -> int:
+    """The port of this process's test Redis, started on the first call."""
+    with _lock:
+        if not _server:
+            # Imported here: support.brokers imports support.stack, which imports this.
+            from support.brokers import PrivateRedis
 
-        with redis.Redis(host="127.0.0.1", port=6379) as client:
-            count = int(client.config_get("databases")["databases"])
-        _dbs = range(FIRST_DB, count)
-    return _dbs
+            class _SuiteRedis(PrivateRedis):
+                persistence = ("--save", "", "--appendonly", "no", "--databases", str(DATABASES))
 
-
-def lock_path(db: int) -> str:
-    return f"/tmp/secureforms-test-redis-db-{db}.lock"
+            server = _SuiteRedis(Path(tempfile.mkdtemp(prefix="secureforms-test-redis-")))
+            server.start()
+            atexit.register(server.stop)
+            _server.append(server)
+        return int(_server[0].port)  # type: ignore[attr-defined]
 
 
 def acquire() -> int:
-    """The number of a Redis database this process now holds alone; waits for one."""
+    """The number of a Redis database this process now holds alone (emptied); waits for one."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
-        for db in _pool():
-            if db in _held:
-                continue
-            fh = open(lock_path(db), "w")  # noqa: SIM115 - held open until release()
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.close()
-                continue
-            _held[db] = fh
-            return db
+        with _lock:
+            free = next((db for db in range(DATABASES) if db not in _held), None)
+            if free is not None:
+                _held.add(free)
+        if free is not None:
+            with client(free) as r:
+                r.flushdb()  # a database given back may still hold the last holder's keys
+            return free
         time.sleep(0.5)
     raise RuntimeError(f"no free Redis database for tests within {WAIT_S} s")
 
 
 def release(db: int | None) -> None:
-    fh = _held.pop(db, None) if db is not None else None
-    if fh is not None:
-        fh.close()
+    if db is not None:
+        with _lock:
+            _held.discard(db)
 
 
 def url(db: int) -> str:
-    return f"redis://127.0.0.1:6379/{db}"
+    return f"redis://127.0.0.1:{port()}/{db}"
+
+
+def client(db: int, **options: float) -> redis.Redis:
+    return redis.Redis(host="127.0.0.1", port=port(), db=db, **options)  # type: ignore[arg-type]
 
 
 @contextmanager

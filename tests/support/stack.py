@@ -151,7 +151,7 @@ class Stack:
         env = {
             "SECUREFORMS_ENV": "test",
             "SECUREFORMS_DATA_DIR": str(data_dir),
-            "SECUREFORMS_REDIS_URL": f"redis://127.0.0.1:6379/{stack.redis_db}",
+            "SECUREFORMS_REDIS_URL": redis_dbs.url(stack.redis_db),
         }
         if broker == "rabbitmq":
             stack._vhost = f"sf-test-{uuid.uuid4().hex[:10]}"
@@ -159,7 +159,7 @@ class Stack:
             env["SECUREFORMS_BROKER_URL"] = RABBIT_URL + stack._vhost
         else:
             stack.broker_db = redis_dbs.acquire()
-            env["SECUREFORMS_BROKER_URL"] = f"redis://127.0.0.1:6379/{stack.broker_db}"
+            env["SECUREFORMS_BROKER_URL"] = redis_dbs.url(stack.broker_db)
         if db == "postgres":
             app_name, app_url = create_pg_database("sf_app")
             vault_name, vault_url = create_pg_database("sf_vault")
@@ -365,7 +365,7 @@ class Stack:
 
     def redis_clients(self) -> list[redis.Redis]:
         dbs = [db for db in (self.redis_db, self.broker_db) if db is not None]
-        return [redis.Redis(host="127.0.0.1", port=6379, db=db) for db in dbs]
+        return [redis_dbs.client(db) for db in dbs]
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.data_dir.glob("*.log")))
