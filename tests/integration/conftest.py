@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,13 +15,29 @@ from support.stack import Stack
 COMBOS = [("sqlite", "redis"), ("postgres", "rabbitmq")]
 
 
+@pytest.fixture(scope="session")
+def _stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str, str], Stack]]:
+    """The session's running stacks, one per combination, made on first use and stopped
+    at the end of the session. The `stack` fixture is torn down each time its parameter
+    changes; under pytest-xdist that is in every test file (a worker runs a file's
+    sqlite tests, then its postgres ones, then the next file's), and a stack is seconds of
+    CPU to start: this keeps each running across the switches."""
+    made: dict[tuple[str, str], Stack] = {}
+    with contextlib.ExitStack() as running:
+
+        def get(db: str, broker: str) -> Stack:
+            if (db, broker) not in made:
+                folder = tmp_path_factory.mktemp(f"stack-{db}-{broker}")
+                made[db, broker] = running.enter_context(Stack.running(db, broker, folder))
+            return made[db, broker]
+
+        yield get
+
+
 @pytest.fixture(scope="session", params=COMBOS, ids=[f"{d}-{b}" for d, b in COMBOS])
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, _stacks: Callable[[str, str], Stack]) -> Stack:
     db, broker = request.param
-    with Stack.running(db, broker, tmp_path_factory.mktemp(f"stack-{db}-{broker}")) as s:
-        yield s
+    return _stacks(db, broker)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
