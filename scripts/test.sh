@@ -32,7 +32,8 @@ step "ruff format --check" .venv/bin/ruff format --check .
 step "mypy" .venv/bin/mypy
 step "import contracts (lint-imports)" .venv/bin/lint-imports
 # Two processes by default (SECUREFORMS_TEST_PROCESSES=0 runs in this one), each taking a
-# whole test file at a time so that a file's module fixtures (its stacks) are built once.
-step "pytest" .venv/bin/python -m pytest -n "${SECUREFORMS_TEST_PROCESSES:-2}" --dist loadfile "$@"
+# whole test file at a time so that a file's module fixtures (its stacks) are built once,
+# in collection order: tests/conftest.py puts the longest files first.
+step "pytest" .venv/bin/python -m pytest -n "${SECUREFORMS_TEST_PROCESSES:-2}" --dist loadfile --no-loadscope-reorder "$@"
 
 printf '\n==> all checks passed\n'

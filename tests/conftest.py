@@ -1,5 +1,6 @@
 """Settings for the whole suite."""
 
+import pytest
 from hypothesis import settings
 
 # Hypothesis's default 200 ms deadline per example is a timed assertion: on a busy 2-core
@@ -7,3 +8,31 @@ from hypothesis import settings
 # measured by benchmarks/ (benchmarks/patterns.py for these), never asserted here.
 settings.register_profile("suite", deadline=None)
 settings.load_profile("suite")
+
+
+# scripts/test.sh hands test files to two processes in collection order
+# (--no-loadscope-reorder): the longest files go first, so that the run does not end with
+# one process working through a two-minute file while the other waits. Seconds a file
+# takes in a full run, roughly: fuzz 130, no-loss 200, outages 150, webhooks 90, the
+# Redis broker kills 65, the browser's console and workspace about 60 each.
+LONG_FIRST = (
+    "integration/test_no_loss.py",
+    "integration/test_outages.py",
+    "integration/test_fuzz.py",
+    "integration/test_webhooks.py",
+    "integration/test_redis_broker_kills.py",
+    "browser/test_admin_console.py",
+    "browser/test_agent_workspace.py",
+    "integration/test_chat_masking.py",
+    "integration/test_cross_site.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    path = item.path.as_posix()
+    return next((i for i, name in enumerate(LONG_FIRST) if path.endswith(name)), len(LONG_FIRST))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: every file keeps its own order
