@@ -3,7 +3,7 @@
 A visitor never logs in. A chat token (Redis, stored as a hash, bound to one site and one
 conversation) lets them read and write that conversation and nothing else; a chat
 platform's back end asks for one, or the demo chat page makes one. What the visitor sees
-arrives on the conversation's visitor stream (core.conversations); what they write is
+arrives on the conversation's visitor stream (core.visitor_stream); what they write is
 masked before it is stored and reaches the agents on their own streams at once.
 
 The secure form a visitor fills is reached with one-time keys only; the helpers at the end
@@ -30,8 +30,6 @@ from core.conversations import (
     create_conversation,
     get_conversation,
     notify_chat_message,
-    publish_to_visitor,
-    visitor_recipient,
 )
 from core.errors import (
     ConversationClosed,
@@ -50,6 +48,7 @@ from core.schema import conversations, sites, users
 from core.schema import form_requests as form_requests_table
 from core.sites import find_site_by_name, site_exists
 from core.text import storable
+from core.visitor_stream import publish_to_visitor, visitor_recipient
 from vault import OtkClaims
 
 TOKEN_PREFIX = "sfv_"  # noqa: S105 (a prefix, not a secret)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +26,7 @@ from core.forms.masking import mask_numbers_in_text
 from core.runtime import Runtime
 from core.schema import conversations, messages, participants, users
 from core.text import one_line
+from core.visitor_stream import publish_to_visitor, show_to_visitor
 
 ACTIVE, CLOSED = "active", "closed"
 # Who wrote a message, stored with it (messages.sender) and sent with it as "from". Pages
@@ -331,11 +332,11 @@ def add_system_message(
     )
     if conn is not None:
         conn.execute(_INSERT_MESSAGE, values)
-        _show_to_visitor(rt, conn, values)
+        show_to_visitor(rt, conn, values)
         return
     with rt.app_engine.begin() as own:
         own.execute(_INSERT_MESSAGE, values)
-        _show_to_visitor(rt, own, values)
+        show_to_visitor(rt, own, values)
 
 
 def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str, str]]:
@@ -353,49 +354,7 @@ def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str
     ]
 
 
-# -- real-time chat ----------------------------------------------------------------------
-# The visitor's side of a conversation is a notification stream of its own, addressed to
-# a pseudo-recipient next to the agents' streams, so one reader serves both. Everything
-# written to the transcript goes there too (already masked); nothing else does, except
-# the secure form cards of core.chat.
-
-
-def visitor_recipient(conversation_id: str) -> str:
-    return f"visitor:{conversation_id}"
-
-
-def publish_to_visitor(
-    rt: Runtime,
-    site_id: str,
-    conversation_id: str,
-    event_type: str,
-    data: dict[str, Any],
-    held: notifications.Held | None = None,
-) -> str:
-    recipient = visitor_recipient(conversation_id)
-    return notifications.publish(rt, site_id, recipient, event_type, data, held)
-
-
 _INSERT_MESSAGE = insert(messages)
-_SITE_OF = select(conversations.c.site_id).where(conversations.c.id == bindparam("b_cid"))
-
-
-def _show_to_visitor(rt: Runtime, conn: Connection, values: dict[str, Any]) -> None:
-    site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
-    if site_id is None:
-        return
-    publish_to_visitor(
-        rt,
-        site_id,
-        values["conversation_id"],
-        "chat.message",
-        {
-            "at": rfc3339(values["at"]),
-            "author": values["author"],
-            "from": values["sender"],
-            "text": values["text"],
-        },
-    )
 
 
 def notify_chat_message(

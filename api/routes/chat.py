@@ -24,9 +24,9 @@ from api.routes import registry
 from api.routes.events import EVENTS_QUERY, parse_cursor, parse_wait
 from core import chat
 from core.actors import USE_SECURE_FORMS
-from core.conversations import visitor_recipient
 from core.errors import NotFound, Unauthenticated
 from core.text import is_id
+from core.visitor_stream import visitor_recipient
 
 _SSE_BLOCK_S = 15.0
 
