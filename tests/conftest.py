@@ -1,5 +1,7 @@
 """Settings for the whole suite."""
 
+from typing import Any
+
 import pytest
 from hypothesis import settings
 
@@ -36,3 +38,24 @@ def _rank(item: pytest.Item) -> int:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_rank)  # stable: every file keeps its own order
+
+
+# The outage table (tests/integration/test_outages.py): its rows arrive on teardown
+# reports (tests/integration/conftest.py). These hooks live here because under xdist the
+# printing process collects nothing, so it never loads tests/integration/conftest.py.
+_REPORTED: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        _REPORTED.extend(v for k, v in report.user_properties if k == "outage_row")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The outage table of tests/integration/test_outages.py, when its rows ran."""
+    from support.outages import Row, table
+
+    if _REPORTED:
+        terminalreporter.section("outages: submits while one thing breaks")
+        for line in table([Row(**row) for row in _REPORTED]):
+            terminalreporter.write_line(line)

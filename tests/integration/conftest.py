@@ -3,7 +3,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from support.stack import Stack
@@ -56,21 +55,3 @@ def _outage_rows(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     for row in RESULTS[before:]:
         request.node.user_properties.append(("outage_row", dataclasses.asdict(row)))
-
-
-_REPORTED: list[dict[str, Any]] = []
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "teardown":
-        _REPORTED.extend(v for k, v in report.user_properties if k == "outage_row")
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The outage table of tests/integration/test_outages.py, when its rows ran."""
-    from support.outages import Row, table
-
-    if _REPORTED:
-        terminalreporter.section("outages: submits while one thing breaks")
-        for line in table([Row(**row) for row in _REPORTED]):
-            terminalreporter.write_line(line)
