@@ -154,11 +154,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_beat(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     from workers.app import app
+    from workers.beat import run_beat
 
     schedule = settings.data_dir / "celerybeat-schedule"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.start(
-        [*_celery_quiet(settings), "beat", "--loglevel", args.loglevel, "--schedule", str(schedule)]
+    run_beat(
+        app,
+        schedule=str(schedule),
+        loglevel=args.loglevel,
+        quiet=bool(_celery_quiet(settings)),
     )
     return 0
 

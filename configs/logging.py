@@ -15,8 +15,10 @@ import logging
 import logging.config
 import re
 import sys
+import threading
 import uuid
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -249,8 +251,28 @@ def _route_structlog_to_logging() -> None:
 _route_structlog_to_logging()
 
 
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)  # Ctrl-C at a terminal stays quiet and short
+        return
+    logging.getLogger("secureforms.crash").critical(
+        "uncaught exception", exc_info=(kind, value, tb)
+    )
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+
 def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
     """Route every log line of this process, structlog's and the standard library's,
     through one handler whose formatter redacts and renders it."""
     logging.config.dictConfig(logging_config(level, log_format))
     logging.captureWarnings(True)  # a library's warning is a line like any other
+    # A crash is a line like any other too: Python's own hooks print the traceback raw,
+    # the one output a log collector could not read and the redaction never saw.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread

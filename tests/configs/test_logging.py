@@ -221,3 +221,30 @@ def test_configured_for_development_lines_are_readable() -> None:
     assert not any(line.startswith("{") for line in written.splitlines())
     assert "agent notified" in written and "agent_id=a-1" in written
     assert "request_id=req-3" in written and "4000056655665556" not in written
+
+
+CRASHES = """
+import threading
+from configs.logging import configure_logging
+
+configure_logging("INFO", "json")
+def crash_in_a_thread() -> None:
+    raise ValueError("thread saw 123-45-6789")
+thread = threading.Thread(target=crash_in_a_thread)
+thread.start()
+thread.join()
+raise RuntimeError("card 4000 0566 5566 5556 in a message")
+"""
+
+
+def test_an_uncaught_exception_is_one_redacted_json_line_from_any_thread() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CRASHES], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1  # still a crash, only written as a log line
+    events = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(e["logger"], e["level"], e["event"]) for e in events] == [
+        ("secureforms.crash", "critical", "uncaught exception")
+    ] * 2
+    assert "ValueError" in events[0]["exception"] and "RuntimeError" in events[1]["exception"]
+    assert "6789" not in done.stderr and "5556" not in done.stderr
