@@ -111,10 +111,10 @@ def api_app() -> Any:
     return create_app(settings_or_exit())
 
 
-def _celery_quiet(settings: Settings) -> list[str]:
+def _celery_quiet(settings: Settings) -> bool:
     """Celery's start-up banner is printed, not logged: with JSON lines it would be the
     one thing in the output a log collector cannot read."""
-    return ["--quiet"] if settings.log_format == "json" else []
+    return settings.log_format == "json"
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -133,7 +133,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     queues = {"main": QUEUE, "webhooks": WEBHOOK_QUEUE, "all": f"{QUEUE},{WEBHOOK_QUEUE}"}
     argv = [
-        *_celery_quiet(settings),
+        *(["--quiet"] if _celery_quiet(settings) else []),
         "worker",
         "--loglevel",
         args.loglevel,
@@ -162,7 +162,7 @@ def cmd_beat(args: argparse.Namespace) -> int:
         app,
         schedule=str(schedule),
         loglevel=args.loglevel,
-        quiet=bool(_celery_quiet(settings)),
+        quiet=_celery_quiet(settings),
     )
     return 0
 

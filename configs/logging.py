@@ -263,7 +263,8 @@ def _log_uncaught(
 
 
 def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
-    if args.exc_value is not None:
+    # SystemExit ends a thread quietly, as threading's own hook lets it.
+    if args.exc_value is not None and not issubclass(args.exc_type, SystemExit):
         _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
 
 

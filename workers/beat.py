@@ -12,7 +12,6 @@ handler here saves only a scheduler that exists; there is nothing to save before
 from __future__ import annotations
 
 from types import FrameType
-from typing import Any
 
 from celery import Celery, beat, platforms
 from celery.apps.beat import Beat
@@ -29,6 +28,6 @@ class StartupSafeBeat(Beat):  # type: ignore[misc]  # Celery ships no types
         platforms.signals.update(SIGTERM=_stop, SIGINT=_stop)
 
 
-def run_beat(app: Celery, *, schedule: str, loglevel: str, quiet: bool, **options: Any) -> None:
+def run_beat(app: Celery, *, schedule: str, loglevel: str, quiet: bool) -> None:
     """What `celery beat --schedule … --loglevel …` does, with the safe stop above."""
-    StartupSafeBeat(app=app, schedule=schedule, loglevel=loglevel, quiet=quiet, **options).run()
+    StartupSafeBeat(app=app, schedule=schedule, loglevel=loglevel, quiet=quiet).run()

@@ -230,9 +230,12 @@ from configs.logging import configure_logging
 configure_logging("INFO", "json")
 def crash_in_a_thread() -> None:
     raise ValueError("thread saw 123-45-6789")
-thread = threading.Thread(target=crash_in_a_thread)
-thread.start()
-thread.join()
+def leave_a_thread() -> None:
+    raise SystemExit()  # ends the thread quietly: not a crash
+for target in (leave_a_thread, crash_in_a_thread):
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
 raise RuntimeError("card 4000 0566 5566 5556 in a message")
 """
 
