@@ -103,6 +103,7 @@ POLICIES = obj(
         "link_opens": INT,
         "mfa_required_roles": STRINGS,
         "frame_ancestors": STRINGS,
+        "agent_frame_ancestors": STRINGS,
         "default_language": STR,
     }
 )
@@ -140,6 +141,22 @@ WEBHOOK = obj(
     }
 )
 WEBHOOKS = listing("webhooks", WEBHOOK)
+CHATWOOT = obj(
+    {
+        "base_url": STR,
+        "account_id": INT,
+        "inbox_ids": maybe(array(INT)),
+        "api_access_token_set": BOOL,
+        "webhook_secret_set": BOOL,
+        "agents": {"type": "object", "additionalProperties": STR},
+        "webhook_path": STR,
+        "updated_at": STR,
+    }
+)
+CHATWOOT_OUTCOME = obj(
+    {"outcome": {"enum": ["created", "assigned", "closed", "unchanged", "ignored"]}},
+    {"conversation_id": STR},
+)
 NEW_WEBHOOK = obj({"id": STR, "secret": STR, "url": STR, "events": STRINGS})
 ROTATED = obj({"id": STR, "secret": STR, "previous_secret_until": TIME})
 DELIVERIES = listing("deliveries", RECORD)
@@ -252,6 +269,9 @@ ANSWERS: dict[str, Schema] = {
     "GET /api/v1/webhooks": WEBHOOKS,
     "POST /api/v1/webhooks/{webhook_id}/rotate-secret": ROTATED,
     "GET /api/v1/webhooks/{webhook_id}/deliveries": DELIVERIES,
+    "PUT /api/v1/site/integrations/chatwoot": CHATWOOT,
+    "GET /api/v1/site/integrations/chatwoot": CHATWOOT,
+    "POST /api/v1/integrations/chatwoot/webhook/{site_id}": CHATWOOT_OUTCOME,
     "POST /api/v1/forms": FORM_VERSION,
     "GET /api/v1/forms": FORMS,
     "GET /api/v1/forms/{form_id}": FORM,

@@ -45,6 +45,7 @@ PUBLIC, USER, USER_OR_KEY = "public", "user", "user_or_key"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_PURPOSE = "session"
 _SESSION_COOKIE = "sf_session"
+_PANEL_COOKIE = "sf_panel"
 API_KEY_PREFIX = KEY_PREFIX
 
 
@@ -95,17 +96,23 @@ def session_cookie_name(settings: Settings) -> str:
 
 
 def cookie_token(request: Request, settings: Settings) -> str | None:
-    token = request.cookies.get(session_cookie_name(settings))
+    """The pages' session; else the agent panel's, which a browser sends only inside the
+    chat console that framed it (api.pages.cookies)."""
+    token = request.cookies.get(session_cookie_name(settings)) or request.cookies.get(
+        cookies.name(settings, _PANEL_COOKIE)
+    )
     return token if token else None
 
 
-def remember(response: Response, settings: Settings, token: str) -> None:
-    """Keep a new session in this browser."""
-    cookies.keep(response, settings, _SESSION_COOKIE, token)
+def remember(response: Response, settings: Settings, token: str, *, framed: bool = False) -> None:
+    """Keep a new session in this browser (`framed`: in the agent panel's frame)."""
+    base = _PANEL_COOKIE if framed else _SESSION_COOKIE
+    cookies.keep(response, settings, base, token, framed=framed)
 
 
-def forget(response: Response, settings: Settings) -> None:
-    cookies.drop(response, settings, _SESSION_COOKIE)
+def forget(response: Response, settings: Settings, *, framed: bool = False) -> None:
+    base = _PANEL_COOKIE if framed else _SESSION_COOKIE
+    cookies.drop(response, settings, base, framed=framed)
 
 
 def bearer_token(request: Request) -> str | None:

@@ -257,6 +257,7 @@ def _dispatcher(methods: dict[str, EndpointSpec]) -> Callable[[Request], Any]:
         if _takes_body(spec):
             limit = max(spec.max_body or 0, services.settings.max_body_bytes)
             raw = await read_body(request, limit)
+            request.state.raw_body = raw  # for a signature made over the bytes as sent
         # A path parameter no resource can be named by: control characters (NUL, which
         # PostgreSQL refuses) or text that isn't valid Unicode.
         if not all(one_line(str(v)) for v in request.path_params.values()):

@@ -17,7 +17,7 @@ import hmac
 import ipaddress
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -171,8 +171,27 @@ def post(
     now: Callable[[], float] = time.time,
     timeout_s: float = TIMEOUT_S,
 ) -> Attempt:
-    """POST one signed event to `url`, checked again now and connected to the checked
-    address; never follows a redirect. Answers are read no further than their status."""
+    """POST one signed event to `url` (guarded_post)."""
+    headers = {
+        "User-Agent": "secureforms-webhooks/1",
+        EVENT_ID_HEADER: event_id,
+        EVENT_TYPE_HEADER: event_type,
+        SIGNATURE_HEADER: signature(secrets, body, int(now())),
+    }
+    return guarded_post(policy, url, body, headers, timeout_s=timeout_s)
+
+
+def guarded_post(
+    policy: Policy,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    timeout_s: float = TIMEOUT_S,
+) -> Attempt:
+    """POST a JSON `body` to `url`, checked again now and connected to the checked
+    address; never follows a redirect. Answers are read no further than their status.
+    Every outbound call of the connectors that goes where a site told it goes here."""
     try:
         addresses = policy.addresses(url)
     except Refused as exc:
@@ -181,13 +200,10 @@ def post(
     host = (parts.hostname or "").rstrip(".")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = {
+    sent = {
         "Host": parts.netloc.rpartition("@")[2],
         "Content-Type": "application/json",
-        "User-Agent": "secureforms-webhooks/1",
-        EVENT_ID_HEADER: event_id,
-        EVENT_TYPE_HEADER: event_type,
-        SIGNATURE_HEADER: signature(secrets, body, int(now())),
+        **headers,
     }
     timeout = urllib3.Timeout(connect=min(timeout_s, 5.0), read=timeout_s, total=timeout_s)
     pool: urllib3.HTTPConnectionPool
@@ -212,7 +228,7 @@ def post(
                 "POST",
                 target,
                 body=body,
-                headers=headers,
+                headers=sent,
                 redirect=False,
                 preload_content=False,
                 assert_same_host=False,

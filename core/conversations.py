@@ -121,6 +121,16 @@ def create_conversation(
     }
 
 
+def by_external_id(rt: Runtime, site_id: str, external_id: str) -> Any:
+    """The site's conversation a platform knows as `external_id`, or None."""
+    with rt.app_engine.connect() as conn:
+        return conn.execute(
+            select(conversations).where(
+                conversations.c.site_id == site_id, conversations.c.external_id == external_id
+            )
+        ).first()
+
+
 def _by_external_id(conn: Connection, site_id: str, external_id: str) -> str | None:
     return conn.execute(
         select(conversations.c.id).where(
@@ -210,20 +220,25 @@ def list_participants(rt: Runtime, conversation_id: str) -> list[str]:
         )
 
 
-def transfer(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> dict[str, Any]:
+def transfer(
+    rt: Runtime, actor: Actor, conversation_id: str, agent_id: str | None
+) -> dict[str, Any]:
+    """Give the conversation to `agent_id`; None leaves it with nobody (a chat platform's
+    own agent we have no account for took it), so the agent before can send nothing more."""
     conversation = get_conversation(rt, actor.site_id, conversation_id)
     _may_manage(rt, actor, conversation)
     if conversation.status != ACTIVE:
         raise ConversationClosed()
     with rt.app_engine.begin() as conn:
-        if not _agent_on_site(conn, actor.site_id, agent_id):
+        if agent_id is not None and not _agent_on_site(conn, actor.site_id, agent_id):
             raise NotFound("No such agent on this site.")
         conn.execute(
             update(conversations)
             .where(conversations.c.id == conversation_id, conversations.c.site_id == actor.site_id)
             .values(agent_id=agent_id)
         )
-        _join(conn, conversation_id, agent_id)
+        if agent_id is not None:
+            _join(conn, conversation_id, agent_id)
         if conversation.agent_id != agent_id:
             outbox.emit_conversation(
                 conn, conversation, "conversation.transferred", ACTIVE, agent_id
@@ -238,7 +253,7 @@ def transfer(rt: Runtime, actor: Actor, conversation_id: str, agent_id: str) -> 
             "conversation.transferred",
             {"conversation_id": conversation_id, "agent_id": agent_id},
         )
-    if agent_id not in (previous, actor.user_id):
+    if agent_id is not None and agent_id not in (previous, actor.user_id):
         _tell_assigned(rt, actor.site_id, agent_id, conversation_id, conversation.visitor_name)
     return _public(get_conversation(rt, actor.site_id, conversation_id))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
-from core import audit, notifications, outbox
+from core import audit, chatwoot, notifications, outbox
 from core.actors import Actor, Role
 from core.api_keys import key_label
 from core.clock import aware, rfc3339, utcnow
@@ -107,6 +107,10 @@ def send_form(
         )
         by_key = f";agent:{agent_id};{key_label(actor)}" if actor.key_id is not None else ""
         outbox.emit_request(conn, actor.site_id, "secure_form.sent", request_id=request_id)
+        link = visitor_url(rt, issued.token)
+        chatwoot.relay_link(
+            conn, rt, actor.site_id, conversation_id, request_id, definition.title, link
+        )
         audit.record(
             rt,
             site_id=actor.site_id,
@@ -118,7 +122,7 @@ def send_form(
     return {
         "request_id": request_id,
         "otk": issued.token,
-        "visitor_url": visitor_url(rt, issued.token),
+        "visitor_url": link,
         "expires_at": rfc3339(issued.expires_at),
     }
 
@@ -168,6 +172,7 @@ def _set_status(
         ).rowcount
         if changed and event is not None:
             outbox.emit_request(conn, row.site_id, event, request_id=row.id)
+            chatwoot.relay_status(conn, row.site_id, event, row.id)
     return bool(changed)
 
 
@@ -361,6 +366,7 @@ def mark_submitted(
                 rt, conversation_id, "system", f"Secure form '{form_title}' submitted", conn=conn
             )
             outbox.emit_request(conn, site_id, "secure_form.submitted", request_id=request_id)
+            chatwoot.relay_status(conn, site_id, "secure_form.submitted", request_id)
     return bool(changed)
 
 
@@ -377,6 +383,7 @@ def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:
         ).rowcount
         if changed:  # the first reveal only: a second look changes nothing
             outbox.emit_request(conn, site_id, "secure_form.viewed", request_id=request_id)
+            chatwoot.relay_status(conn, site_id, "secure_form.viewed", request_id)
 
 
 def retention_deadline(submitted_at: datetime, retention_days: int) -> datetime:

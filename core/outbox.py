@@ -56,6 +56,7 @@ EVENTS = (
     "conversation.closed",
     "conversation.transferred",
 )
+WEBHOOK_KIND = "webhook"  # a site's own receiver; core.chatwoot keeps rows of its own kind
 PENDING, DELIVERED, FAILED, RETRYING = "pending", "delivered", "failed", "retrying"
 GROUP_BUDGET_S = 30.0  # then the group's lock is let go; the next drain goes on with it
 LOCK_TTL_S = 120  # longer than a budget plus one 10 s attempt
@@ -94,7 +95,7 @@ def emit(
     """Queue `type` for every webhook of the site that asked for it, in `conn`'s
     transaction; the event id, or None when no webhook wants it."""
     targets = _targets(conn, site_id, type)
-    return _emit(conn, site_id, type, order_key, data, targets) if targets else None
+    return emit_to(conn, site_id, type, order_key, data, targets) if targets else None
 
 
 def _targets(conn: Connection, site_id: str, type: str) -> list[str]:
@@ -102,12 +103,14 @@ def _targets(conn: Connection, site_id: str, type: str) -> list[str]:
     if type not in EVENTS:
         raise ValueError(f"not a webhook event: {type!r}")
     rows = conn.execute(
-        select(webhooks.c.id, webhooks.c.events).where(webhooks.c.site_id == site_id)
+        select(webhooks.c.id, webhooks.c.events).where(
+            webhooks.c.site_id == site_id, webhooks.c.kind == WEBHOOK_KIND
+        )
     ).all()
     return [r.id for r in rows if type in json.loads(r.events)]
 
 
-def _emit(
+def emit_to(
     conn: Connection,
     site_id: str,
     type: str,
@@ -115,6 +118,7 @@ def _emit(
     data: Mapping[str, Any],
     targets: list[str],
 ) -> str:
+    """Queue `type` for exactly `targets` (webhooks rows, of any kind)."""
     event_id, now = str(uuid.uuid4()), utcnow()
     body = {
         "id": event_id,
@@ -188,7 +192,7 @@ def emit_request(
         "agent_id": row.agent_id,
         **extra,
     }
-    return _emit(conn, site_id, type, row.conversation_id, data, targets)
+    return emit_to(conn, site_id, type, row.conversation_id, data, targets)
 
 
 def emit_conversation(

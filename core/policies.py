@@ -49,6 +49,10 @@ _HTTPS_ORIGIN = re.compile(
     r"^https://(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
     r"(:[0-9]{1,5})?$"
 )
+# Outside production a test's or a developer's host page runs on this machine over http;
+# browsers treat loopback as a secure context, so framing and cookies behave as on https.
+_LOOPBACK_HTTP_ORIGIN = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?$")
+ORIGIN_LISTS = ("frame_ancestors", "agent_frame_ancestors")
 
 
 class PolicyOutOfBounds(DomainError):
@@ -68,13 +72,16 @@ class SitePolicies:
     mfa_required_roles: tuple[str, ...] = field(default_factory=tuple)
     # origins allowed to embed the visitor's form in an iframe (CSP frame-ancestors)
     frame_ancestors: tuple[str, ...] = field(default_factory=tuple)
+    # origins allowed to frame the agent's panel (/embed/agent): a chat platform's console
+    agent_frame_ancestors: tuple[str, ...] = field(default_factory=tuple)
     # the visitor pages' language when neither the request nor the browser names one we have
     default_language: str = DEFAULT
 
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data["mfa_required_roles"] = list(self.mfa_required_roles)
-        data["frame_ancestors"] = list(self.frame_ancestors)
+        for name in ORIGIN_LISTS:
+            data[name] = list(getattr(self, name))
         return data
 
     def dumps(self) -> str:
@@ -88,9 +95,8 @@ class SitePolicies:
         data["mfa_required_roles"] = tuple(data.get("mfa_required_roles", ()))
         # Saved before wildcards over public suffixes were refused: not honoured (fail
         # closed), and gone from the list the admin sees and saves next.
-        data["frame_ancestors"] = tuple(
-            o for o in data.get("frame_ancestors", ()) if _wildcard_is_one_owner(o)
-        )
+        for name in ORIGIN_LISTS:
+            data[name] = tuple(o for o in data.get(name, ()) if _wildcard_is_one_owner(o))
         return cls(**data)
 
 
@@ -109,9 +115,15 @@ def _whole_number(value: object) -> bool:
 
 
 def validated(
-    current: SitePolicies, changes: Mapping[str, Any], *, test_env: bool = False
+    current: SitePolicies,
+    changes: Mapping[str, Any],
+    *,
+    test_env: bool = False,
+    loopback_http: bool = False,
 ) -> SitePolicies:
-    """`current` with `changes` applied, or PolicyOutOfBounds naming every bad field."""
+    """`current` with `changes` applied, or PolicyOutOfBounds naming every bad field.
+    `loopback_http`: origin lists may also name http://localhost or 127.0.0.1 (never in
+    production)."""
     problems: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name, value in changes.items():
@@ -142,8 +154,8 @@ def validated(
                 problems[name] = f"Must be one of: {', '.join(LANGUAGES)}."
             else:
                 values[name] = value
-        elif name == "frame_ancestors":
-            origins = _origins(value)
+        elif name in ORIGIN_LISTS:
+            origins = _origins(value, loopback_http)
             if origins is None:
                 problems[name] = (
                     f"Up to {MAX_FRAME_ANCESTORS} https origins such as "
@@ -163,7 +175,7 @@ def validated(
     return replace(current, **values)
 
 
-def _origins(value: object) -> tuple[str, ...] | None:
+def _origins(value: object, loopback_http: bool = False) -> tuple[str, ...] | None:
     if not isinstance(value, list) or len(value) > MAX_FRAME_ANCESTORS:
         return None
     out: list[str] = []
@@ -171,7 +183,9 @@ def _origins(value: object) -> tuple[str, ...] | None:
         if not isinstance(item, str) or len(item) > 300:
             return None
         origin = item.strip().lower().rstrip("/")
-        if not _HTTPS_ORIGIN.match(origin):
+        if not _HTTPS_ORIGIN.match(origin) and not (
+            loopback_http and _LOOPBACK_HTTP_ORIGIN.match(origin)
+        ):
             return None
         port = origin.rsplit(":", 1)[1] if origin.count(":") == 2 else None
         if port is not None and not 0 < int(port) < 65536:
@@ -202,7 +216,12 @@ def update_policies(rt: Runtime, actor: Actor, changes: Mapping[str, Any]) -> Si
     actor.require_role(Role.ADMIN)
     with rt.app_engine.begin() as conn:
         before = _locked(conn, actor.site_id)
-        after = validated(before, changes, test_env=rt.settings.env == "test")
+        after = validated(
+            before,
+            changes,
+            test_env=rt.settings.env == "test",
+            loopback_http=rt.settings.allows_dev_defaults,
+        )
         conn.execute(
             update(sites).where(sites.c.id == actor.site_id).values(policies=after.dumps())
         )

@@ -271,6 +271,25 @@ webhooks = Table(
     Column("previous_secret", Text, nullable=True),
     Column("previous_until", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # a0011: "webhook" (a site's own receiver) or "chatwoot" (the row core.chatwoot keeps
+    # for a site's Chatwoot: its base URL, its sealed API token as the secret); only the
+    # first kind is listed, counted and managed as webhooks.
+    Column("kind", String(16), nullable=False, server_default="webhook"),
+)
+
+# a0011: a site's Chatwoot (core.chatwoot). Messages go out through the outbox, to the
+# webhooks row `webhook_id` of kind "chatwoot"; Chatwoot's own webhooks are checked with
+# the sealed `webhook_secret`. One per site.
+chatwoot_integrations = Table(
+    "chatwoot_integrations",
+    metadata,
+    Column("site_id", String(36), ForeignKey("sites.id"), primary_key=True),
+    Column("webhook_id", String(36), ForeignKey("webhooks.id"), nullable=False),
+    Column("account_id", Integer, nullable=False),
+    Column("inbox_ids", Text, nullable=True),  # JSON list; None: every inbox
+    Column("webhook_secret", Text, nullable=True),
+    Column("agents", Text, nullable=True),  # JSON {Chatwoot agent id: our user id}
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 # The outbox (core.outbox): an event is written in the transaction of the change that

@@ -24,7 +24,7 @@ from core import audit
 from core.actors import Actor, Role, Scope
 from core.clock import aware, rfc3339, utcnow
 from core.errors import Forbidden, NotFound, ValidationFailed
-from core.outbox import EVENTS, secret_aad
+from core.outbox import EVENTS, WEBHOOK_KIND, secret_aad
 from core.runtime import Runtime
 from core.schema import webhook_attempts, webhook_deliveries, webhook_events, webhooks
 from core.sealed import SEAL_PURPOSE, open_text, seal_text, sealed_key_id
@@ -85,7 +85,9 @@ def create(
     webhook_id, secret, now = str(uuid.uuid4()), _new_secret(), utcnow()
     with rt.app_engine.begin() as conn:
         count = conn.execute(
-            select(func.count()).select_from(webhooks).where(webhooks.c.site_id == actor.site_id)
+            select(func.count())
+            .select_from(webhooks)
+            .where(webhooks.c.site_id == actor.site_id, webhooks.c.kind == WEBHOOK_KIND)
         ).scalar_one()
         if count >= MAX_WEBHOOKS:
             raise ValidationFailed(
@@ -129,7 +131,7 @@ def list_webhooks(rt: Runtime, actor: Actor) -> dict[str, Any]:
     with rt.app_engine.connect() as conn:
         rows = conn.execute(
             select(webhooks)
-            .where(webhooks.c.site_id == actor.site_id)
+            .where(webhooks.c.site_id == actor.site_id, webhooks.c.kind == WEBHOOK_KIND)
             .order_by(webhooks.c.created_at, webhooks.c.id)
         ).all()
     return {"webhooks": [_shown(r) for r in rows]}
@@ -137,7 +139,11 @@ def list_webhooks(rt: Runtime, actor: Actor) -> dict[str, Any]:
 
 def _owned(conn: Any, actor: Actor, webhook_id: str) -> Any:
     row = conn.execute(
-        select(webhooks).where(webhooks.c.id == webhook_id, webhooks.c.site_id == actor.site_id)
+        select(webhooks).where(
+            webhooks.c.id == webhook_id,
+            webhooks.c.site_id == actor.site_id,
+            webhooks.c.kind == WEBHOOK_KIND,
+        )
     ).first()
     if row is None:
         raise NotFound("No such webhook on this site.")

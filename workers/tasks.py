@@ -23,8 +23,9 @@ from configs.celery import (
     TOKENIZE_TASK,
     WEBHOOK_TASK,
 )
+from connectors import chatwoot as chatwoot_connector
 from connectors import webhooks as webhook_connector
-from core import form_requests, outbox
+from core import chatwoot, form_requests, outbox
 from core.keys import rewrap_and_retire
 from core.locks import HeldLock, claim_slot
 from core.retention import PurgeBusy, run_purge
@@ -172,12 +173,37 @@ _WEBHOOK_POLICY = webhook_connector.Policy(
 )
 
 
-def _send_webhook(
-    url: str, body: bytes, *, event_id: str, event_type: str, secrets: Sequence[str]
-) -> webhook_connector.Attempt:
-    return webhook_connector.post(
-        _WEBHOOK_POLICY, url, body, event_id=event_id, event_type=event_type, secrets=secrets
-    )
+def _sender(rt: Runtime) -> outbox.Sender:
+    """What the outbox sends through: a site's webhook, or a message for its Chatwoot
+    (whose row holds Chatwoot's base URL, and its API token as the secret)."""
+
+    def send(
+        url: str, body: bytes, *, event_id: str, event_type: str, secrets: Sequence[str]
+    ) -> webhook_connector.Attempt:
+        if event_type != chatwoot.MESSAGE_EVENT:
+            return webhook_connector.post(
+                _WEBHOOK_POLICY,
+                url,
+                body,
+                event_id=event_id,
+                event_type=event_type,
+                secrets=secrets,
+            )
+        try:
+            message = chatwoot.message_of(rt, body)
+        except VaultError:
+            return webhook_connector.Attempt(None, "the message does not open")
+        return chatwoot_connector.post_message(
+            _WEBHOOK_POLICY,
+            url,
+            secrets[0],
+            account_id=message.account_id,
+            conversation=message.conversation_id,
+            content=message.content,
+            private=message.private,
+        )
+
+    return send
 
 
 @app.task(name=WEBHOOK_TASK, base=RuntimeTask, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
@@ -185,7 +211,7 @@ def deliver_webhooks(self: RuntimeTask) -> None:
     # Beat sends this every webhook_poll_interval_s; two beats by mistake send one.
     if not claim_slot(self.rt, "deliver-webhooks", settings.webhook_poll_interval_s):
         return
-    sent = outbox.drain(self.rt, _send_webhook)
+    sent = outbox.drain(self.rt, _sender(self.rt))
     if sent:
         log.info("delivered %d webhook events", sent)
     if claim_slot(self.rt, "prune-webhooks", 3600):

@@ -22,7 +22,14 @@ from api.pages.web import page
 from core import policies
 from core.actors import Actor
 from core.errors import DomainError
-from core.policies import BOUNDS, IDLE_ACTIONS, MAX_FRAME_ANCESTORS, ROLES, TEST_LOWEST
+from core.policies import (
+    BOUNDS,
+    IDLE_ACTIONS,
+    MAX_FRAME_ANCESTORS,
+    ORIGIN_LISTS,
+    ROLES,
+    TEST_LOWEST,
+)
 from core.runtime import Runtime
 
 SECTION = "/admin/policies"
@@ -67,6 +74,7 @@ OTHER_LABELS = {
     "idle_action": "When the time is up",
     "mfa_required_roles": "Roles that must use two-step sign-in to reveal answers",
     "frame_ancestors": "Sites allowed to embed the visitor’s form",
+    "agent_frame_ancestors": "Chat consoles allowed to show the agent’s panel",
     "default_language": "Default language of the visitor’s pages",
 }
 
@@ -140,7 +148,8 @@ def _shown(current: Mapping[str, Any]) -> dict[str, Any]:
     shown = dict(current)
     for name in NUMBERS:
         shown[name] = str(current[name])
-    shown["frame_ancestors"] = "\n".join(current["frame_ancestors"])
+    for name in ORIGIN_LISTS:
+        shown[name] = "\n".join(current[name])
     return shown
 
 
@@ -158,9 +167,11 @@ def _changes(posted: Mapping[str, str]) -> dict[str, Any]:
     if "default_language" in posted:  # a page from before the policy leaves it as it is
         changes["default_language"] = text(posted, "default_language")
     changes["mfa_required_roles"] = [r for r in ROLES if ticked(posted, f"mfa:{r}")]
-    changes["frame_ancestors"] = [
-        line.strip() for line in posted.get("frame_ancestors", "").splitlines() if line.strip()
-    ]
+    for name in ORIGIN_LISTS:
+        if name in posted or name == "frame_ancestors":
+            changes[name] = [
+                line.strip() for line in posted.get(name, "").splitlines() if line.strip()
+            ]
     return changes
 
 
@@ -174,7 +185,7 @@ def save_policies(request: Request, rt: Runtime, actor: Actor, posted: Posted) -
         entered = {
             **changes,
             **{name: text(posted, name) for name in NUMBERS},
-            "frame_ancestors": posted.get("frame_ancestors", ""),
+            **{name: posted.get(name, "") for name in ORIGIN_LISTS},
             "default_language": posted.get("default_language", ""),
         }
         return _page(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +34,7 @@ LOGIN = "login"
 # The sign-in form's CSRF token is bound to a random value in a SameSite=Strict cookie of
 # its own, so a token fetched by someone else cannot sign this browser in as them.
 _LOGIN_COOKIE = "sf_login"
+_FRAMED_LOGIN_COOKIE = "sf_panel_login"  # the agent panel's, in a chat console's frame
 _REASONS = {
     "ended": "Your session has ended. Please sign in again.",
     "idle": "You were signed out because the page was left idle.",
@@ -43,8 +45,9 @@ _REASONS = {
 _TEXT_MAX = 150
 
 
-def _browser_binding(request: Request) -> str | None:
-    value = request.cookies.get(cookies.name(services(request).settings, _LOGIN_COOKIE))
+def _browser_binding(request: Request, *, framed: bool = False) -> str | None:
+    base = _FRAMED_LOGIN_COOKIE if framed else _LOGIN_COOKIE
+    value = request.cookies.get(cookies.name(services(request).settings, base))
     if not value or len(value) > 100:
         return None
     return hashlib.sha256(value.encode()).hexdigest()
@@ -65,10 +68,38 @@ def _login_page(
     problem: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    return sign_in_page(
+        request,
+        "login.html",
+        site_id=site_id,
+        username=username,
+        next_path=next_path,
+        errors=errors,
+        problem=problem,
+        status_code=status_code,
+        notice=_REASONS.get(request.query_params.get("reason", "")),
+    )
+
+
+def sign_in_page(
+    request: Request,
+    template: str,
+    *,
+    site_id: str,
+    username: str = "",
+    next_path: str | None = None,
+    errors: dict[str, str] | None = None,
+    problem: str | None = None,
+    status_code: int = 200,
+    framed: bool = False,
+    **context: Any,
+) -> Response:
+    """A page with the sign-in form: its CSRF token is bound to this browser through a
+    cookie of its own (`framed`: the agent panel's, in a chat console's frame)."""
     svc = services(request)
     rt = svc.rt
     fresh = None
-    binding = _browser_binding(request)
+    binding = _browser_binding(request, framed=framed)
     if binding is None:
         fresh = secrets.token_urlsafe(24)
         binding = hashlib.sha256(fresh.encode()).hexdigest()
@@ -80,7 +111,7 @@ def _login_page(
         summary.append({"message": problem, "href": None})
     response = render(
         request,
-        "login.html",
+        template,
         status_code=status_code,
         csrf=csrf.issue(rt, LOGIN, binding),
         site_id=site_id,
@@ -88,10 +119,11 @@ def _login_page(
         next_path=next_path or "",
         errors=errors,
         summary=summary,
-        notice=_REASONS.get(request.query_params.get("reason", "")),
+        **context,
     )
     if fresh is not None:
-        cookies.keep(response, svc.settings, _LOGIN_COOKIE, fresh)
+        base = _FRAMED_LOGIN_COOKIE if framed else _LOGIN_COOKIE
+        cookies.keep(response, svc.settings, base, fresh, framed=framed)
     return response
 
 
@@ -120,11 +152,6 @@ async def login(request: Request) -> Response:
         await svc.limiter.check_login(site_id, username)
 
     def work() -> Response:
-        binding = _browser_binding(request)
-        if binding is None or not csrf.verify(svc.rt, LOGIN, binding, posted.get("csrf")):
-            return forbidden_page(request)
-        password = posted.get("password", "")
-        code = _clean(posted.get("totp"), 16).replace(" ", "")
         next_path = page_session.local_path(posted.get("next"))
 
         def again(status_code: int, **shown: Any) -> Response:
@@ -137,35 +164,61 @@ async def login(request: Request) -> Response:
                 **shown,
             )
 
-        errors = {}
-        if not site_id:
-            errors["site"] = "Enter your site id."
-        if not username:
-            errors["username"] = "Enter your username."
-        if not password or len(password) > 1024:
-            errors["password"] = "Enter your password."  # noqa: S105 (a message)
-        if errors:
-            return again(422, errors=errors)
-        try:
-            result = logins.log_in(svc.rt, site_id, username, password, code or None)
-        except MfaRequired:
-            return again(
-                401, errors={"totp": "Enter the 6-digit code from your authenticator app."}
-            )
-        except InvalidCredentials:
-            return again(401, problem="The site id, username, password or code is not right.")
-        except AccountDisabled:
-            return again(423, problem=AccountDisabled.default_message)
-        role = result["user"]["role"]
-        home = next_path or page_session.home_of_role(Role(role))
-        previous = cookie_token(request, svc.settings)
-        if previous is not None:  # one browser, one session: the one it replaces ends
-            sessions.end_session(svc.rt, previous)
+        outcome = checked_sign_in(request, posted, site_id, username)
+        if isinstance(outcome, Response):
+            return outcome
+        if isinstance(outcome, Refusal):
+            return again(outcome.status, errors=outcome.errors, problem=outcome.problem)
+        home = next_path or page_session.home_of_role(Role(outcome["user"]["role"]))
         response = RedirectResponse(home, status_code=303)
-        page_session.remember(response, svc.settings, result["token"])
+        page_session.remember(response, svc.settings, outcome["token"])
         return response
 
     return await run_in_threadpool(work)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a sign-in was refused, as the form shows it."""
+
+    status: int
+    errors: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def checked_sign_in(
+    request: Request, posted: dict[str, str], site_id: str, username: str, *, framed: bool = False
+) -> dict[str, Any] | Refusal | Response:
+    """Check a posted sign-in exactly as POST /api/v1/auth/login does: the new session
+    (`log_in`'s answer), the refusal to show on the form, or the refused page (CSRF). A
+    session this browser held before ends: one browser, one session."""
+    svc = services(request)
+    binding = _browser_binding(request, framed=framed)
+    if binding is None or not csrf.verify(svc.rt, LOGIN, binding, posted.get("csrf")):
+        return forbidden_page(request)
+    password = posted.get("password", "")
+    code = _clean(posted.get("totp"), 16).replace(" ", "")
+    errors = {}
+    if not site_id:
+        errors["site"] = "Enter your site id."
+    if not username:
+        errors["username"] = "Enter your username."
+    if not password or len(password) > 1024:
+        errors["password"] = "Enter your password."  # noqa: S105 (a message)
+    if errors:
+        return Refusal(422, errors)
+    try:
+        result = logins.log_in(svc.rt, site_id, username, password, code or None)
+    except MfaRequired:
+        return Refusal(401, {"totp": "Enter the 6-digit code from your authenticator app."})
+    except InvalidCredentials:
+        return Refusal(401, problem="The site id, username, password or code is not right.")
+    except AccountDisabled:
+        return Refusal(423, problem=AccountDisabled.default_message)
+    previous = cookie_token(request, svc.settings)
+    if previous is not None:
+        sessions.end_session(svc.rt, previous)
+    return result
 
 
 @page

@@ -18,6 +18,7 @@ def load_all() -> Registry:
         forms,
         history,
         identity,
+        integrations,
         lifecycle,
         ops,
         pages,

@@ -99,13 +99,15 @@ def get_policies(ctx: Ctx) -> dict[str, Any]:
         "link_opens": field(int),
         "mfa_required_roles": field(list),
         "frame_ancestors": field(list),
+        "agent_frame_ancestors": field(list),
         "default_language": field(str, max_length=16),
     },
     responses={422: "policy_out_of_bounds"},
     summary="Change policies (fields left out keep their value). Bounds: password_min_length "
     "7-128, failed_login_limit 1-10, idle_timeout_s 60-900, idle_action logout, "
     "retention_days 1-3650, off_record_ttl_s 30-3600, link_opens 1-5 (how often a visitor "
-    "link opens), mfa_required_roles within the roles, frame_ancestors up to 20 https origins, "
+    "link opens), mfa_required_roles within the roles, frame_ancestors and "
+    "agent_frame_ancestors (who may frame /embed/agent) up to 20 https origins each, "
     "default_language en, fr, es or de.",
 )
 def put_policies(ctx: Ctx) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from api import i18n
 from api.bodies import field
 from api.endpoints import PUBLIC, Ctx
 from api.errors import ApiError
-from api.pages import account, admin, agent, brand, signin, visitor_chat, visitor_form
+from api.pages import account, admin, agent, brand, embed, signin, visitor_chat, visitor_form
 from api.pages.render import STATIC
 from api.routes import registry
 from api.routes.visitor import visitor_api_language
@@ -31,6 +31,7 @@ def page_routes() -> list[BaseRoute]:
         Route("/login", signin.login, methods=["POST"]),
         Route("/logout", signin.logout, methods=["POST"]),
         *agent.routes(),
+        *embed.routes(),
         *admin.routes(),
         *account.routes(),
         Route("/chat", visitor_chat.window, methods=["GET"]),

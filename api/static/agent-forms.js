@@ -169,9 +169,12 @@ export function createForms(ws, hooks) {
     fieldError("");
     const go = sendForm.querySelector("button[type=submit]");
     go.disabled = true;
+    // The workspace sends into our chat (the visitor gets a card); the panel in a chat
+    // console sends through the platforms' endpoint, which answers the visitor's link.
+    const into = ws.platform ? "" : "/chat";
     const { status, body } = await api(
       "POST",
-      `/api/v1/chat/conversations/${encodeURIComponent(ws.conversationId)}/secure-forms`,
+      `/api/v1${into}/conversations/${encodeURIComponent(ws.conversationId)}/secure-forms`,
       { form_id: choice.value, ...(language.value ? { language: language.value } : {}) },
     );
     go.disabled = false;
@@ -180,7 +183,8 @@ export function createForms(ws, hooks) {
       addRow(body, title, null);
       hooks.systemLine(`Secure form '${title}' sent`);
       choice.value = "";
-      announce(`${title} sent. The visitor sees it in the chat.`);
+      if (hooks.linkMade) hooks.linkMade(title, body.visitor_url);
+      else announce(`${title} sent. The visitor sees it in the chat.`);
       return;
     }
     let why = problemText(body, "The form was not sent. Please try again.");

@@ -7,16 +7,10 @@ import { createChat } from "./agent-chat.js";
 import { createForms } from "./agent-forms.js";
 import { createReveal } from "./agent-reveal.js";
 import { createForward } from "./agent-forward.js";
+import { formHandlers, listen, workspaceState } from "./agent-events.js";
 
 const root = $("#workspace");
-const ws = {
-  conversationId: root.dataset.conversation || null,
-  assigned: root.dataset.assigned === "true",
-  active: root.dataset.active === "true",
-  visitor: root.dataset.visitor || "Visitor",
-  canForward: root.dataset.forward === "true",
-  canReveal: root.dataset.reveal !== "false",
-};
+const ws = workspaceState(root);
 
 focusMarked();
 linkSummaryToFields();
@@ -44,22 +38,9 @@ const handlers = {
     chat.closed(data);
     forms.closed(data);
   },
-  "secure_form.opened": (data) => forms.status(data.request_id, "opened"),
-  "secure_form.submitted": (data) => {
-    forms.status(data.request_id, "submitted", data.submission_id);
-    reveal.submitted(data);
-  },
-  "secure_form.viewed": (data) => forms.status(data.request_id, "viewed"),
-  "secure_form.expired": (data) => forms.status(data.request_id, "expired"),
+  ...formHandlers(forms, reveal),
 };
 
-const source = new EventSource(`/api/v1/agent/events?after=${encodeURIComponent(root.dataset.after)}`);
-for (const [type, handle] of Object.entries(handlers)) {
-  source.addEventListener(type, (event) => handle(JSON.parse(event.data)));
-}
-source.addEventListener("error", () => {
-  if (source.readyState === EventSource.CLOSED) {
-    chat.say("Live updates stopped. Reload the page to see new messages.");
-  }
-});
-document.addEventListener("sf:signing-out", () => source.close());
+listen(root.dataset.after, handlers, () =>
+  chat.say("Live updates stopped. Reload the page to see new messages."),
+);

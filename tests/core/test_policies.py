@@ -32,6 +32,7 @@ def test_the_defaults_are_the_contract() -> None:
         "link_opens": 1,
         "mfa_required_roles": [],
         "frame_ancestors": [],
+        "agent_frame_ancestors": [],
         "default_language": "en",
     }
 

@@ -1,0 +1,73 @@
+// The agent's panel in a chat console's sidebar: the workspace's secure forms for the
+// console's open conversation. The conversation comes from the console (embed-context.js);
+// a new one reloads the panel for it. Sending, viewing and forwarding are the workspace's
+// own modules, on the same API.
+import { $, announce, focusMarked, linkSummaryToFields } from "./common.js";
+import { createForms } from "./agent-forms.js";
+import { createReveal } from "./agent-reveal.js";
+import { createForward } from "./agent-forward.js";
+import { formHandlers, listen, workspaceState } from "./agent-events.js";
+import { button, el } from "./agent-dom.js";
+import { panelUrl, watchConsole } from "./embed-context.js";
+
+const root = $("#workspace");
+const allowed = JSON.parse(root.dataset.origins || "[]");
+
+focusMarked();
+linkSummaryToFields();
+
+watchConsole(allowed, (externalId) => {
+  if (externalId !== root.dataset.external) window.location.replace(panelUrl(root.dataset.site, externalId));
+});
+
+// Chatwoot gets the link from our worker; any other console from the agent, who pastes it.
+function linkMade(title, url) {
+  const box = $("#link-box");
+  if (root.dataset.relayed === "true") {
+    announce(`${title} sent. The link is being posted into the conversation.`);
+    box.replaceChildren(el("p", "", `${title} sent: the link is being posted into the conversation.`));
+    box.hidden = false;
+    return;
+  }
+  const id = "visitor-link";
+  const label = el("label", "label", `Link for the visitor (${title})`);
+  label.htmlFor = id;
+  const input = el("input", "input input-code");
+  input.id = id;
+  input.readOnly = true;
+  input.value = url;
+  const copy = button("Copy link", "button button-secondary button-small");
+  copy.addEventListener("click", async () => {
+    await navigator.clipboard.writeText(url);
+    announce("Link copied. Paste it into the conversation.");
+  });
+  box.replaceChildren(
+    el("p", "hint", "Paste this link into the conversation: it opens the form for the visitor."),
+    label,
+    input,
+    copy,
+  );
+  box.hidden = false;
+  announce(`${title} is ready to send: copy its link into the conversation.`);
+  input.focus();
+  input.select();
+}
+
+if (root.dataset.conversation) {
+  const ws = { ...workspaceState(root), platform: true };
+  const hooks = { systemLine: () => {}, linkMade }; // the chat is the console's: no transcript here
+  const forms = createForms(ws, hooks);
+  const reveal = createReveal(ws, forms, hooks);
+  const forward = createForward(reveal);
+  hooks.view = reveal.view;
+  hooks.forward = forward.start;
+  listen(
+    root.dataset.after,
+    {
+      "conversation.transferred": forms.transferred,
+      "conversation.closed": forms.closed,
+      ...formHandlers(forms, reveal),
+    },
+    () => announce("Live updates stopped. Reload the panel to see new answers."),
+  );
+}

@@ -1,0 +1,521 @@
+"""A site's Chatwoot: its settings, what we tell its conversations, and what it tells us.
+
+Settings (`configure`, `shown`, `remove`): the base URL, account, API access token and,
+to check Chatwoot's own webhooks, their secret; both secrets sealed at rest (core.sealed),
+never shown again. A Chatwoot conversation is ours under the external id `chatwoot:<n>`,
+n being Chatwoot's conversation number (its `display_id`, the id its API and webhooks use).
+
+Out (`relay_link`, `relay_status`): a message to the conversation goes through the
+webhook outbox in the transaction of the change it reports, to the site's webhooks row
+of kind "chatwoot", so Chatwoot being down delays it and loses nothing. The visitor's
+link is sealed in the outbox row (it carries an open key); the notes on submitted,
+viewed and expired carry a form's name and a time, never a value, a mask or a key.
+
+In (`on_webhook`): conversation created, assigned or resolved in Chatwoot, kept in step
+here; resolving closes ours, which kills its keys and drops its off-record values.
+Chatwoot's webhooks carry an agent's Chatwoot id, never their email, so who is who comes
+from the `agents` map an admin sets: a Chatwoot agent id to one of our agents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from core import audit, outbox
+from core import conversations as conv
+from core.actors import Actor, Role, Scope
+from core.clock import utcnow
+from core.errors import Conflict, ConversationClosed, NotFound, ValidationFailed
+from core.runtime import Runtime
+from core.schema import (
+    chatwoot_integrations,
+    conversations,
+    form_requests,
+    forms,
+    users,
+    webhook_attempts,
+    webhook_deliveries,
+    webhooks,
+)
+from core.sealed import open_text, seal_text
+from vault import VaultError
+from vault.aad import bind
+
+PREFIX = "chatwoot:"
+KIND = "chatwoot"
+MESSAGE_EVENT = "chatwoot.message"
+MAX_TOKEN = 200
+MAX_AGENTS = 500
+MAX_INBOXES = 100
+FIELDS = ("base_url", "account_id", "api_access_token", "inbox_ids", "webhook_secret", "agents")
+NOTES = {
+    "secure_form.submitted": "{form} submitted {at}. View it once in Secure forms.",
+    "secure_form.viewed": "{form} answers viewed {at} in Secure forms.",
+    "secure_form.expired": "{form} expired {at} without answers.",
+}
+# Why a URL can't be Chatwoot's, or None: connectors.webhooks.Policy.check, handed in by
+# the api (core never imports connectors).
+UrlCheck = Callable[[object], str | None]
+
+
+def external_id(number: int) -> str:
+    return f"{PREFIX}{number}"
+
+
+def number_of(external: str | None) -> int | None:
+    """Chatwoot's conversation number in an external id of ours, or None."""
+    if not external or not external.startswith(PREFIX):
+        return None
+    digits = external[len(PREFIX) :]
+    return int(digits) if digits.isdigit() and len(digits) <= 18 else None
+
+
+def _secret_aad(site_id: str) -> bytes:
+    return bind("chatwoot-webhook-secret", site_id)
+
+
+def _link_aad(site_id: str, request_id: str) -> bytes:
+    return bind("chatwoot-link", site_id, request_id)
+
+
+def _require_admin(actor: Actor) -> None:
+    actor.require_role(Role.ADMIN)
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    base_url: str
+    account_id: int
+    token: str | None  # None: keep the stored one
+    inbox_ids: list[int] | None
+    webhook_secret: str | None  # None: keep the stored one
+    agents: dict[str, str]
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**53
+
+
+def _secret_text(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_TOKEN
+        and value.isprintable()
+        and value.strip() == value
+    )
+
+
+def _validated(
+    conn: Connection, site_id: str, body: Mapping[str, Any], check_url: UrlCheck, *, first: bool
+) -> _Wanted:
+    problems: dict[str, str] = {}
+    for name in body:
+        if name not in FIELDS:
+            problems[str(name)[:64]] = "Not a field of the Chatwoot settings."
+    base_url = body.get("base_url")
+    problem = check_url(base_url)
+    if problem:
+        problems["base_url"] = problem
+    elif isinstance(base_url, str) and (base_url.rstrip("/").count("/") > 2 or "?" in base_url):
+        problems["base_url"] = "Chatwoot's address only, such as https://chat.example.com."
+    if not _positive(body.get("account_id")):
+        problems["account_id"] = "Your Chatwoot account's number (in its URLs: /accounts/<n>)."
+    token = body.get("api_access_token")
+    if token is None and first:
+        problems["api_access_token"] = "Required: an access token from Chatwoot's profile page."  # noqa: S105
+    elif token is not None and not _secret_text(token):
+        problems["api_access_token"] = f"1 to {MAX_TOKEN} printable characters."
+    secret = body.get("webhook_secret")
+    if secret is not None and not _secret_text(secret):
+        problems["webhook_secret"] = f"1 to {MAX_TOKEN} printable characters."
+    inboxes = body.get("inbox_ids")
+    if inboxes is not None and not (
+        isinstance(inboxes, list)
+        and len(inboxes) <= MAX_INBOXES
+        and all(_positive(i) for i in inboxes)
+    ):
+        problems["inbox_ids"] = f"A list of up to {MAX_INBOXES} Chatwoot inbox numbers."
+    agents = _agents(conn, site_id, body.get("agents", {}), problems)
+    if problems:
+        raise ValidationFailed("Some Chatwoot settings need fixing.", fields=problems)
+    assert isinstance(base_url, str)
+    return _Wanted(
+        base_url=base_url.rstrip("/"),
+        account_id=int(body["account_id"]),
+        token=token,
+        inbox_ids=sorted(set(inboxes)) if inboxes is not None else None,
+        webhook_secret=secret,
+        agents=agents,
+    )
+
+
+def _agents(
+    conn: Connection, site_id: str, value: object, problems: dict[str, str]
+) -> dict[str, str]:
+    """{Chatwoot agent id: our username} as sent, as {Chatwoot agent id: our user id}."""
+    if not isinstance(value, dict) or len(value) > MAX_AGENTS:
+        problems["agents"] = (
+            f"An object of up to {MAX_AGENTS} Chatwoot agent ids, each to one of this "
+            'site\'s agents by username, such as {"7": "sam"}.'
+        )
+        return {}
+    wanted = {str(k): v for k, v in value.items()}
+    bad = [
+        k for k, v in wanted.items() if not (k.isdigit() and len(k) <= 18) or not isinstance(v, str)
+    ]
+    if bad:
+        problems["agents"] = f"{bad[0][:20]!r}: a Chatwoot agent id (digits) to a username."
+        return {}
+    rows = conn.execute(
+        select(users.c.id, users.c.username).where(
+            users.c.site_id == site_id,
+            users.c.role == Role.AGENT.value,
+            users.c.username.in_(set(wanted.values())),
+        )
+    ).all()
+    ids = {r.username: r.id for r in rows}
+    unknown = [u for u in wanted.values() if u not in ids]
+    if unknown:
+        problems["agents"] = f"{unknown[0][:150]!r} is not an agent of this site."
+        return {}
+    return {k: ids[v] for k, v in wanted.items()}
+
+
+def _integration(conn: Connection, site_id: str) -> Any:
+    i, w = chatwoot_integrations, webhooks
+    return conn.execute(
+        select(i, w.c.url.label("base_url"), w.c.secret.label("token"))
+        .join(w, w.c.id == i.c.webhook_id)
+        .where(i.c.site_id == site_id)
+    ).first()
+
+
+def configure(
+    rt: Runtime, actor: Actor, body: Mapping[str, Any], check_url: UrlCheck
+) -> dict[str, Any]:
+    """Set up (or change) the site's Chatwoot; secrets left out keep their stored value."""
+    _require_admin(actor)
+    site_id, now = actor.site_id, utcnow()
+    with rt.app_engine.begin() as conn:
+        current = _integration(conn, site_id)
+        wanted = _validated(conn, site_id, body, check_url, first=current is None)
+        webhook_id = current.webhook_id if current is not None else str(uuid.uuid4())
+        values: dict[str, Any] = {"url": wanted.base_url}
+        if wanted.token is not None:
+            values["secret"] = seal_text(
+                rt.keyring, outbox.secret_aad(site_id, webhook_id), wanted.token
+            )
+        settings: dict[str, Any] = {
+            "account_id": wanted.account_id,
+            "inbox_ids": json.dumps(wanted.inbox_ids) if wanted.inbox_ids is not None else None,
+            "agents": json.dumps(wanted.agents),
+            "updated_at": now,
+        }
+        if wanted.webhook_secret is not None:
+            settings["webhook_secret"] = seal_text(
+                rt.keyring, _secret_aad(site_id), wanted.webhook_secret
+            )
+        if current is None:
+            conn.execute(
+                insert(webhooks).values(
+                    id=webhook_id,
+                    site_id=site_id,
+                    events=json.dumps([MESSAGE_EVENT]),
+                    created_at=now,
+                    kind=KIND,
+                    **values,
+                )
+            )
+            conn.execute(
+                insert(chatwoot_integrations).values(
+                    site_id=site_id, webhook_id=webhook_id, **settings
+                )
+            )
+        else:
+            conn.execute(update(webhooks).where(webhooks.c.id == webhook_id).values(**values))
+            conn.execute(
+                update(chatwoot_integrations)
+                .where(chatwoot_integrations.c.site_id == site_id)
+                .values(**settings)
+            )
+        audit.record(
+            rt,
+            site_id=site_id,
+            type="chatwoot.configured",
+            user_id=actor.user_id,
+            resource=f"chatwoot:{wanted.base_url};account:{wanted.account_id}",
+            conn=conn,
+        )
+        return _shown(_integration(conn, site_id))
+
+
+def _shown(row: Any) -> dict[str, Any]:
+    agents = json.loads(row.agents or "{}")
+    return {
+        "base_url": row.base_url,
+        "account_id": row.account_id,
+        "inbox_ids": json.loads(row.inbox_ids) if row.inbox_ids else None,
+        "api_access_token_set": True,
+        "webhook_secret_set": row.webhook_secret is not None,
+        "agents": agents,
+        "webhook_path": f"/api/v1/integrations/chatwoot/webhook/{row.site_id}",
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def shown(rt: Runtime, actor: Actor) -> dict[str, Any]:
+    """The settings as an admin sees them: never the token or the secret."""
+    _require_admin(actor)
+    with rt.app_engine.connect() as conn:
+        row = _integration(conn, actor.site_id)
+    if row is None:
+        raise NotFound("This site has no Chatwoot set up.")
+    return _shown(row)
+
+
+def remove(rt: Runtime, actor: Actor) -> None:
+    """Forget the site's Chatwoot, and any message still waiting to go to it."""
+    _require_admin(actor)
+    with rt.app_engine.begin() as conn:
+        row = _integration(conn, actor.site_id)
+        if row is None:
+            raise NotFound("This site has no Chatwoot set up.")
+        conn.execute(
+            delete(chatwoot_integrations).where(chatwoot_integrations.c.site_id == actor.site_id)
+        )
+        conn.execute(
+            delete(webhook_attempts).where(webhook_attempts.c.webhook_id == row.webhook_id)
+        )
+        conn.execute(
+            delete(webhook_deliveries).where(webhook_deliveries.c.webhook_id == row.webhook_id)
+        )
+        conn.execute(delete(webhooks).where(webhooks.c.id == row.webhook_id))
+        audit.record(
+            rt,
+            site_id=actor.site_id,
+            type="chatwoot.removed",
+            user_id=actor.user_id,
+            resource=f"chatwoot:{row.base_url}",
+            conn=conn,
+        )
+
+
+def webhook_secret(rt: Runtime, site_id: str) -> str | None:
+    """The secret Chatwoot signs its webhooks to this site with; None when there is none
+    (no Chatwoot, no secret set, or one that won't open: all refused alike)."""
+    if "\x00" in site_id or not site_id.isascii():
+        return None
+    with rt.app_engine.connect() as conn:
+        stored = conn.execute(
+            select(chatwoot_integrations.c.webhook_secret).where(
+                chatwoot_integrations.c.site_id == site_id
+            )
+        ).scalar()
+    if not stored:
+        return None
+    try:
+        return open_text(rt.keyring, _secret_aad(site_id), stored)
+    except VaultError:
+        return None
+
+
+# -- out: messages to a Chatwoot conversation, through the outbox -----------------------------
+
+
+def _target(conn: Connection, site_id: str, conversation_id: str) -> tuple[str, int, int] | None:
+    """(the outbox target, Chatwoot's account, its conversation number), or None when the
+    conversation isn't a Chatwoot one or the site has no Chatwoot."""
+    row = conn.execute(
+        select(
+            conversations.c.external_id,
+            chatwoot_integrations.c.webhook_id,
+            chatwoot_integrations.c.account_id,
+        )
+        .join(chatwoot_integrations, chatwoot_integrations.c.site_id == conversations.c.site_id)
+        .where(conversations.c.id == conversation_id, conversations.c.site_id == site_id)
+    ).first()
+    number = number_of(row.external_id) if row is not None else None
+    if row is None or number is None:
+        return None
+    return row.webhook_id, row.account_id, number
+
+
+def relays(rt: Runtime, site_id: str, conversation_id: str) -> bool:
+    """Whether messages for this conversation go to the site's Chatwoot."""
+    with rt.app_engine.connect() as conn:
+        return _target(conn, site_id, conversation_id) is not None
+
+
+def relay_link(
+    conn: Connection,
+    rt: Runtime,
+    site_id: str,
+    conversation_id: str,
+    request_id: str,
+    title: str,
+    url: str,
+) -> str | None:
+    """Post the visitor's link into the Chatwoot conversation (sealed until it goes)."""
+    target = _target(conn, site_id, conversation_id)
+    if target is None:
+        return None
+    webhook_id, account_id, number = target
+    content = (
+        f"Please fill in this secure form: {title}\n{url}\n"
+        "What you type there stays out of this chat."
+    )
+    data = {
+        "account_id": account_id,
+        "conversation_id": number,
+        "private": False,
+        "request_id": request_id,
+        "sealed_content": seal_text(rt.keyring, _link_aad(site_id, request_id), content),
+    }
+    return outbox.emit_to(conn, site_id, MESSAGE_EVENT, conversation_id, data, [webhook_id])
+
+
+def relay_status(conn: Connection, site_id: str, type: str, request_id: str) -> str | None:
+    """A private note on submitted, viewed or expired: the form's name and a time."""
+    note = NOTES.get(type)
+    if note is None:
+        return None
+    row = conn.execute(
+        select(form_requests.c.conversation_id, forms.c.name)
+        .join(forms, and_(forms.c.id == form_requests.c.form_id))
+        .where(form_requests.c.id == request_id, form_requests.c.site_id == site_id)
+    ).first()
+    if row is None:
+        return None
+    target = _target(conn, site_id, row.conversation_id)
+    if target is None:
+        return None
+    webhook_id, account_id, number = target
+    at = utcnow().strftime("%H:%M UTC")
+    data = {
+        "account_id": account_id,
+        "conversation_id": number,
+        "private": True,
+        "request_id": request_id,
+        "content": note.format(form=row.name, at=at),
+    }
+    return outbox.emit_to(conn, site_id, MESSAGE_EVENT, row.conversation_id, data, [webhook_id])
+
+
+@dataclass(frozen=True)
+class Message:
+    account_id: int
+    conversation_id: int
+    content: str
+    private: bool
+
+    def __repr__(self) -> str:  # a link carries a key: never in a log line
+        return f"Message(conversation={self.conversation_id}, private={self.private})"
+
+
+def message_of(rt: Runtime, body: bytes) -> Message:
+    """What an outbox row of MESSAGE_EVENT says to post; VaultError if it won't open."""
+    event = json.loads(body)
+    data = event["data"]
+    content = data.get("content")
+    if content is None:
+        content = open_text(
+            rt.keyring, _link_aad(event["site_id"], data["request_id"]), data["sealed_content"]
+        )
+    return Message(
+        account_id=int(data["account_id"]),
+        conversation_id=int(data["conversation_id"]),
+        content=str(content),
+        private=bool(data["private"]),
+    )
+
+
+# -- in: Chatwoot's webhooks -------------------------------------------------------------------
+
+
+def _chatwoot_actor(site_id: str) -> Actor:
+    # Chatwoot acts on conversations as a site key would: named in the transcript and the
+    # audit trail, and held to the same rules.
+    return Actor(
+        site_id=site_id,
+        role=Role.SITE_KEY,
+        key_name="Chatwoot",
+        scopes=frozenset({Scope.CONVERSATIONS}),
+    )
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def on_webhook(rt: Runtime, site_id: str, payload: object) -> dict[str, Any]:
+    """Keep our conversation in step with one (signature-checked) Chatwoot event; what
+    was done, in a word. Events of other kinds, or of inboxes the site left out, are
+    acknowledged and ignored: Chatwoot retries whatever is not a 2xx."""
+    event = _dict(payload)
+    kind = event.get("event")
+    number = event.get("id")
+    if kind not in ("conversation_created", "conversation_updated", "conversation_status_changed"):
+        return {"outcome": "ignored"}
+    if not _positive(number):
+        raise ValidationFailed(
+            "A conversation event names its conversation.",
+            fields={"id": "Chatwoot's conversation number."},
+        )
+    assert isinstance(number, int)
+    with rt.app_engine.connect() as conn:
+        settings = conn.execute(
+            select(chatwoot_integrations).where(chatwoot_integrations.c.site_id == site_id)
+        ).first()
+    if settings is None:
+        raise NotFound()
+    inboxes = json.loads(settings.inbox_ids) if settings.inbox_ids else None
+    if inboxes is not None and event.get("inbox_id") not in inboxes:
+        return {"outcome": "ignored"}
+    actor = _chatwoot_actor(site_id)
+    meta = _dict(event.get("meta"))
+    agents: dict[str, str] = json.loads(settings.agents or "{}")
+    assignee = _dict(meta.get("assignee")).get("id")
+    agent_id = agents.get(str(assignee)) if assignee is not None else None
+    ours, created = _find_or_create(rt, actor, number, meta, agent_id)
+    if event.get("status") == "resolved":
+        if ours.status == conv.ACTIVE:
+            conv.close(rt, actor, ours.id)
+            return {"outcome": "closed", "conversation_id": ours.id}
+        return {"outcome": "unchanged", "conversation_id": ours.id}
+    if ours.status == conv.ACTIVE and ours.agent_id != agent_id:
+        try:
+            conv.transfer(rt, actor, ours.id, agent_id)
+        except ConversationClosed:
+            return {"outcome": "unchanged", "conversation_id": ours.id}
+        return {"outcome": "assigned", "conversation_id": ours.id}
+    return {"outcome": "created" if created else "unchanged", "conversation_id": ours.id}
+
+
+def _find_or_create(
+    rt: Runtime, actor: Actor, number: int, meta: Mapping[str, Any], agent_id: str | None
+) -> tuple[Any, bool]:
+    """Ours for Chatwoot's conversation `number`, made now if no event made it before
+    (an event can come first after a missed one, or two can race)."""
+    wanted = external_id(number)
+    found = conv.by_external_id(rt, actor.site_id, wanted)
+    if found is not None:
+        return found, False
+    name = _dict(meta.get("sender")).get("name")
+    visitor = name.strip()[:200] if isinstance(name, str) and name.strip() else None
+    # A Conflict: the other event of a race made it, the same row either way.
+    with contextlib.suppress(Conflict):
+        conv.create_conversation(rt, actor, visitor, agent_id, wanted)
+    found = conv.by_external_id(rt, actor.site_id, wanted)
+    assert found is not None
+    return found, True
