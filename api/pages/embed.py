@@ -30,7 +30,7 @@ from api import i18n
 from api.auth import cookie_token, csrf_ok
 from api.pages import session as page_session
 from api.pages.agent import STATUS_WORDS
-from api.pages.render import error_page, render
+from api.pages.render import error_page, page_headers, render
 from api.pages.signin import Refusal, checked_sign_in, sign_in_page
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
 from core import chatwoot, sessions, workspace
@@ -227,7 +227,9 @@ async def login(request: Request) -> Response:
         next_path = wanted if wanted and wanted.startswith("/embed/agent/") else None
         next_path = next_path or _panel_url(site_id, None)
         outcome = checked_sign_in(request, posted, site_id, username, framed=True)
-        if isinstance(outcome, Response):
+        if isinstance(outcome, Response):  # the refused page, shown in the frame
+            outcome.headers.update(page_headers(ancestors))
+            del outcome.headers["x-frame-options"]
             return outcome
         if isinstance(outcome, Refusal):
             return _sign_in(

@@ -146,6 +146,9 @@ def test_a_sign_in_goes_nowhere_but_the_panel_and_is_for_agents(
         follow_redirects=False,
     )
     assert r.status_code == 403
+    # Refused in words inside the frame, not by the browser's own blocked page.
+    assert r.headers["content-security-policy"].endswith(f"frame-ancestors {CONSOLE}")
+    assert "x-frame-options" not in r.headers
     assert not [c for c in r.headers.get_list("set-cookie") if c.startswith("sf_panel=")]
 
 
