@@ -183,7 +183,7 @@ export function createForms(ws, hooks) {
       addRow(body, title, null);
       hooks.systemLine(`Secure form '${title}' sent`);
       choice.value = "";
-      if (hooks.linkMade) hooks.linkMade(title, body.visitor_url);
+      if (hooks.linkMade) hooks.linkMade(title, body.visitor_url, body.request_id);
       else announce(`${title} sent. The visitor sees it in the chat.`);
       return;
     }

@@ -21,8 +21,9 @@ watchConsole(allowed, (externalId) => {
 });
 
 // Chatwoot gets the link from our worker; any other console from the agent, who pastes it.
-function linkMade(title, url) {
+function linkMade(title, url, requestId) {
   const box = $("#link-box");
+  box.dataset.request = requestId;
   if (root.dataset.relayed === "true") {
     announce(`${title} sent. The link is being posted into the conversation.`);
     box.replaceChildren(el("p", "", `${title} sent: the link is being posted into the conversation.`));
@@ -53,6 +54,13 @@ function linkMade(title, url) {
   input.select();
 }
 
+function linkDone(data) {
+  const box = $("#link-box");
+  if (box.dataset.request !== data.request_id) return;
+  box.replaceChildren();
+  box.hidden = true;
+}
+
 if (root.dataset.conversation) {
   const ws = { ...workspaceState(root), platform: true };
   const hooks = { systemLine: () => {}, linkMade }; // the chat is the console's: no transcript here
@@ -61,12 +69,20 @@ if (root.dataset.conversation) {
   const forward = createForward(reveal);
   hooks.view = reveal.view;
   hooks.forward = forward.start;
+  const base = formHandlers(forms, reveal);
+  // Once answered or expired, the link opens nothing more: it leaves the panel.
+  const thenLinkDone = (type) => (data) => {
+    linkDone(data);
+    base[type](data);
+  };
   listen(
     root.dataset.after,
     {
       "conversation.transferred": forms.transferred,
       "conversation.closed": forms.closed,
-      ...formHandlers(forms, reveal),
+      ...base,
+      "secure_form.submitted": thenLinkDone("secure_form.submitted"),
+      "secure_form.expired": thenLinkDone("secure_form.expired"),
     },
     () => announce("Live updates stopped. Reload the panel to see new answers."),
   );

@@ -135,6 +135,7 @@ def test_an_agent_signs_in_sends_and_reveals_inside_a_console(
 
     # The status moves by itself; the answers are revealed in the frame.
     expect(request.locator(".request-status")).to_have_text("Submitted: answers ready")
+    expect(link).to_have_count(0)  # an answered link opens nothing more: it leaves the panel
     view = request.get_by_role("button", name=re.compile("View answers"))
     view.focus()
     page.keyboard.press("Enter")
