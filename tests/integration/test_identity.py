@@ -371,6 +371,7 @@ def test_site_policies_have_defaults_and_refuse_unsafe_values_by_name(stack: Sta
         "link_opens": 1,
         "mfa_required_roles": [],
         "frame_ancestors": [],
+        "agent_frame_ancestors": [],
         "default_language": "en",
     }
     for name, bad in (
