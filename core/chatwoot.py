@@ -11,15 +11,11 @@ of kind "chatwoot", so Chatwoot being down delays it and loses nothing. The visi
 link is sealed in the outbox row (it carries an open key); the notes on submitted,
 viewed and expired carry a form's name and a time, never a value, a mask or a key.
 
-In (`on_webhook`): conversation created, assigned or resolved in Chatwoot, kept in step
-here; resolving closes ours, which kills its keys and drops its off-record values.
-Chatwoot's webhooks carry an agent's Chatwoot id, never their email, so who is who comes
-from the `agents` map an admin sets: a Chatwoot agent id to one of our agents.
+What Chatwoot tells us (its webhooks) is core.chatwoot_inbound.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -30,10 +26,9 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from core import audit, outbox
-from core import conversations as conv
-from core.actors import Actor, Role, Scope
+from core.actors import Actor, Role
 from core.clock import utcnow
-from core.errors import Conflict, ConversationClosed, NotFound, ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from core.runtime import Runtime
 from core.schema import (
     chatwoot_integrations,
@@ -103,7 +98,7 @@ class _Wanted:
     agents: dict[str, str]
 
 
-def _positive(value: object) -> bool:
+def positive(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**53
 
 
@@ -129,7 +124,7 @@ def _validated(
         problems["base_url"] = problem
     elif isinstance(base_url, str) and (base_url.rstrip("/").count("/") > 2 or "?" in base_url):
         problems["base_url"] = "Chatwoot's address only, such as https://chat.example.com."
-    if not _positive(body.get("account_id")):
+    if not positive(body.get("account_id")):
         problems["account_id"] = "Your Chatwoot account's number (in its URLs: /accounts/<n>)."
     token = body.get("api_access_token")
     if token is None and first:
@@ -143,7 +138,7 @@ def _validated(
     if inboxes is not None and not (
         isinstance(inboxes, list)
         and len(inboxes) <= MAX_INBOXES
-        and all(_positive(i) for i in inboxes)
+        and all(positive(i) for i in inboxes)
     ):
         problems["inbox_ids"] = f"A list of up to {MAX_INBOXES} Chatwoot inbox numbers."
     agents = _agents(conn, site_id, body.get("agents", {}), problems)
@@ -438,84 +433,3 @@ def message_of(rt: Runtime, body: bytes) -> Message:
         content=str(content),
         private=bool(data["private"]),
     )
-
-
-# -- in: Chatwoot's webhooks -------------------------------------------------------------------
-
-
-def _chatwoot_actor(site_id: str) -> Actor:
-    # Chatwoot acts on conversations as a site key would: named in the transcript and the
-    # audit trail, and held to the same rules.
-    return Actor(
-        site_id=site_id,
-        role=Role.SITE_KEY,
-        key_name="Chatwoot",
-        scopes=frozenset({Scope.CONVERSATIONS}),
-    )
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def on_webhook(rt: Runtime, site_id: str, payload: object) -> dict[str, Any]:
-    """Keep our conversation in step with one (signature-checked) Chatwoot event; what
-    was done, in a word. Events of other kinds, or of inboxes the site left out, are
-    acknowledged and ignored: Chatwoot retries whatever is not a 2xx."""
-    event = _dict(payload)
-    kind = event.get("event")
-    number = event.get("id")
-    if kind not in ("conversation_created", "conversation_updated", "conversation_status_changed"):
-        return {"outcome": "ignored"}
-    if not _positive(number):
-        raise ValidationFailed(
-            "A conversation event names its conversation.",
-            fields={"id": "Chatwoot's conversation number."},
-        )
-    assert isinstance(number, int)
-    with rt.app_engine.connect() as conn:
-        settings = conn.execute(
-            select(chatwoot_integrations).where(chatwoot_integrations.c.site_id == site_id)
-        ).first()
-    if settings is None:
-        raise NotFound()
-    inboxes = json.loads(settings.inbox_ids) if settings.inbox_ids else None
-    if inboxes is not None and event.get("inbox_id") not in inboxes:
-        return {"outcome": "ignored"}
-    actor = _chatwoot_actor(site_id)
-    meta = _dict(event.get("meta"))
-    agents: dict[str, str] = json.loads(settings.agents or "{}")
-    assignee = _dict(meta.get("assignee")).get("id")
-    agent_id = agents.get(str(assignee)) if assignee is not None else None
-    ours, created = _find_or_create(rt, actor, number, meta, agent_id)
-    if event.get("status") == "resolved":
-        if ours.status == conv.ACTIVE:
-            conv.close(rt, actor, ours.id)
-            return {"outcome": "closed", "conversation_id": ours.id}
-        return {"outcome": "unchanged", "conversation_id": ours.id}
-    if ours.status == conv.ACTIVE and ours.agent_id != agent_id:
-        try:
-            conv.transfer(rt, actor, ours.id, agent_id)
-        except ConversationClosed:
-            return {"outcome": "unchanged", "conversation_id": ours.id}
-        return {"outcome": "assigned", "conversation_id": ours.id}
-    return {"outcome": "created" if created else "unchanged", "conversation_id": ours.id}
-
-
-def _find_or_create(
-    rt: Runtime, actor: Actor, number: int, meta: Mapping[str, Any], agent_id: str | None
-) -> tuple[Any, bool]:
-    """Ours for Chatwoot's conversation `number`, made now if no event made it before
-    (an event can come first after a missed one, or two can race)."""
-    wanted = external_id(number)
-    found = conv.by_external_id(rt, actor.site_id, wanted)
-    if found is not None:
-        return found, False
-    name = _dict(meta.get("sender")).get("name")
-    visitor = name.strip()[:200] if isinstance(name, str) and name.strip() else None
-    # A Conflict: the other event of a race made it, the same row either way.
-    with contextlib.suppress(Conflict):
-        conv.create_conversation(rt, actor, visitor, agent_id, wanted)
-    found = conv.by_external_id(rt, actor.site_id, wanted)
-    assert found is not None
-    return found, True

@@ -13,7 +13,7 @@ from api.endpoints import ANY_BODY, PUBLIC, Ctx
 from api.errors import ApiError
 from api.routes import registry
 from connectors import chatwoot as chatwoot_connector
-from core import chatwoot
+from core import chatwoot, chatwoot_inbound
 from core.actors import Role
 
 ADMIN = (Role.ADMIN,)
@@ -93,4 +93,4 @@ def chatwoot_webhook(ctx: Ctx) -> dict[str, Any]:
             "The X-Chatwoot-Signature does not match, or its timestamp is more than "
             "5 minutes away.",
         )
-    return chatwoot.on_webhook(ctx.rt, site_id, ctx.body)
+    return chatwoot_inbound.on_webhook(ctx.rt, site_id, ctx.body)
