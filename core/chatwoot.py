@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from core import audit, outbox
@@ -380,14 +380,23 @@ def relay_link(
     return outbox.emit_to(conn, site_id, MESSAGE_EVENT, conversation_id, data, [webhook_id])
 
 
+def _has_chatwoot(conn: Connection, site_id: str) -> bool:
+    # On the worker's path for every submission: most sites have no Chatwoot, and for
+    # them this one primary-key read is the whole cost.
+    found = conn.execute(
+        select(chatwoot_integrations.c.site_id).where(chatwoot_integrations.c.site_id == site_id)
+    ).first()
+    return found is not None
+
+
 def relay_status(conn: Connection, site_id: str, type: str, request_id: str) -> str | None:
     """A private note on submitted, viewed or expired: the form's name and a time."""
     note = NOTES.get(type)
-    if note is None:
+    if note is None or not _has_chatwoot(conn, site_id):
         return None
     row = conn.execute(
         select(form_requests.c.conversation_id, forms.c.name)
-        .join(forms, and_(forms.c.id == form_requests.c.form_id))
+        .join(forms, forms.c.id == form_requests.c.form_id)
         .where(form_requests.c.id == request_id, form_requests.c.site_id == site_id)
     ).first()
     if row is None:
