@@ -73,7 +73,9 @@ def verified(
     now: Callable[[], float] = time.time,
 ) -> bool:
     """True only for a body Chatwoot signed with `secret` within WINDOW_S of now."""
-    if not timestamp or not signature or not timestamp.isdigit() or len(timestamp) > 12:
+    if not timestamp or not signature or len(timestamp) > 12:
+        return False
+    if not (timestamp.isascii() and timestamp.isdigit()):  # "²" is a digit to isdigit()
         return False
     if abs(now() - int(timestamp)) > WINDOW_S:
         return False

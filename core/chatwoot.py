@@ -17,6 +17,7 @@ What Chatwoot tells us (its webhooks) is core.chatwoot_inbound.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from core.schema import (
     conversations,
     form_requests,
     forms,
+    sites,
     users,
     webhook_attempts,
     webhook_deliveries,
@@ -45,6 +47,9 @@ from vault import VaultError
 from vault.aad import bind
 
 PREFIX = "chatwoot:"
+_NUMBER = re.compile(r"[1-9][0-9]{0,17}")
+_TOKEN_NEEDED = "Required with a new base_url: an access token from Chatwoot's profile page."  # noqa: S105
+MAX_ACCOUNT = 2**31 - 1  # the column is a 32-bit integer
 KIND = "chatwoot"
 MESSAGE_EVENT = "chatwoot.message"
 MAX_TOKEN = 200
@@ -70,7 +75,8 @@ def number_of(external: str | None) -> int | None:
     if not external or not external.startswith(PREFIX):
         return None
     digits = external[len(PREFIX) :]
-    return int(digits) if digits.isdigit() and len(digits) <= 18 else None
+    # Canonical only: "chatwoot:042" or "chatwoot:²" would name conversation 42 or crash.
+    return int(digits) if _NUMBER.fullmatch(digits) else None
 
 
 def _secret_aad(site_id: str) -> bytes:
@@ -112,8 +118,15 @@ def _secret_text(value: object) -> bool:
 
 
 def _validated(
-    conn: Connection, site_id: str, body: Mapping[str, Any], check_url: UrlCheck, *, first: bool
+    conn: Connection,
+    site_id: str,
+    body: Mapping[str, Any],
+    check_url: UrlCheck,
+    *,
+    current_url: str | None,
 ) -> _Wanted:
+    """The settings asked for. A new Chatwoot, or a new address for it, needs its token
+    again: the stored one must never follow the address to another host."""
     problems: dict[str, str] = {}
     for name in body:
         if name not in FIELDS:
@@ -124,11 +137,13 @@ def _validated(
         problems["base_url"] = problem
     elif isinstance(base_url, str) and (base_url.rstrip("/").count("/") > 2 or "?" in base_url):
         problems["base_url"] = "Chatwoot's address only, such as https://chat.example.com."
-    if not positive(body.get("account_id")):
+    account = body.get("account_id")
+    if not positive(account) or account > MAX_ACCOUNT:  # type: ignore[operator]
         problems["account_id"] = "Your Chatwoot account's number (in its URLs: /accounts/<n>)."
     token = body.get("api_access_token")
-    if token is None and first:
-        problems["api_access_token"] = "Required: an access token from Chatwoot's profile page."  # noqa: S105
+    moved = isinstance(base_url, str) and base_url.rstrip("/") != current_url
+    if token is None and moved:
+        problems["api_access_token"] = _TOKEN_NEEDED
     elif token is not None and not _secret_text(token):
         problems["api_access_token"] = f"1 to {MAX_TOKEN} printable characters."
     secret = body.get("webhook_secret")
@@ -203,8 +218,11 @@ def configure(
     _require_admin(actor)
     site_id, now = actor.site_id, utcnow()
     with rt.app_engine.begin() as conn:
+        # The site row's lock first: two first PUTs at once would both insert.
+        conn.execute(update(sites).where(sites.c.id == site_id).values(name=sites.c.name))
         current = _integration(conn, site_id)
-        wanted = _validated(conn, site_id, body, check_url, first=current is None)
+        current_url = current.base_url if current is not None else None
+        wanted = _validated(conn, site_id, body, check_url, current_url=current_url)
         webhook_id = current.webhook_id if current is not None else str(uuid.uuid4())
         values: dict[str, Any] = {"url": wanted.base_url}
         if wanted.token is not None:
@@ -252,11 +270,20 @@ def configure(
             resource=f"chatwoot:{wanted.base_url};account:{wanted.account_id}",
             conn=conn,
         )
-        return _shown(_integration(conn, site_id))
+        return _shown(conn, _integration(conn, site_id))
 
 
-def _shown(row: Any) -> dict[str, Any]:
-    agents = json.loads(row.agents or "{}")
+def _shown(conn: Connection, row: Any) -> dict[str, Any]:
+    # As PUT takes them: by username, so what GET answers can be sent back as it is.
+    ids: dict[str, str] = json.loads(row.agents or "{}")
+    names = dict(
+        conn.execute(
+            select(users.c.id, users.c.username).where(
+                users.c.site_id == row.site_id, users.c.id.in_(set(ids.values()))
+            )
+        ).all()
+    )
+    agents = {k: names[v] for k, v in ids.items() if v in names}
     return {
         "base_url": row.base_url,
         "account_id": row.account_id,
@@ -274,9 +301,9 @@ def shown(rt: Runtime, actor: Actor) -> dict[str, Any]:
     _require_admin(actor)
     with rt.app_engine.connect() as conn:
         row = _integration(conn, actor.site_id)
-    if row is None:
-        raise NotFound("This site has no Chatwoot set up.")
-    return _shown(row)
+        if row is None:
+            raise NotFound("This site has no Chatwoot set up.")
+        return _shown(conn, row)
 
 
 def remove(rt: Runtime, actor: Actor) -> None:

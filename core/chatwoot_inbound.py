@@ -20,7 +20,7 @@ from core.actors import Actor, Role, Scope
 from core.chatwoot import external_id, positive
 from core.errors import Conflict, ConversationClosed, NotFound, ValidationFailed
 from core.runtime import Runtime
-from core.schema import chatwoot_integrations
+from core.schema import chatwoot_integrations, users
 
 
 def _chatwoot_actor(site_id: str) -> Actor:
@@ -66,7 +66,7 @@ def on_webhook(rt: Runtime, site_id: str, payload: object) -> dict[str, Any]:
     meta = _dict(event.get("meta"))
     agents: dict[str, str] = json.loads(settings.agents or "{}")
     assignee = _dict(meta.get("assignee")).get("id")
-    agent_id = agents.get(str(assignee)) if assignee is not None else None
+    agent_id = _usable(rt, site_id, agents.get(str(assignee)) if assignee is not None else None)
     ours, created = _find_or_create(rt, actor, number, meta, agent_id)
     if event.get("status") == "resolved":
         if ours.status == conv.ACTIVE:
@@ -82,6 +82,23 @@ def on_webhook(rt: Runtime, site_id: str, payload: object) -> dict[str, Any]:
     return {"outcome": "created" if created else "unchanged", "conversation_id": ours.id}
 
 
+def _usable(rt: Runtime, site_id: str, agent_id: str | None) -> str | None:
+    """The mapped agent, if still an enabled agent of the site; else nobody (a disabled or
+    deleted account must neither get the chat nor make Chatwoot's events fail for good)."""
+    if agent_id is None:
+        return None
+    with rt.app_engine.connect() as conn:
+        found = conn.execute(
+            select(users.c.id).where(
+                users.c.id == agent_id,
+                users.c.site_id == site_id,
+                users.c.role == Role.AGENT.value,
+                users.c.enabled.is_(True),
+            )
+        ).first()
+    return agent_id if found is not None else None
+
+
 def _find_or_create(
     rt: Runtime, actor: Actor, number: int, meta: Mapping[str, Any], agent_id: str | None
 ) -> tuple[Any, bool]:
@@ -95,7 +112,7 @@ def _find_or_create(
     visitor = name.strip()[:200] if isinstance(name, str) and name.strip() else None
     # A Conflict: the other event of a race made it, the same row either way.
     with contextlib.suppress(Conflict):
-        conv.create_conversation(rt, actor, visitor, agent_id, wanted)
+        conv.create_conversation(rt, actor, visitor, agent_id, wanted, connector=True)
     found = conv.by_external_id(rt, actor.site_id, wanted)
     assert found is not None
     return found, True

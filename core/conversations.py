@@ -69,15 +69,30 @@ def _external_id_taken() -> Conflict:
     )
 
 
+# External ids a connector of ours keeps in step with its platform (core.chatwoot_inbound):
+# nobody else may name a conversation so, or an agent could make the service post into a
+# platform conversation that is not theirs.
+RESERVED_PREFIXES = ("chatwoot:",)
+
+
 def create_conversation(
     rt: Runtime,
     actor: Actor,
     visitor_name: str | None,
     agent_id: str | None,
     external_id: str | None = None,
+    *,
+    connector: bool = False,
 ) -> dict[str, Any]:
     if external_id is not None:
         external_id = checked_external_id(external_id)
+        if not connector and external_id.lower().startswith(RESERVED_PREFIXES):
+            raise ValidationFailed(
+                "This external_id is kept by a connector.",
+                fields={
+                    "external_id": "Ids starting chatwoot: are made by the Chatwoot connector."
+                },
+            )
     if actor.role == Role.AGENT:
         agent_id = agent_id or actor.user_id
         if agent_id != actor.user_id:

@@ -20,16 +20,13 @@ watchConsole(allowed, (externalId) => {
   if (externalId !== root.dataset.external) window.location.replace(panelUrl(root.dataset.site, externalId));
 });
 
-// Chatwoot gets the link from our worker; any other console from the agent, who pastes it.
+// Chatwoot gets the link from our worker; any other console from the agent, who pastes
+// it. Shown either way: a link Chatwoot never got (its token revoked, it down for a day)
+// must not leave the agent with nothing to give the visitor.
 function linkMade(title, url, requestId) {
   const box = $("#link-box");
   box.dataset.request = requestId;
-  if (root.dataset.relayed === "true") {
-    announce(`${title} sent. The link is being posted into the conversation.`);
-    box.replaceChildren(el("p", "", `${title} sent: the link is being posted into the conversation.`));
-    box.hidden = false;
-    return;
-  }
+  const relayed = root.dataset.relayed === "true";
   const id = "visitor-link";
   const label = el("label", "label", `Link for the visitor (${title})`);
   label.htmlFor = id;
@@ -42,16 +39,16 @@ function linkMade(title, url, requestId) {
     await navigator.clipboard.writeText(url);
     announce("Link copied. Paste it into the conversation.");
   });
-  box.replaceChildren(
-    el("p", "hint", "Paste this link into the conversation: it opens the form for the visitor."),
-    label,
-    input,
-    copy,
-  );
+  const hint = relayed
+    ? "The link is being posted into the conversation for you. If it does not appear there, copy it from here."
+    : "Paste this link into the conversation: it opens the form for the visitor.";
+  box.replaceChildren(el("p", "hint", hint), label, input, copy);
   box.hidden = false;
-  announce(`${title} is ready to send: copy its link into the conversation.`);
-  input.focus();
-  input.select();
+  announce(relayed ? `${title} sent: the link is being posted into the conversation.` : `${title} is ready to send: copy its link into the conversation.`);
+  if (!relayed) {
+    input.focus();
+    input.select();
+  }
 }
 
 function linkDone(data) {

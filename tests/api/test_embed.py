@@ -96,7 +96,8 @@ def test_the_panel_shows_only_the_assigned_agents_conversation(
 ) -> None:
     agent_id, username, password = _user(api, admin, "agent")
     other_id, _, _ = _user(api, admin, "agent")
-    mine, theirs = f"chatwoot:{secrets.randbelow(10**9)}", f"chatwoot:{secrets.randbelow(10**9)}"
+    # Another console than Chatwoot names its conversation in the URL (?external_id=).
+    mine, theirs = f"console:{secrets.token_hex(6)}", f"console:{secrets.token_hex(6)}"
     for external, owner, name in ((mine, agent_id, "Vera"), (theirs, other_id, "Otto")):
         r = api.http.post(
             "/api/v1/conversations",
@@ -174,3 +175,16 @@ def test_consoles_allowed_to_frame_the_panel_follow_the_origin_rules() -> None:
         with pytest.raises(PolicyOutOfBounds) as refused:
             validated(SitePolicies(), {"agent_frame_ancestors": bad})
         assert refused.value.fields is not None and "agent_frame_ancestors" in refused.value.fields
+
+
+def test_chatwoot_ids_are_the_connectors_alone(api: Api, admin: str) -> None:
+    # Else an agent could name a Chatwoot conversation not theirs and have the service
+    # post into it with the site's token.
+    for external in ("chatwoot:12", "Chatwoot:12", "chatwoot:012"):
+        r = api.http.post(
+            "/api/v1/conversations",
+            headers=bearer(admin),
+            json={"visitor": {"name": "V"}, "external_id": external},
+        )
+        assert r.status_code == 422, r.text
+        assert "external_id" in r.json()["fields"]

@@ -48,6 +48,7 @@ class Linked:
     site: OwnSite
     desk: Desk
     chatwoot: Chatwoot
+    username: str
 
     def hook(self, body: bytes, headers: dict[str, str] | None = None) -> Any:
         with self.site.stack.client() as c:
@@ -81,7 +82,7 @@ def linked(cw_stack: Stack, chatwoot: Chatwoot) -> Linked:
     }
     r = site.call("PUT", "/site/integrations/chatwoot", site.admin, settings)
     assert r.status_code == 200, r.text
-    return Linked(site, desk, chatwoot)
+    return Linked(site, desk, chatwoot, username)
 
 
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
@@ -100,18 +101,30 @@ def test_settings_are_sealed_and_checked(linked: Linked) -> None:
     assert r.status_code == 200
     shown = r.json()
     assert shown["api_access_token_set"] and shown["webhook_secret_set"]
-    assert shown["agents"] == {str(SAM): linked.desk.agent_id}
+    assert shown["agents"] == {str(SAM): linked.username}
+    # What GET answers goes back as it is (token and secret left out keep their value).
+    again = {k: shown[k] for k in ("base_url", "account_id", "agents")}
+    r = site.call("PUT", "/site/integrations/chatwoot", site.admin, again)
+    assert r.status_code == 200 and r.json()["agents"] == shown["agents"], r.text
+    # A new address needs the token again: the stored one never follows it elsewhere.
+    moved = {**again, "base_url": "http://127.0.0.1:9"}
+    r = site.call("PUT", "/site/integrations/chatwoot", site.admin, moved)
+    assert r.status_code == 422 and "api_access_token" in r.json()["fields"], r.text
     assert cw.token not in r.text and SECRET not in r.text
     for bad, field in (
         ({"account_id": 4, "base_url": cw.base_url, "api_access_token": "t", "x": 1}, "x"),
         ({"account_id": 0, "base_url": cw.base_url}, "account_id"),
+        ({"account_id": 2**31, "base_url": cw.base_url}, "account_id"),
         ({"account_id": 4, "base_url": cw.base_url, "agents": {"7": "nobody"}}, "agents"),
         ({"account_id": 4, "base_url": "ftp://chat.example.com"}, "base_url"),
     ):
         r = site.call("PUT", "/site/integrations/chatwoot", site.admin, bad)
         assert r.status_code == 422, r.text
         assert field in r.json()["fields"]
-    assert site.call("GET", "/site/integrations/chatwoot", site.admin).json() == shown
+    now = site.call("GET", "/site/integrations/chatwoot", site.admin).json()
+    assert {k: v for k, v in now.items() if k != "updated_at"} == {
+        k: v for k, v in shown.items() if k != "updated_at"
+    }
     r = site.call("GET", "/site/integrations/chatwoot", linked.desk.agent)
     assert r.status_code == 403
     # The row that carries Chatwoot's messages is not one of the site's webhooks.
