@@ -27,7 +27,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api import i18n
-from api.auth import cookie_token, csrf_ok
+from api.auth import Access, Setup, cookie_token, csrf_ok, setup_blocks
 from api.pages import session as page_session
 from api.pages.agent import STATUS_WORDS
 from api.pages.render import error_page, page_headers, render
@@ -43,6 +43,13 @@ from core.runtime import Runtime
 from core.text import is_id, one_line
 
 _LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
+_AGENTS_ONLY = "This panel is for the agents of this site: sign in as one."
+_SETUP_WORDS = {
+    Setup.PASSWORD: "An administrator set your password. Choose your own in the Secure forms "
+    "workspace first (sign in there, outside this console), then reload this panel.",
+    Setup.MFA: "Your site asks you to set up two-step sign-in. Do it in the Secure forms "
+    "workspace first (sign in there, outside this console), then reload this panel.",
+}
 
 
 def _cookies_note(public_url: str) -> dict[str, str] | None:
@@ -194,9 +201,7 @@ async def panel(request: Request) -> Response:
             return _unknown_site(request)
         actor = page_session.page_actor(request, svc.rt, svc.settings)
         if actor is None or actor.site_id != site_id or actor.role != Role.AGENT:
-            problem = None
-            if actor is not None:
-                problem = "This panel is for the agents of this site: sign in as one."
+            problem = _AGENTS_ONLY if actor is not None else None
             return _sign_in(
                 request,
                 site_id,
@@ -204,6 +209,9 @@ async def panel(request: Request) -> Response:
                 next_path=_panel_url(site_id, _external_id(request)),
                 problem=problem,
             )
+        step = setup_blocks(svc.rt, Access(), actor, f"GET {request.url.path}")
+        if step is not None:
+            return _sign_in(request, site_id, ancestors, problem=_SETUP_WORDS[step])
         return _panel(request, svc.rt, actor, site_id, ancestors)
 
     return await run_in_threadpool(work)
@@ -241,6 +249,18 @@ async def login(request: Request) -> Response:
                 status_code=outcome.status,
                 errors=outcome.errors,
                 problem=outcome.problem,
+            )
+        if outcome["user"]["role"] != Role.AGENT.value:
+            # Refused before any cookie: a console's frame holds an agent's session only.
+            sessions.end_session(svc.rt, outcome["token"])
+            return _sign_in(
+                request,
+                site_id,
+                ancestors,
+                username=username,
+                next_path=next_path,
+                status_code=403,
+                problem=_AGENTS_ONLY,
             )
         response = RedirectResponse(next_path, status_code=303)
         page_session.remember(response, svc.settings, outcome["token"], framed=True)

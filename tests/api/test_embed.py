@@ -134,9 +134,18 @@ def test_a_sign_in_goes_nowhere_but_the_panel_and_is_for_agents(
     _, username, password = _user(api, admin, "agent")
     _signed_in(api, framed_site, username, password, "/admin")  # `next` elsewhere: the panel
     _, manager, manager_password = _user(api, admin, "manager")
-    cookie = {"Cookie": _signed_in(api, framed_site, manager, manager_password, framed_site)}
-    r = api.http.get(framed_site, headers=cookie)
-    assert "This panel is for the agents of this site" in r.text
+    page = api.http.get(framed_site)
+    binding = _set_cookie(page, "sf_panel_login").split(";", 1)[0]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    r = api.http.post(
+        f"{framed_site}/login",
+        headers={"Cookie": binding},
+        data={"csrf": csrf.group(1), "username": manager, "password": manager_password},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403 and "This panel is for the agents of this site" in r.text
+    assert not [c for c in r.headers.get_list("set-cookie") if c.startswith("sf_panel=")]
 
     page = api.http.get(framed_site)
     binding = _set_cookie(page, "sf_panel_login").split(";", 1)[0]
@@ -188,3 +197,19 @@ def test_chatwoot_ids_are_the_connectors_alone(api: Api, admin: str) -> None:
         )
         assert r.status_code == 422, r.text
         assert "external_id" in r.json()["fields"]
+
+
+def test_an_unfinished_setup_is_finished_in_the_workspace_first(
+    api: Api, admin: str, framed_site: str
+) -> None:
+    username, password = f"agent-{secrets.token_hex(4)}", f"pw-{secrets.token_hex(8)}"
+    r = api.http.post(
+        "/api/v1/users",
+        headers=bearer(admin),
+        json={"username": username, "password": password, "role": "agent"},
+    )
+    assert r.status_code == 201, r.text
+    cookie = {"Cookie": _signed_in(api, framed_site, username, password, framed_site)}
+    r = api.http.get(f"{framed_site}?external_id=console:x", headers=cookie)
+    assert "Choose your own in the Secure forms workspace first" in r.text
+    assert 'id="workspace"' not in r.text
