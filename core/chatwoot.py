@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +40,10 @@ from core.schema import (
     users,
     webhook_attempts,
     webhook_deliveries,
+    webhook_events,
     webhooks,
 )
-from core.sealed import open_text, seal_text
+from core.sealed import SEAL_PURPOSE, open_text, seal_text, sealed_key_id
 from vault import VaultError
 from vault.aad import bind
 
@@ -469,3 +470,82 @@ def message_of(rt: Runtime, body: bytes) -> Message:
         content=str(content),
         private=bool(data["private"]),
     )
+
+
+# -- keyring rotation (core.keys) ------------------------------------------------------------
+
+
+def _pending_links(conn: Connection) -> Sequence[Any]:
+    """Link messages not yet delivered: their sealed content still has to open."""
+    e, d = webhook_events, webhook_deliveries
+    return conn.execute(
+        select(e.c.id, e.c.site_id, e.c.body)
+        .join(d, d.c.event_seq == e.c.seq)
+        .where(e.c.type == MESSAGE_EVENT, d.c.status == outbox.PENDING)
+    ).all()
+
+
+def _sealed_link(body: str) -> tuple[str, str] | None:
+    data = json.loads(body)["data"]
+    sealed = data.get("sealed_content")
+    return (data["request_id"], sealed) if sealed else None
+
+
+def secrets_by_key(rt: Runtime) -> dict[str, int]:
+    """How many webhook secrets and undelivered links each keyring key seals: a key in use
+    can't be retired (the API token is a webhooks row's secret: core.webhooks counts it)."""
+    counts: dict[str, int] = {}
+    with rt.app_engine.connect() as conn:
+        stored = list(conn.execute(select(chatwoot_integrations.c.webhook_secret)).scalars())
+        stored += [link[1] for row in _pending_links(conn) if (link := _sealed_link(row.body))]
+    for value in stored:
+        key_id = sealed_key_id(value)
+        if key_id is not None:
+            counts[key_id] = counts.get(key_id, 0) + 1
+    return counts
+
+
+def reseal_secrets(rt: Runtime) -> int:
+    """Re-seal, under the primary, what an older key seals: each webhook secret, and each
+    undelivered link; a row changed meanwhile keeps its change."""
+    primary = rt.keyring.primary(SEAL_PURPOSE).id
+    done = 0
+    with rt.app_engine.connect() as conn:
+        integrations = conn.execute(
+            select(chatwoot_integrations.c.site_id, chatwoot_integrations.c.webhook_secret)
+        ).all()
+        links = _pending_links(conn)
+    for row in integrations:
+        if not row.webhook_secret or sealed_key_id(row.webhook_secret) == primary:
+            continue
+        aad = _secret_aad(row.site_id)
+        try:
+            fresh = seal_text(rt.keyring, aad, open_text(rt.keyring, aad, row.webhook_secret))
+        except VaultError:
+            continue  # its key stays in use, so it is not retired under it
+        ci = chatwoot_integrations.c
+        with rt.app_engine.begin() as conn:
+            done += conn.execute(
+                update(chatwoot_integrations)
+                .where(ci.site_id == row.site_id, ci.webhook_secret == row.webhook_secret)
+                .values(webhook_secret=fresh)
+            ).rowcount
+    for row in links:
+        found = _sealed_link(row.body)
+        if found is None or sealed_key_id(found[1]) == primary:
+            continue
+        request_id, sealed = found
+        aad = _link_aad(row.site_id, request_id)
+        try:
+            fresh = seal_text(rt.keyring, aad, open_text(rt.keyring, aad, sealed))
+        except VaultError:
+            continue
+        body = json.loads(row.body)
+        body["data"]["sealed_content"] = fresh
+        with rt.app_engine.begin() as conn:
+            done += conn.execute(
+                update(webhook_events)
+                .where(webhook_events.c.id == row.id, webhook_events.c.body == row.body)
+                .values(body=json.dumps(body, separators=(",", ":")))
+            ).rowcount
+    return done

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core import audit, mfa, payment_settings, webhooks
+from core import audit, chatwoot, mfa, payment_settings, webhooks
 from core.errors import Conflict, NotFound
 from core.runtime import Runtime
 from core.schema import sites
@@ -35,11 +35,13 @@ def rewrap_and_retire(rt: Runtime) -> dict[str, Any]:
     resealed = mfa.reseal_secrets(rt)
     resealed_payments = payment_settings.reseal_settings(rt)
     resealed_webhooks = webhooks.reseal_secrets(rt)
+    resealed_chatwoot = chatwoot.reseal_secrets(rt)
     in_use = (
         set(rt.vault.data_keys.usage_by_wrapping_key())
         | set(mfa.secrets_by_key(rt))
         | set(payment_settings.settings_by_key(rt))
         | set(webhooks.secrets_by_key(rt))
+        | set(chatwoot.secrets_by_key(rt))
     )
     unused = {k.id for k in rt.keyring.keys("data") if k.state == "active" and k.id not in in_use}
     unused |= rt.keyring.stale_short_lived()
@@ -52,6 +54,7 @@ def rewrap_and_retire(rt: Runtime) -> dict[str, Any]:
         "resealed_totp_secrets": resealed,
         "resealed_payment_settings": resealed_payments,
         "resealed_webhook_secrets": resealed_webhooks,
+        "resealed_chatwoot_secrets": resealed_chatwoot,
         "retired": retired,
     }
 
