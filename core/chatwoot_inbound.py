@@ -38,6 +38,25 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+REPLAY_WINDOW_S = 600  # longer than the signature's 5 minutes either way
+
+
+def once(rt: Runtime, site_id: str, delivery_id: str | None, payload: object) -> dict[str, Any]:
+    """`on_webhook`, once per Chatwoot delivery id (X-Chatwoot-Delivery, the same across
+    Chatwoot's retries): a delivery played again within the signature's window, an old
+    "assigned" say, must not undo what came after it. Recorded only once handled, so a
+    delivery that failed here is handled when Chatwoot retries it."""
+    key = None
+    if delivery_id and len(delivery_id) <= 100 and delivery_id.isascii():
+        key = f"sf:chatwoot:delivery:{site_id}:{delivery_id}"
+        if rt.redis.exists(key):
+            return {"outcome": "unchanged"}
+    answer = on_webhook(rt, site_id, payload)
+    if key is not None:
+        rt.redis.set(key, "1", ex=REPLAY_WINDOW_S)
+    return answer
+
+
 def on_webhook(rt: Runtime, site_id: str, payload: object) -> dict[str, Any]:
     """Keep our conversation in step with one (signature-checked) Chatwoot event; what
     was done, in a word. Events of other kinds, or of inboxes the site left out, are

@@ -93,4 +93,5 @@ def chatwoot_webhook(ctx: Ctx) -> dict[str, Any]:
             "The X-Chatwoot-Signature does not match, or its timestamp is more than "
             "5 minutes away.",
         )
-    return chatwoot_inbound.on_webhook(ctx.rt, site_id, ctx.body)
+    delivery = headers.get(chatwoot_connector.DELIVERY_HEADER)
+    return chatwoot_inbound.once(ctx.rt, site_id, delivery, ctx.body)

@@ -175,6 +175,16 @@ def test_a_chatwoot_conversation_from_created_to_resolved(linked: Linked) -> Non
     back = linked.hook(conversation_event("conversation_updated", number, assignee=SAM))
     assert back.json()["outcome"] == "assigned"
     assert linked.ours(number)["agent_id"] == desk.agent_id  # type: ignore[index]
+    # The "nobody" delivery played again (same delivery id, still in its 5 minutes)
+    # changes nothing: it must not undo the assignment that came after it.
+    replayed = conversation_event("conversation_updated", number, assignee=NOBODY)
+    headers = signed(SECRET, replayed)
+    assert linked.hook(replayed, headers).json()["outcome"] == "assigned"
+    assert linked.hook(replayed, headers).json() == {"outcome": "unchanged"}
+    back = linked.hook(conversation_event("conversation_updated", number, assignee=SAM))
+    assert back.json()["outcome"] == "assigned"
+    assert linked.hook(replayed, headers).json() == {"outcome": "unchanged"}
+    assert linked.ours(number)["agent_id"] == desk.agent_id  # type: ignore[index]
 
     # Resolved in Chatwoot: ours is closed, and its keys are dead.
     later = desk.send(ours["id"])
