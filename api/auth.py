@@ -46,6 +46,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_PURPOSE = "session"
 _SESSION_COOKIE = "sf_session"
 _PANEL_COOKIE = "sf_panel"
+PANEL_HEADER = "X-Secureforms-Panel"
 API_KEY_PREFIX = KEY_PREFIX
 
 
@@ -97,10 +98,18 @@ def session_cookie_name(settings: Settings) -> str:
 
 def cookie_token(request: Request, settings: Settings) -> str | None:
     """The pages' session; else the agent panel's, which a browser sends only inside the
-    chat console that framed it (api.pages.cookies)."""
-    token = request.cookies.get(session_cookie_name(settings)) or request.cookies.get(
-        cookies.name(settings, _PANEL_COOKIE)
-    )
+    chat console that framed it (api.pages.cookies). The panel's own calls say so
+    (PANEL_HEADER, or `?panel=1` where a header can't go: an EventSource): a console on
+    the same site as this service sends both cookies, and the panel's session is its own."""
+    if request.headers.get(PANEL_HEADER) == "1" or request.query_params.get("panel") == "1":
+        return panel_token(request, settings)
+    token = request.cookies.get(session_cookie_name(settings)) or panel_token(request, settings)
+    return token if token else None
+
+
+def panel_token(request: Request, settings: Settings) -> str | None:
+    """The agent panel's session alone (the /embed/agent pages read no other)."""
+    token = request.cookies.get(cookies.name(settings, _PANEL_COOKIE))
     return token if token else None
 
 

@@ -27,19 +27,21 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api import i18n
-from api.auth import Access, Setup, cookie_token, csrf_ok, setup_blocks
+from api.auth import Access, Setup, csrf_ok, panel_token, setup_blocks
 from api.pages import session as page_session
 from api.pages.agent import STATUS_WORDS
 from api.pages.render import error_page, page_headers, render
 from api.pages.signin import Refusal, checked_sign_in, sign_in_page
 from api.pages.web import forbidden_page, page, rate_limit, read_form, services
+from configs import Settings
 from core import chatwoot, sessions, workspace
 from core import conversations as conv
 from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor, Role
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden, NotFound, SessionExpired, Unauthenticated
 from core.forms import catalogue
 from core.policies import site_policies
 from core.runtime import Runtime
+from core.sessions import resolve_session
 from core.text import is_id, one_line
 
 _LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
@@ -50,6 +52,18 @@ _SETUP_WORDS = {
     Setup.MFA: "Your site asks you to set up two-step sign-in. Do it in the Secure forms "
     "workspace first (sign in there, outside this console), then reload this panel.",
 }
+
+
+def _panel_actor(request: Request, rt: Runtime, settings: Settings) -> Actor | None:
+    """Who is signed in to the panel: its own session only. A console on the same site as
+    this service also sends the workspace's cookie, which is another sign-in."""
+    token = panel_token(request, settings)
+    if token is None:
+        return None
+    try:
+        return resolve_session(rt, token)
+    except (Unauthenticated, SessionExpired):
+        return None
 
 
 def _cookies_note(public_url: str) -> dict[str, str] | None:
@@ -199,7 +213,7 @@ async def panel(request: Request) -> Response:
         ancestors = _ancestors(svc.rt, site_id)
         if site_id is None or ancestors is None:
             return _unknown_site(request)
-        actor = page_session.page_actor(request, svc.rt, svc.settings)
+        actor = _panel_actor(request, svc.rt, svc.settings)
         if actor is None or actor.site_id != site_id or actor.role != Role.AGENT:
             problem = _AGENTS_ONLY if actor is not None else None
             return _sign_in(
@@ -276,11 +290,11 @@ async def logout(request: Request) -> Response:
 
     def work() -> Response:
         site_id = _site(request) or ""
-        actor = page_session.page_actor(request, svc.rt, svc.settings)
+        actor = _panel_actor(request, svc.rt, svc.settings)
         if actor is not None:
             if not csrf_ok(svc.rt, actor, posted.get("csrf")):
                 return forbidden_page(request)
-            token = cookie_token(request, svc.settings)
+            token = panel_token(request, svc.settings)
             assert token is not None
             sessions.end_session(svc.rt, token)
         response = RedirectResponse(_panel_url(site_id, None), status_code=303)

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from api.auth import cookie_token, csrf_ok
+from api.auth import cookie_token, csrf_ok, panel_token
 from api.pages import cookies, csrf
 from api.pages import session as page_session
 from api.pages.render import render
@@ -215,7 +215,7 @@ def checked_sign_in(
         return Refusal(401, problem="The site id, username, password or code is not right.")
     except AccountDisabled:
         return Refusal(423, problem=AccountDisabled.default_message)
-    previous = cookie_token(request, svc.settings)
+    previous = (panel_token if framed else cookie_token)(request, svc.settings)
     if previous is not None:
         sessions.end_session(svc.rt, previous)
     return result

@@ -57,6 +57,8 @@ def parse_wait(raw: str | None) -> float:
 EVENTS_QUERY: dict[str, dict[str, Any]] = {  # an empty value is its default
     "after": or_empty({"type": "string", "pattern": "^(0|[0-9]+-[0-9]+)$"}),
     "wait": or_empty({"type": "number", "minimum": 0, "maximum": MAX_WAIT_S}),
+    # the agent panel's stream: its own session, not the workspace's (api.auth.cookie_token)
+    "panel": {"type": "string", "enum": ["1"]},
 }
 
 

@@ -27,8 +27,9 @@ export function formHandlers(forms, reveal) {
 }
 
 /** Listen from event id `after`; `stopped` is called once the stream gives up. */
-export function listen(after, handlers, stopped) {
-  const source = new EventSource(`/api/v1/agent/events?after=${encodeURIComponent(after)}`);
+export function listen(after, handlers, stopped, { panel = false } = {}) {
+  const own = panel ? "&panel=1" : ""; // the panel's own session (api.auth.cookie_token)
+  const source = new EventSource(`/api/v1/agent/events?after=${encodeURIComponent(after)}${own}`);
   for (const [type, handle] of Object.entries(handlers)) {
     source.addEventListener(type, (event) => handle(JSON.parse(event.data)));
   }

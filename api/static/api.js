@@ -3,10 +3,14 @@
 // user back to sign in.
 
 const token = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+// The agent panel in a chat console names itself: its calls use its own session, and its
+// sign-in is the panel's (the console's frame may not show /login).
+const panel = document.querySelector('meta[name="sf-panel"]')?.content ?? "";
 
 /** The session ended on the server (idle, signed out elsewhere, disabled): sign in again. */
 export function sessionEnded() {
-  window.location.assign(`/login?reason=ended&next=${encodeURIComponent(window.location.pathname)}`);
+  if (panel) window.location.assign(panel);
+  else window.location.assign(`/login?reason=ended&next=${encodeURIComponent(window.location.pathname)}`);
 }
 
 /**
@@ -16,6 +20,7 @@ export function sessionEnded() {
 export async function api(method, url, payload = undefined) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = token;
+  if (panel) headers["X-Secureforms-Panel"] = "1";
   if (payload !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(url, {
     method,

@@ -82,5 +82,6 @@ if (root.dataset.conversation) {
       "secure_form.expired": thenLinkDone("secure_form.expired"),
     },
     () => announce("Live updates stopped. Reload the panel to see new answers."),
+    { panel: true },
   );
 }

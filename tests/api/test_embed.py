@@ -213,3 +213,21 @@ def test_an_unfinished_setup_is_finished_in_the_workspace_first(
     r = api.http.get(f"{framed_site}?external_id=console:x", headers=cookie)
     assert "Choose your own in the Secure forms workspace first" in r.text
     assert 'id="workspace"' not in r.text
+
+
+def test_a_console_on_the_same_site_keeps_the_panel_on_its_own_session(
+    api: Api, admin: str, framed_site: str
+) -> None:
+    # chat.corp.example and forms.corp.example are one site: the browser sends the
+    # workspace's cookie into the frame too. The panel, and its calls, use their own.
+    agent_id, username, password = _user(api, admin, "agent")
+    _, other, other_password = _user(api, admin, "agent")
+    panel = _signed_in(api, framed_site, username, password, framed_site)
+    workspace = f"sf_session={api.login(other, other_password)}"
+    both = {"Cookie": f"{workspace}; {panel}"}
+    shown = api.http.get(framed_site, headers=both)
+    assert "Waiting for your chat console" in shown.text
+    assert f'content="/embed/agent/{api.site_id}"' in shown.text  # its sign-in, if it ends
+    as_panel = api.http.get("/api/v1/auth/me", headers={**both, "X-Secureforms-Panel": "1"})
+    assert as_panel.json()["id"] == agent_id
+    assert api.http.get("/api/v1/auth/me", headers=both).json()["id"] != agent_id
