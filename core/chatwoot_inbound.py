@@ -41,18 +41,28 @@ def _dict(value: object) -> dict[str, Any]:
 REPLAY_WINDOW_S = 600  # longer than the signature's 5 minutes either way
 
 
-def once(rt: Runtime, site_id: str, delivery_id: str | None, payload: object) -> dict[str, Any]:
+def once(
+    rt: Runtime,
+    site_id: str,
+    delivery_id: str | None,
+    payload: object,
+    signature: str | None = None,
+) -> dict[str, Any]:
     """`on_webhook`, once per Chatwoot delivery id (X-Chatwoot-Delivery, the same across
-    Chatwoot's retries): a delivery played again within the signature's window, an old
-    "assigned" say, must not undo what came after it. Recorded only once handled, so a
-    delivery that failed here is handled when Chatwoot retries it."""
-    key = None
+    Chatwoot's retries) and once per signature: a delivery played again within the
+    signature's window, an old "assigned" say, must not undo what came after it. The
+    delivery id is not signed, so a replay under a new one is known by its signature (a
+    body and timestamp signed once). Recorded only once handled, so a delivery that
+    failed here is handled when Chatwoot retries it."""
+    keys: list[str] = []
     if delivery_id and len(delivery_id) <= 100 and delivery_id.isascii():
-        key = f"sf:chatwoot:delivery:{site_id}:{delivery_id}"
-        if rt.redis.exists(key):
-            return {"outcome": "unchanged"}
+        keys.append(f"sf:chatwoot:delivery:{site_id}:{delivery_id}")
+    if signature and len(signature.strip()) <= 100 and signature.isascii():
+        keys.append(f"sf:chatwoot:signature:{site_id}:{signature.strip()}")
+    if keys and rt.redis.exists(*keys):
+        return {"outcome": "unchanged"}
     answer = on_webhook(rt, site_id, payload)
-    if key is not None:
+    for key in keys:
         rt.redis.set(key, "1", ex=REPLAY_WINDOW_S)
     return answer
 

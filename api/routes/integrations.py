@@ -94,4 +94,5 @@ def chatwoot_webhook(ctx: Ctx) -> dict[str, Any]:
             "5 minutes away.",
         )
     delivery = headers.get(chatwoot_connector.DELIVERY_HEADER)
-    return chatwoot_inbound.once(ctx.rt, site_id, delivery, ctx.body)
+    signature = headers.get(chatwoot_connector.SIGNATURE_HEADER)
+    return chatwoot_inbound.once(ctx.rt, site_id, delivery, ctx.body, signature)

@@ -8,8 +8,10 @@ as Chatwoot does.
          401 {"error": "Invalid Access Token"}; 404 {"error": "Resource could not be
          found"}; 422 {"error": "..."} for a body Chatwoot would not take
 
-Accepted messages land in `messages`, every request in `requests`. `down()` answers 503
-to everything until `up()`. The signer is written from Chatwoot's own description (PR
+Accepted messages land in `messages`, every request in `requests`, and each refused one's
+(status, path) in `refusals`. `down()` answers 503 to everything until `up()`;
+`down(refuse=True)` stops listening, so a call finds its connection refused, and `up()`
+listens again on the same port. The signer is written from Chatwoot's own description (PR
 #13573), independently of connectors/chatwoot.py, so the test checks our verifier
 against another implementation.
 """
@@ -41,19 +43,49 @@ class Chatwoot:
     conversations: set[int] = field(default_factory=set)
     messages: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
-    refusals: list[int] = field(default_factory=list)
+    refusals: list[tuple[int, str]] = field(default_factory=list)
     answering: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def down(self) -> None:
+    def down(self, *, refuse: bool = False) -> None:
+        """503 to every call, or (`refuse`) no listener at all: connection refused."""
         self.answering = False
+        if refuse:
+            self.stop()
 
     def up(self) -> None:
         self.answering = True
+        if self.server is None:
+            self.listen()
+
+    def listen(self) -> None:
+        """Serve on `port` (0 at first: a free port, kept for every later `up()`)."""
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+        server.daemon_threads = True
+        self.port = int(server.server_address[1])
+        self.server = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+    def wait_any(self, count: int, timeout: float = 60) -> list[dict[str, Any]]:
+        """At least `count` accepted messages, of any conversation."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.1)
+        raise AssertionError(f"Chatwoot got {self.messages}, wanted {count} messages")
 
     def of(self, conversation: int) -> list[dict[str, Any]]:
         with self.lock:
@@ -123,10 +155,7 @@ def _problem(body: object) -> str | None:
     return None
 
 
-@contextmanager
-def running_chatwoot(account_id: int = 1) -> Iterator[Chatwoot]:
-    chatwoot = Chatwoot(account_id, f"cw-{uuid.uuid4().hex}")
-
+def _handler(chatwoot: Chatwoot) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -135,7 +164,8 @@ def running_chatwoot(account_id: int = 1) -> Iterator[Chatwoot]:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             status, body = chatwoot.answer(self.path, dict(self.headers.items()), raw)
             if status != 200:
-                chatwoot.refusals.append(status)
+                with chatwoot.lock:
+                    chatwoot.refusals.append((status, self.path))
             out = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -143,15 +173,17 @@ def running_chatwoot(account_id: int = 1) -> Iterator[Chatwoot]:
             self.end_headers()
             self.wfile.write(out)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    chatwoot.port = int(server.server_address[1])
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return Handler
+
+
+@contextmanager
+def running_chatwoot(account_id: int = 1) -> Iterator[Chatwoot]:
+    chatwoot = Chatwoot(account_id, f"cw-{uuid.uuid4().hex}")
+    chatwoot.listen()
     try:
         yield chatwoot
     finally:
-        server.shutdown()
-        server.server_close()
+        chatwoot.stop()
 
 
 # -- Chatwoot's webhooks ---------------------------------------------------------------
@@ -179,7 +211,14 @@ def conversation_event(
     contact: str = "Vera",
     changed: list[dict[str, Any]] | None = None,
 ) -> bytes:
-    """A conversation webhook shaped as Chatwoot's `webhook_data`."""
+    """A conversation webhook shaped as Chatwoot's `webhook_data`, made now. `changed` defaults to
+    what Chatwoot lists for the event: the assignee for conversation_updated, the status
+    for conversation_status_changed (`{"<attribute>": {"previous_value",
+    "current_value"}}` each)."""
+    if changed is None and event == "conversation_updated":
+        changed = [{"assignee_id": {"previous_value": None, "current_value": assignee}}]
+    if changed is None and event == "conversation_status_changed":
+        changed = [{"status": {"previous_value": "open", "current_value": status}}]
     body = {
         "event": event,
         "id": number,
@@ -196,5 +235,9 @@ def conversation_event(
             ),
         },
         "changed_attributes": changed or [],
+        # As Chatwoot's: when the conversation last changed (a float), so two events
+        # are two bodies, and only a delivery played again is the same bytes.
+        "timestamp": int(time.time()),
+        "updated_at": time.time(),
     }
     return json.dumps(body).encode()
