@@ -72,9 +72,29 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+API_WORKERS_MAX = 64  # each holds its own database pools and Redis connections
+
+
+def _api_workers(text: str) -> int:
+    """`secureforms api --workers N`: a whole number from 1 to API_WORKERS_MAX (argparse
+    turns the refusal into its usage message and exit code 2)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 1 <= count <= API_WORKERS_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {API_WORKERS_MAX}, not {count}")
+    return count
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     metrics.prepare_multiprocess_dir("api")  # before the api imports prometheus-client
+    # Once, here, before any worker starts: a keyring that will not do stops the command
+    # with one message (a worker failing alone would be started again and again), and
+    # two workers never race to make the development one. Migrations are `secureforms
+    # migrate`'s, never the api's.
+    runtime_or_exit(settings).close()
     import uvicorn
 
     from api import create_app
@@ -84,7 +104,11 @@ def cmd_api(args: argparse.Namespace) -> int:
         # In this (the parent) process: one listener however many workers uvicorn starts.
         host, port = metrics.split_listen(settings.metrics_listen)
         metrics.serve(host, port, scrape_registry(settings), settings.metrics_authorized)
-    # More than one worker: uvicorn starts each from `api_app`, in a process of its own.
+    # More than one worker: uvicorn's own supervisor binds the port once, here, and starts
+    # each worker from `api_app` in a fresh interpreter (spawned, not forked: no pool,
+    # client or key of this process is copied into it); it starts a dead one again and
+    # passes SIGTERM/SIGINT on to all, each finishing its requests within the graceful
+    # shutdown timeout. The command then exits 0, as with a single process.
     app: Any = create_app(settings) if args.workers == 1 else "cli.main:api_app"
     uvicorn.run(
         app,
@@ -269,7 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve HTTP")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
-    api.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N")
+    api.add_argument(
+        "--workers",
+        type=_api_workers,
+        default=1,
+        metavar="N",
+        help=f"api processes sharing the port (1 - {API_WORKERS_MAX}; default 1)",
+    )
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="run a Celery worker")

@@ -1,13 +1,15 @@
 """The monitoring files agree with the code: every metric the code exports has a row in
 docs/operations.md and no row names one it does not; the Grafana dashboard queries only
 metrics that exist; docker/prometheus.yml scrapes the ports compose gives the api's
-metrics listener and the worker; and compose's production settings start (metrics off
-the public port)."""
+metrics listener and the worker; compose's production settings start (metrics off
+the public port); and compose scales as docker/README.md says (api processes, worker
+containers)."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +22,7 @@ from prometheus_client.metrics import MetricWrapperBase
 import api.metrics
 import vault.otk
 import workers.metrics
+from cli.main import build_parser, cmd_api
 from configs import load_settings
 from producers import QueueCollector
 
@@ -107,17 +110,45 @@ def test_the_monitoring_profile_has_its_three_services(compose: dict[str, Any]) 
                 assert (DOCKER / source).exists(), (name, source)
 
 
+def interpolate(value: object, given: dict[str, str] | None = None) -> str:
+    """As compose reads `value`: ${VAR:-default} is VAR from `given`, else the default;
+    ${VAR:?message} (required) a made-up value."""
+    text = re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", lambda m: (given or {}).get(m[1], m[2]), str(value))
+    return re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "pw123", text)
+
+
 def test_composes_production_settings_start(compose: dict[str, Any], tmp_path: Path) -> None:
     """What the app containers get, with made-up passwords: production's refusals pass,
     and metrics have a listen address of their own."""
-
-    def interpolate(value: object) -> str:
-        # ${VAR:-default} -> default; ${VAR:?message} (required) -> a made-up value
-        text = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(value))
-        return re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "pw123", text)
-
     env = {key: interpolate(value) for key, value in compose["x-app"]["environment"].items()}
     env["SECUREFORMS_KEYRING"] = str(tmp_path / "absent-keyring.json")  # the secret's place
     settings = load_settings(env)
     assert settings.is_production
     assert settings.metrics_listen == "0.0.0.0:9100"
+
+
+def test_compose_scales_api_processes_and_worker_containers(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    """API_WORKERS reaches `secureforms api --workers` through docker/entrypoint.sh (run
+    here, with a stand-in `secureforms` that prints its arguments, which the real
+    parser then reads); workers have no fixed name or host port to collide when scaled."""
+    services = compose["services"]
+    assert not [name for name, s in services.items() if "container_name" in s]
+    assert "ports" not in services["worker"] and "ports" not in services["webhooks"]
+    replicas = services["worker"]["deploy"]["replicas"]
+    assert (interpolate(replicas), interpolate(replicas, {"WORKER_REPLICAS": "3"})) == ("1", "3")
+    stand_in = tmp_path / "secureforms"
+    stand_in.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    stand_in.chmod(0o755)
+    for given, processes in (({}, 1), ({"API_WORKERS": "4"}, 4)):
+        command = [interpolate(arg, given) for arg in services["api"]["command"]]
+        ran = subprocess.run(
+            ["sh", str(DOCKER / "entrypoint.sh"), *command],
+            env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        args = build_parser().parse_args(ran.stdout.splitlines())
+        assert (args.func, args.workers, args.host) == (cmd_api, processes, "0.0.0.0")

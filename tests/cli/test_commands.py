@@ -177,6 +177,8 @@ def test_audit_verify_passes_then_fails_with_1_on_a_broken_chain(cli: Stack) -> 
         (("site",), "required"),
         (("erase",), "--conversation"),
         (("purge", "--batch", "many"), "invalid int value"),
+        (("api", "--workers", "65"), "--workers: must be from 1 to 64, not 65"),
+        (("api", "--workers", "two"), "--workers: must be a whole number, not 'two'"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(

@@ -4,7 +4,6 @@ scrape), served on the metrics listener only; and the queue collector on RabbitM
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -13,8 +12,8 @@ import uuid
 from pathlib import Path
 
 import httpx
-from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
+from support.metrics_files import HEALTHZ, healthz_by_process
 from support.stack import (
     CLI,
     RABBIT_URL,
@@ -30,7 +29,6 @@ from producers import Publisher, QueueCollector
 from vault import Keyring
 
 TOKEN = "processes-token-" + "p" * 24
-HEALTHZ = {"method": "GET", "route": "/healthz", "status": "200"}
 
 
 def healthz_count(text: str) -> float:
@@ -39,18 +37,6 @@ def healthz_count(text: str) -> float:
             if s.name == "secureforms_http_requests_total" and s.labels == HEALTHZ:
                 return float(s.value)
     return 0.0
-
-
-def healthz_by_process(directory: Path) -> dict[int, float]:
-    """Each api process's own count of `GET /healthz` 200, read from its file."""
-    counts = {}
-    for path in directory.glob("counter_*.db"):
-        pid = int(path.stem.removeprefix("counter_"))
-        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
-            _, sample, labels, _ = json.loads(key)
-            if sample == "secureforms_http_requests_total" and labels == HEALTHZ:
-                counts[pid] = counts.get(pid, 0.0) + value
-    return counts
 
 
 def test_two_api_processes_add_up_on_the_metrics_listener(tmp_path: Path) -> None:
