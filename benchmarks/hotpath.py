@@ -9,7 +9,9 @@ then, with the api stopped, it times in this process:
   api part:    core.submit.submit_answers publishing through Publisher.publish_submission
                (the submit handler's body: OTK peek/redeem, SQL, validation, seal, publish)
   worker part: open_event + accept_submission (vault insert, off-record put, mark
-               submitted with audit and transcript, retrieve key, notification)
+               submitted with audit and transcript, retrieve key, notification), on
+               half the submissions one at a time, on the other half in batches of
+               --batch (accept_submissions, as the worker takes them)
 
 and prints CPU ms, SQL statements and Redis commands per submission for each part.
 HTTP parsing, the thread-pool hop and Celery's own per-task work are not in these
@@ -82,22 +84,29 @@ class SqlCounter:
 
 
 def timed(
-    label: str, items: list[Any], step: Callable[[Any], Any], sql: SqlCounter, r: redis.Redis
+    label: str,
+    items: list[Any],
+    step: Callable[[Any], Any],
+    sql: SqlCounter,
+    r: redis.Redis,
+    per_item: int = 1,
 ) -> list[Any]:
-    """Runs `step` over `items` in chunks of 50; other load on the machine only ever adds
-    CPU time, so the quietest chunks (min, and the median) say more than the mean."""
+    """Runs `step` over `items` in chunks of 50 submissions (`per_item` in each item);
+    other load on the machine only ever adds CPU time, so the quietest chunks (min, and
+    the median) say more than the mean."""
     out: list[Any] = []
     chunks: list[float] = []
     sql0, cmds0 = sql.count, int(r.info("stats")["total_commands_processed"])
     wall0 = time.perf_counter()
-    for start in range(0, len(items), 50):
-        chunk = items[start : start + 50]
+    per_chunk = max(1, 50 // per_item)
+    for start in range(0, len(items), per_chunk):
+        chunk = items[start : start + per_chunk]
         cpu0 = time.process_time()
         out.extend(step(item) for item in chunk)
-        chunks.append((time.process_time() - cpu0) / len(chunk))
+        chunks.append((time.process_time() - cpu0) / (len(chunk) * per_item))
     wall = time.perf_counter() - wall0
     cmds = int(r.info("stats")["total_commands_processed"]) - cmds0 - 1  # the INFO itself
-    n = len(items)
+    n = len(items) * per_item
     chunks.sort()
     print(
         f"  {label:<8} CPU ms min {1000 * chunks[0]:6.3f}"
@@ -115,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("--log-level", default="WARNING", help="of this process's loggers")
     p.add_argument("--profile", type=Path, default=None, help="cProfile both parts into DIR")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=50,
+        help="the worker part also stores batches of this many (accept_submissions)",
+    )
     args = p.parse_args(argv)
 
     import logging
@@ -124,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     stack, service, items = setup(args)
     try:
         from core.runtime import Runtime
-        from core.submissions import accept_submission
+        from core.submissions import accept_submission, accept_submissions
         from core.submit import submit_answers
         from producers import Publisher, open_event, seal_event
         from vault import Submission
@@ -151,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             submission_id, blob = sealed
             return accept_submission(rt, open_event(rt.keyring, submission_id, blob))
 
+        def batch_part(batch: list[tuple[str, str]]) -> int:
+            opened = [open_event(rt.keyring, sid, blob) for sid, blob in batch]
+            return len(accept_submissions(rt, opened))
+
         warm, timed_items = items[: args.warmup], items[args.warmup :]
         for item in warm:
             worker_part(_sealed(rt, seal_event, api_part(item)))
@@ -163,9 +182,14 @@ def main(argv: list[str] | None = None) -> int:
             profile = cProfile.Profile(time.thread_time)
             profile.enable()
         print(f"timed: {len(timed_items)} submissions, one thread")
+        half = len(timed_items) // 2
         events = timed("api", timed_items, api_part, sql, r)
         sealed = [_sealed(rt, seal_event, e) for e in events]
-        delivered = timed("worker", sealed, worker_part, sql, r)
+        delivered = timed("worker", sealed[:half], worker_part, sql, r)
+        b = max(1, args.batch)
+        batches = [sealed[i : i + b] for i in range(half, len(sealed) - b + 1, b)]
+        stored = timed(f"batch {b}", batches, batch_part, sql, r, per_item=b)
+        delivered += [True] * sum(stored)
         if profile is not None:
             profile.disable()
             profile.dump_stats(str(args.profile / "hotpath.prof"))

@@ -7,7 +7,10 @@ from typing import Any
 from configs.settings import Settings
 
 QUEUE = "secureforms"
+# What the api publishes, taken by the worker several at a time (workers.tasks); one that
+# fails among them is handed to TOKENIZE_ONE_TASK, with its own retries.
 TOKENIZE_TASK = "secureforms.tokenize_submission"
+TOKENIZE_ONE_TASK = "secureforms.tokenize_one"
 NOOP_TASK = "secureforms.noop"
 SWEEP_TASK = "secureforms.sweep_expired_requests"
 PURGE_TASK = "secureforms.retention_purge"
@@ -66,7 +69,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": QUEUE,
         "task_routes": {WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE}},
         "task_create_missing_queues": True,
-        "worker_prefetch_multiplier": settings.worker_prefetch,
+        # A process reserves at least a batch: the batches fill from what is reserved.
+        "worker_prefetch_multiplier": max(settings.worker_prefetch, settings.worker_batch_size),
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_concurrency": settings.worker_concurrency,
         "worker_hijack_root_logger": False,

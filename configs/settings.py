@@ -68,6 +68,10 @@ class Settings:
     # "standard" (Argon2id, RFC 9106's low-memory profile) everywhere but in the test
     # environment, which may choose "fast-for-tests": see _password_hashing.
     password_hashing: str = "standard"  # noqa: S105 (a cost profile, not a password)
+    # Submissions a worker stores in one transaction, and how long it waits for more to
+    # arrive once it has one (workers.batches): 1 stores each on its own.
+    worker_batch_size: int = 50
+    worker_batch_wait_ms: int = 5
     # Webhook deliveries (core.outbox): how often beat drains the outbox, the waits
     # between a failed attempt and the next (the last repeats), and when to give up.
     webhook_poll_interval_s: int = 2
@@ -118,6 +122,8 @@ _INT_SETTINGS = {
     "max_body_bytes": (1024, 10 * 1024 * 1024),
     "worker_concurrency": (1, 256),
     "worker_prefetch": (1, 1000),
+    "worker_batch_size": (1, 500),
+    "worker_batch_wait_ms": (1, 1000),
     "login_rate_per_minute": (1, 100000),
     "otk_rate_per_minute": (1, 1000000),
     "broker_visibility_timeout_s": (2, 24 * 3600),

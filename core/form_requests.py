@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -331,6 +333,17 @@ def extend(rt: Runtime, otk: object) -> dict[str, Any]:
     )
 
 
+@dataclass(frozen=True)
+class Answered:
+    """A request its visitor answered, as the worker stores it."""
+
+    site_id: str
+    request_id: str
+    submission_id: str
+    conversation_id: str
+    form_title: str
+
+
 def mark_submitted(
     rt: Runtime,
     site_id: str,
@@ -340,34 +353,49 @@ def mark_submitted(
     conversation_id: str,
     form_title: str,
 ) -> bool:
-    """Idempotent: True only for the call that moved the request to `submitted`.
+    """Idempotent: True only for the call that moved the request to `submitted`."""
+    answered = Answered(site_id, request_id, submission_id, conversation_id, form_title)
+    return bool(mark_all_submitted(rt, [answered]))
 
-    The audit entry and the transcript line are written in the same transaction, so a
-    worker that dies after the commit leaves neither missing for the retry to skip.
-    """
-    params = {
-        "b_request_id": request_id,
-        "b_site_id": site_id,
-        "b_submission_id": submission_id,
-        "b_updated_at": utcnow(),
-    }
+
+def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
+    """`mark_submitted` for several, in one transaction and in order (each site's audit
+    chain gets its entries in the order given): the submission ids whose request this
+    moved to `submitted`.
+
+    The audit entry and the transcript line are written in the same transaction as the
+    status, so a worker that dies after the commit leaves neither missing for the retry
+    to skip."""
+    moved: set[str] = set()
     with rt.app_engine.begin() as conn:
-        changed = conn.execute(_MARK_SUBMITTED, params).rowcount
-        if changed:  # in the same transaction: a retried task neither loses nor repeats it
+        for a in answered:
+            params = {
+                "b_request_id": a.request_id,
+                "b_site_id": a.site_id,
+                "b_submission_id": a.submission_id,
+                "b_updated_at": utcnow(),
+            }
+            if not conn.execute(_MARK_SUBMITTED, params).rowcount:
+                continue  # a retried task neither loses nor repeats what follows
+            moved.add(a.submission_id)
             audit.record(
                 rt,
-                site_id=site_id,
+                site_id=a.site_id,
                 type="form.submitted",
-                resource=f"request:{request_id};submission:{submission_id}",
+                resource=f"request:{a.request_id};submission:{a.submission_id}",
                 origin="worker",
                 conn=conn,
             )
             add_system_message(
-                rt, conversation_id, "system", f"Secure form '{form_title}' submitted", conn=conn
+                rt,
+                a.conversation_id,
+                "system",
+                f"Secure form '{a.form_title}' submitted",
+                conn=conn,
             )
-            outbox.emit_request(conn, site_id, "secure_form.submitted", request_id=request_id)
-            chatwoot.relay_status(conn, site_id, "secure_form.submitted", request_id)
-    return bool(changed)
+            outbox.emit_request(conn, a.site_id, "secure_form.submitted", request_id=a.request_id)
+            chatwoot.relay_status(conn, a.site_id, "secure_form.submitted", a.request_id)
+    return moved
 
 
 def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:

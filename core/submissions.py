@@ -8,7 +8,8 @@ burn the sending agent's key.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from core import audit, notifications
@@ -16,7 +17,7 @@ from core.actors import FORWARD_PAYMENTS, USE_SECURE_FORMS, Actor
 from core.clock import rfc3339
 from core.conversations import ACTIVE, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
-from core.form_requests import mark_submitted, mark_viewed, retention_deadline
+from core.form_requests import Answered, mark_all_submitted, mark_viewed, retention_deadline
 from core.forms.catalogue import load_version
 from core.forms.masking import masked_values
 from core.forwards import forwarded
@@ -30,8 +31,75 @@ def accept_submission(rt: Runtime, submission: Submission) -> bool:
 
     Returns True when this call delivered the notification (False for a redelivery).
     """
-    s = submission
-    record = SubmissionRecord(
+    return submission.submission_id in accept_submissions(rt, [submission])
+
+
+def accept_submissions(rt: Runtime, batch: Sequence[Submission]) -> set[str]:
+    """`accept_submission` for several, in a fixed number of steps whatever their number:
+    one vault transaction, one Redis round trip for the off-record answers, one app-DB
+    transaction, one Redis round trip for the retrieve keys and notifications. The ids of
+    those this call notified (a redelivered one is not notified again).
+
+    In that order, as for one: the answers are kept before the request says "submitted",
+    and the agent hears of it last. A failure anywhere leaves what was done for the next
+    try to find and skip."""
+    rt.vault.store_many([(_record(s), s.values) for s in batch])
+    off_record_deadline = {s.submission_id: _off_record_deadline(s) for s in batch}
+    pipe = rt.redis.pipeline(transaction=False)
+    for s in batch:
+        rt.off_record.put(
+            s.site_id,
+            s.submission_id,
+            s.off_record,
+            s.off_record_ttl_ms,
+            expires_at_ms=int(off_record_deadline[s.submission_id].timestamp() * 1000),
+            pipe=pipe,
+        )
+    if len(pipe):
+        pipe.execute()
+    mark_all_submitted(
+        rt,
+        [
+            Answered(s.site_id, s.request_id, s.submission_id, s.conversation_id, s.form_title)
+            for s in batch
+        ],
+    )
+    # The retrieve keys and the notifications carrying them.
+    pipe = rt.redis.pipeline(transaction=False)
+    notified_at: list[tuple[str, int]] = []
+    for s in batch:
+        retrieve = rt.otks.issue(
+            "retrieve",
+            s.site_id,
+            s.submission_id,
+            data={"agent_id": s.agent_id},
+            groups=otk_groups(s.conversation_id, "retrieve"),
+            pipe=pipe,
+        )
+        deadline = off_record_deadline[s.submission_id]
+        notifications.queue_once(
+            pipe,
+            s.site_id,
+            s.agent_id,
+            "secure_form.submitted",
+            {
+                "request_id": s.request_id,
+                "submission_id": s.submission_id,
+                "conversation_id": s.conversation_id,
+                "retrieve_otk_expires_at": rfc3339(retrieve.expires_at),
+                "off_record_expires_at": (rfc3339(deadline) if s.off_record else None),
+            },
+            once_key=s.submission_id,
+            # Beside the stream (a day) only as long as the key itself lives (minutes).
+            held=notifications.Held({"retrieve_otk": retrieve.token}, retrieve.expires_at),
+        )
+        notified_at.append((s.submission_id, len(pipe) - 1))
+    answers = pipe.execute()
+    return {submission_id for submission_id, at in notified_at if answers[at]}
+
+
+def _record(s: Submission) -> SubmissionRecord:
+    return SubmissionRecord(
         id=s.submission_id,
         site_id=s.site_id,
         conversation_id=s.conversation_id,
@@ -43,54 +111,13 @@ def accept_submission(rt: Runtime, submission: Submission) -> bool:
         created_at=s.submitted_at,
         expires_at=retention_deadline(s.submitted_at, s.retention_days),
     )
-    rt.vault.store(record, s.values)
+
+
+def _off_record_deadline(s: Submission) -> datetime:
     # Whole seconds: the agent is told this deadline in RFC 3339 seconds, and a page that
     # says "expired" must not find the value still there for up to a second after.
-    off_record_deadline = (s.submitted_at + timedelta(milliseconds=s.off_record_ttl_ms)).replace(
-        microsecond=0
-    )
-    rt.off_record.put(
-        s.site_id,
-        s.submission_id,
-        s.off_record,
-        s.off_record_ttl_ms,
-        expires_at_ms=int(off_record_deadline.timestamp() * 1000),
-    )
-    mark_submitted(
-        rt,
-        s.site_id,
-        s.request_id,
-        s.submission_id,
-        conversation_id=s.conversation_id,
-        form_title=s.form_title,
-    )
-    # The retrieve key and the notification carrying it: one round trip to Redis.
-    pipe = rt.redis.pipeline(transaction=False)
-    retrieve = rt.otks.issue(
-        "retrieve",
-        s.site_id,
-        s.submission_id,
-        data={"agent_id": s.agent_id},
-        groups=otk_groups(s.conversation_id, "retrieve"),
-        pipe=pipe,
-    )
-    notifications.queue_once(
-        pipe,
-        s.site_id,
-        s.agent_id,
-        "secure_form.submitted",
-        {
-            "request_id": s.request_id,
-            "submission_id": s.submission_id,
-            "conversation_id": s.conversation_id,
-            "retrieve_otk_expires_at": rfc3339(retrieve.expires_at),
-            "off_record_expires_at": (rfc3339(off_record_deadline) if s.off_record else None),
-        },
-        once_key=s.submission_id,
-        # Beside the stream (a day) only as long as the key itself lives (minutes).
-        held=notifications.Held({"retrieve_otk": retrieve.token}, retrieve.expires_at),
-    )
-    return bool(pipe.execute()[-1])
+    deadline = s.submitted_at + timedelta(milliseconds=s.off_record_ttl_ms)
+    return deadline.replace(microsecond=0)
 
 
 def accessible(

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 
 from redis import Redis
+from redis.client import Pipeline
 
 from vault.sealed_fields import Cipher, open_fields, seal_fields
 
@@ -62,11 +63,13 @@ class OffRecordStore:
         ttl_ms: int,
         *,
         expires_at_ms: int | None = None,
+        pipe: Pipeline | None = None,
     ) -> bool:
         """Keep sealed values for `ttl_ms` (or until the absolute `expires_at_ms`).
 
         NX and the tombstone check mean a redelivered message can neither overwrite nor
         revive a value; an absolute deadline means a late redelivery can't extend it.
+        With `pipe` the write is queued there and this answers only whether it was.
         """
         if not values or not site_id:
             return False
@@ -76,8 +79,9 @@ class OffRecordStore:
         stored = self._put(
             keys=[_key(site_id, submission_id), _tombstone(site_id, submission_id)],
             args=[blob, max(1, int(ttl_ms)), "" if expires_at_ms is None else int(expires_at_ms)],
+            client=pipe,
         )
-        return bool(stored)
+        return True if pipe is not None else bool(stored)
 
     def take(self, site_id: str, submission_id: str) -> tuple[str, dict[str, str]]:
         """(status, values): values only when status is `available`; the value is gone after."""

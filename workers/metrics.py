@@ -14,7 +14,7 @@ from typing import Any
 from celery import signals
 from prometheus_client import Counter, Histogram, multiprocess
 
-from configs.celery import TOKENIZE_TASK
+from configs.celery import TOKENIZE_ONE_TASK
 from core.clock import utcnow
 
 STORED = Counter(
@@ -71,12 +71,12 @@ def delivered(request: Any) -> None:
 
 
 def _retried(sender: Any = None, **_: Any) -> None:
-    if getattr(sender, "name", None) == TOKENIZE_TASK:
+    if getattr(sender, "name", None) == TOKENIZE_ONE_TASK:
         RETRIED.inc()
 
 
 def _failed(sender: Any = None, **_: Any) -> None:
-    if getattr(sender, "name", None) == TOKENIZE_TASK:
+    if getattr(sender, "name", None) == TOKENIZE_ONE_TASK:
         FAILED.labels("error").inc()
 
 

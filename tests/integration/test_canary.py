@@ -561,7 +561,7 @@ def _wait_submitted(desk: Desk, request_id: str, timeout: float = 30) -> dict[st
     raise AssertionError(f"no secure_form.submitted for {request_id} within {timeout}s")
 
 
-_TASK_OUTCOME = re.compile(r"tokenize_submission\[[^\]]+\] (succeeded|raised|retry|failed)")
+_TASK_OUTCOME = re.compile(r"tokenize_(?:submission|one)\[[^\]]+\] (succeeded|raised|retry|failed)")
 
 
 def _submit_unencodable(trail: Trail, desk: Desk) -> None:

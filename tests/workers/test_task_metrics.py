@@ -32,8 +32,8 @@ def test_a_stored_submission_and_its_redelivery_are_counted_apart(
     timed = value("secureforms_worker_submit_to_stored_seconds_count")
     waited = value("secureforms_worker_submit_to_stored_seconds_sum")
 
-    tasks.tokenize_submission.run(submission_id, sealed)
-    tasks.tokenize_submission.run(submission_id, sealed)  # a redelivery
+    tasks.tokenize_one.run(submission_id, sealed)
+    tasks.tokenize_one.run(submission_id, sealed)  # a redelivery
 
     assert value("secureforms_worker_submissions_stored_total") == stored + 1
     assert value("secureforms_worker_submissions_duplicate_total") == duplicate + 1
@@ -46,7 +46,7 @@ def test_an_event_that_does_not_open_is_counted_as_failed(tasks: ModuleType, des
     _, other_id, _ = submit(desk, card=CARD)
     before = value("secureforms_worker_submissions_failed_total", reason="unreadable")
     stored = value("secureforms_worker_submissions_stored_total")
-    tasks.tokenize_submission.run(other_id, sealed)  # sealed for another submission
+    tasks.tokenize_one.run(other_id, sealed)  # sealed for another submission
     assert value("secureforms_worker_submissions_failed_total", reason="unreadable") == before + 1
     assert value("secureforms_worker_submissions_stored_total") == stored
 
@@ -57,7 +57,7 @@ def test_the_purge_counts_the_rows_it_deleted(
     ids = []
     for _ in range(2):
         _, submission_id, sealed = submit(desk, card=CARD)
-        tasks.tokenize_submission.run(submission_id, sealed)
+        tasks.tokenize_one.run(submission_id, sealed)
         ids.append(submission_id)
     with vault_db.begin() as conn:
         conn.execute(

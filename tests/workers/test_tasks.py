@@ -64,8 +64,8 @@ def test_tokenize_stores_once_and_notifies_once(
     request_id, submission_id, sealed = submit(desk, card=CARD, cvv="987")
     assert stored(vault_db, submission_id) == 0  # nothing before the worker
 
-    tasks.tokenize_submission.run(submission_id, sealed)
-    tasks.tokenize_submission.run(submission_id, sealed)  # a redelivery
+    tasks.tokenize_one.run(submission_id, sealed)
+    tasks.tokenize_one.run(submission_id, sealed)  # a redelivery
 
     assert stored(vault_db, submission_id) == 1
     [notice] = events(desk, "secure_form.submitted")
@@ -76,7 +76,7 @@ def test_tokenize_stores_once_and_notifies_once(
     assert body["values"]["card_number"] == CARD
     assert (body["off_record_status"], body["off_the_record"]) == ("available", {"cvv": "987"})
     # After the look, a redelivery brings back neither the CVV nor a second notice.
-    tasks.tokenize_submission.run(submission_id, sealed)
+    tasks.tokenize_one.run(submission_id, sealed)
     assert len(events(desk, "secure_form.submitted")) == 1
     with desk.client() as c:
         again = c.post(f"/api/v1/submissions/{submission_id}/retrieve-otk", headers=desk.agent)
@@ -92,8 +92,8 @@ def test_an_event_that_does_not_open_is_dropped_without_its_content(
     _, other_id, _ = submit(desk, card=CARD)
     tampered = sealed[:-8] + ("A" if sealed[-8] != "A" else "B") + sealed[-7:]
     with caplog.at_level(logging.INFO):
-        tasks.tokenize_submission.run(submission_id, tampered)
-        tasks.tokenize_submission.run(other_id, sealed)  # sealed for another submission
+        tasks.tokenize_one.run(submission_id, tampered)
+        tasks.tokenize_one.run(other_id, sealed)  # sealed for another submission
     assert stored(vault_db, submission_id) == stored(vault_db, other_id) == 0
     assert events(desk, "secure_form.submitted") == []
     assert "does not open" in caplog.text
@@ -131,8 +131,8 @@ def test_the_retention_purge_deletes_what_is_past_its_time_once_per_interval(
 ) -> None:
     _, old_id, old_sealed = submit(desk, card=CARD)
     _, young_id, young_sealed = submit(desk, card=CARD)
-    tasks.tokenize_submission.run(old_id, old_sealed)
-    tasks.tokenize_submission.run(young_id, young_sealed)
+    tasks.tokenize_one.run(old_id, old_sealed)
+    tasks.tokenize_one.run(young_id, young_sealed)
     _past_retention(vault_db, old_id)
     tasks.retention_purge.run()
     assert (stored(vault_db, old_id), stored(vault_db, young_id)) == (0, 1)
@@ -147,7 +147,7 @@ def test_the_retention_purge_deletes_what_is_past_its_time_once_per_interval(
 
 def test_nothing_a_task_does_is_queued_again(tasks: ModuleType, desk: Desk) -> None:
     _, submission_id, sealed = submit(desk, card=CARD)
-    tasks.tokenize_submission.run(submission_id, sealed)
+    tasks.tokenize_one.run(submission_id, sealed)
     tasks.sweep_expired_requests.run()
     tasks.retention_purge.run()
     assert queued_tasks(desk.stack) == []  # type: ignore[arg-type]
@@ -169,7 +169,7 @@ def test_off_record_answers_are_gone_by_the_deadline_the_agent_is_told(
         )
     try:
         _, submission_id, sealed = submit(desk, card=CARD, cvv="987")
-        tasks.tokenize_submission.run(submission_id, sealed)
+        tasks.tokenize_one.run(submission_id, sealed)
     finally:
         with desk.client() as c:
             c.put("/api/v1/site/policies", headers=desk.admin, json={"off_record_ttl_s": before})
@@ -196,5 +196,5 @@ def test_a_read_only_database_is_retried_not_failed_for_good(tasks: ModuleType) 
         finally:
             engine.dispose()
     assert tasks._read_only(refused.value)
-    assert tasks.StoreReadOnly in tasks.tokenize_submission.autoretry_for
+    assert tasks.StoreReadOnly in tasks.tokenize_one.autoretry_for
     assert not tasks._read_only(DBAPIError("INSERT", {}, ValueError("not a refusal")))

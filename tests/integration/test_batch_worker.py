@@ -1,0 +1,223 @@
+"""The batching worker (workers.batches, workers.tasks.tokenize_submissions) against real
+processes: a batch is held in the middle of its vault transaction, then something breaks.
+In each case every accepted submission is stored once and notified once, and nothing else.
+
+The hold is a write lock on the vault DB (test_no_loss.vault_writes_blocked): the worker
+has taken the messages (the broker counts them unacked), opened its transaction and waits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from integration.test_no_loss import (
+    COMBO_IDS,
+    COMBOS,
+    _publisher,
+    assert_once_each,
+    broker_counts,
+    fresh_stack,
+    open_forms,
+    report,
+    reveal_all,
+    stored_part,
+    submit_all,
+    submitted_events,
+    vault_rows,
+    vault_writes_blocked,
+    visitor_values,
+    wait_until,
+)
+from support.flow import Desk, Sent
+from support.private_services import PrivatePostgres
+from support.stack import Proc, Stack
+
+from vault import Submission
+
+N = 40  # one batch (worker_batch_size 50): the worker holds them all at once
+
+
+def pool_children(worker: Proc) -> list[int]:
+    """The worker's pool processes (prefork), the ones that run the batches."""
+    path = Path(f"/proc/{worker.popen.pid}/task/{worker.popen.pid}/children")
+    return [int(pid) for pid in path.read_text().split()]
+
+
+def insert_waits_on_lock(stack: Stack) -> bool:
+    """PostgreSQL: the worker's insert into the vault is waiting for the test's lock."""
+    engine = stack.engines()["vault"]
+    try:
+        with engine.connect() as conn:
+            waiting = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO vault_submissions%'"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(waiting) > 0
+
+
+def held_mid_batch(stack: Stack, n: int) -> None:
+    """Until the worker holds all n unacked and its batch waits inside the vault."""
+    wait_until("all taken by the worker", lambda: broker_counts(stack) == (0, n), 60, 0.25)
+    if stack.db == "postgres":
+        wait_until("the batch's insert waits", lambda: insert_waits_on_lock(stack), 30, 0.1)
+    else:
+        time.sleep(1.0)  # SQLite shows no waiter: the batch is flushed within milliseconds
+    # A read needs no write lock (SQLite in WAL mode; PostgreSQL's EXCLUSIVE lets reads by).
+    assert vault_rows(stack) == 0
+
+
+def all_stored_once(stack: Stack, desk: Desk, forms: list[tuple[Sent, str]]) -> None:
+    wait_until("every submission notified", lambda: len(submitted_events(desk)) >= len(forms), 120)
+    wait_until("broker drained", lambda: broker_counts(stack) == (0, 0), 60, 0.5)
+    time.sleep(1.5)  # room for a stray duplicate to show up before counting
+    by_request = assert_once_each(forms, submitted_events(desk))
+    assert vault_rows(stack) == len(forms)
+    reveal_all(desk, forms, by_request, fresh_keys=True)
+
+
+@pytest.mark.parametrize(("db", "broker"), COMBOS, ids=COMBO_IDS)
+def test_a_pool_process_killed_mid_batch_loses_and_repeats_nothing(
+    tmp_path: Path, db: str, broker: str
+) -> None:
+    with fresh_stack(tmp_path, db, broker) as stack:
+        worker = stack.start(worker_concurrency=1)
+        desk = Desk.make(stack)
+        forms = open_forms(desk, N)
+        with vault_writes_blocked(stack):
+            submit_all(desk, forms)
+            held_mid_batch(stack, N)
+            [child] = pool_children(worker)
+            os.kill(child, signal.SIGKILL)
+            wait_until("a new pool process", lambda: pool_children(worker) not in ([], [child]), 30)
+        all_stored_once(stack, desk, forms)
+        assert worker.alive()
+        report("pool process killed mid-batch", combo=f"{db}-{broker}", n=N)
+
+
+@pytest.mark.parametrize(("db", "broker"), COMBOS, ids=COMBO_IDS)
+def test_sigterm_during_a_batch_finishes_it_or_gives_it_back(
+    tmp_path: Path, db: str, broker: str
+) -> None:
+    """A warm shutdown (SIGTERM to the worker, as Docker and systemd send it) while a batch
+    waits in the vault: the batch ends, the worker exits, a new one takes what is left."""
+    with fresh_stack(tmp_path, db, broker) as stack:
+        worker = stack.start(worker_concurrency=1)
+        desk = Desk.make(stack)
+        forms = open_forms(desk, N)
+        with vault_writes_blocked(stack):
+            submit_all(desk, forms)
+            held_mid_batch(stack, N)
+            os.kill(worker.popen.pid, signal.SIGTERM)
+            time.sleep(0.5)
+        worker.popen.wait(60)
+        rows_at_exit = vault_rows(stack)
+        stack.start_worker(concurrency=1, name="worker2")
+        all_stored_once(stack, desk, forms)
+        report("sigterm mid-batch", combo=f"{db}-{broker}", stored_before_exit=rows_at_exit)
+
+
+def _event(stack: Stack, desk: Desk, sent: Sent, i: int, *, site_id: str) -> Submission:
+    return Submission(
+        submission_id=str(uuid.uuid4()),
+        request_id=sent.request_id,
+        site_id=site_id,
+        conversation_id=sent.conversation_id,
+        agent_id=desk.agent_id,
+        form_id=desk.form_id,
+        form_version=1,
+        form_title="Payment card",
+        values=stored_part(visitor_values(i)),
+        off_record={"cvv": visitor_values(i)["cvv"]},
+        off_record_ttl_ms=600_000,
+        retention_days=30,
+        submitted_at=datetime.now(UTC),
+    )
+
+
+@pytest.mark.parametrize(("db", "broker"), COMBOS, ids=COMBO_IDS)
+def test_one_poisoned_event_among_fifty_holds_up_none_of_the_others(
+    tmp_path: Path, db: str, broker: str
+) -> None:
+    """Fifty events wait for a worker; one of them opens but can never be stored (no site:
+    the vault refuses it). They arrive as one batch, which fails; one at a time, the 49
+    land and the poisoned one takes the one-submission task's error path."""
+    with fresh_stack(tmp_path, db, broker) as stack:
+        stack.start_api()
+        desk = Desk.make(stack)
+        forms = open_forms(desk, 50)
+        bad = 17
+        events = [
+            _event(stack, desk, sent, i, site_id="" if i == bad else stack.site_id)
+            for i, (sent, _otk) in enumerate(forms)
+        ]
+        publisher = _publisher(stack)
+        try:
+            for event in events:
+                publisher.publish_submission(event)
+        finally:
+            publisher.close()
+        stack.start_worker(concurrency=1)
+        good = forms[:bad] + forms[bad + 1 :]
+        wait_until("the good ones notified", lambda: len(submitted_events(desk)) >= 49, 60)
+        wait_until("broker drained", lambda: broker_counts(stack) == (0, 0), 60, 0.5)
+        wait_until("the poisoned one failed", lambda: "TokenizeFailed" in stack.logs(), 30)
+        log = stack.logs()
+        assert "storing one at a time" in log  # they came as one batch, and it failed
+        assert log.count("handed to its retries") == 1
+        by_request = assert_once_each(good, submitted_events(desk))
+        assert vault_rows(stack) == 49
+        assert set(by_request) == {sent.request_id for sent, _ in good}
+        bad_sent, _ = forms[bad]
+        with desk.client() as c:
+            r = c.get(f"/api/v1/secure-forms/{bad_sent.request_id}", headers=desk.agent)
+        assert r.status_code == 200 and r.json()["status"] == "opened", r.text
+
+
+def test_a_postgresql_restart_during_a_batch_loses_nothing(tmp_path: Path) -> None:
+    """PostgreSQL (a server of the test's own) stops while a batch waits inside the vault:
+    the batch fails as a whole, each submission goes to its retries, and they land once it
+    is back."""
+    pg = PrivatePostgres()
+    pg.start()
+    try:
+        with fresh_stack(
+            tmp_path,
+            "sqlite",
+            "redis",
+            SECUREFORMS_APP_DATABASE_URL=pg.create_database("sf_app"),
+            SECUREFORMS_VAULT_DATABASE_URL=pg.create_database("sf_vault"),
+        ) as stack:
+            stack.db = "postgres"  # the vault and app DBs are the private server's
+            worker = stack.start(worker_concurrency=1)
+            desk = Desk.make(stack)
+            forms = open_forms(desk, N)
+            # The lock by hand: the stop ends its session, there is nothing to roll back.
+            locker = sa.create_engine(stack.env["SECUREFORMS_VAULT_DATABASE_URL"])
+            try:
+                lock = locker.connect()
+                lock.execute(sa.text("LOCK TABLE vault_submissions IN EXCLUSIVE MODE"))
+                submit_all(desk, forms)
+                held_mid_batch(stack, N)
+                pg.stop()  # -m fast: every session ends, the lock and the batch with them
+            finally:
+                locker.dispose()
+            time.sleep(2)
+            pg.start()
+            all_stored_once(stack, desk, forms)
+            assert worker.alive()
+            log = stack.logs()
+            assert "batch not stored; each to its retries" in log
+            report("postgresql restart mid-batch", retried=log.count("tokenize_one["))
+    finally:
+        pg.close()
