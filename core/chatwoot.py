@@ -408,7 +408,7 @@ def relay_link(
     return outbox.emit_to(conn, site_id, MESSAGE_EVENT, conversation_id, data, [webhook_id])
 
 
-def _has_chatwoot(conn: Connection, site_id: str) -> bool:
+def has_chatwoot(conn: Connection, site_id: str) -> bool:
     # On the worker's path for every submission: most sites have no Chatwoot, and for
     # them this one primary-key read is the whole cost.
     found = conn.execute(
@@ -420,7 +420,7 @@ def _has_chatwoot(conn: Connection, site_id: str) -> bool:
 def relay_status(conn: Connection, site_id: str, type: str, request_id: str) -> str | None:
     """A private note on submitted, viewed or expired: the form's name and a time."""
     note = NOTES.get(type)
-    if note is None or not _has_chatwoot(conn, site_id):
+    if note is None or not has_chatwoot(conn, site_id):
         return None
     row = conn.execute(
         select(form_requests.c.conversation_id, forms.c.name)

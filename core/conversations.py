@@ -11,6 +11,7 @@ when one is taken from them, `conversation.closed` when one ends, and `chat.mess
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -367,6 +368,23 @@ def add_system_message(
     with rt.app_engine.begin() as own:
         own.execute(_INSERT_MESSAGE, values)
         show_to_visitor(rt, own, values)
+
+
+def add_system_messages(
+    rt: Runtime, conn: Connection, site_id: str, lines: Sequence[tuple[str, str]]
+) -> None:
+    """System lines `(conversation_id, text)` of one site's conversations in one insert,
+    each shown to its visitor (the worker writes one per submission of a batch)."""
+    if not lines:
+        return
+    now = utcnow()
+    rows = [
+        dict(conversation_id=cid, at=now, author="system", text=text, sender=SYSTEM)
+        for cid, text in lines
+    ]
+    conn.execute(_INSERT_MESSAGE, rows)
+    for row in rows:
+        show_to_visitor(rt, conn, row, site_id)
 
 
 def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from core import audit, chatwoot, notifications, outbox
 from core.actors import Actor, Role
 from core.api_keys import key_label
 from core.clock import aware, rfc3339, utcnow
-from core.conversations import ACTIVE, add_system_message, get_conversation
+from core.conversations import ACTIVE, add_system_message, add_system_messages, get_conversation
 from core.errors import ConversationClosed, Forbidden, InvalidOrExpired, NotFound
 from core.forms.catalogue import current, load_version
 from core.forms.speech import checked_language
@@ -359,14 +359,15 @@ def mark_submitted(
 
 
 def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
-    """`mark_submitted` for several, in one transaction and in order (each site's audit
-    chain gets its entries in the order given): the submission ids whose request this
-    moved to `submitted`.
+    """`mark_submitted` for several, in one transaction: the submission ids whose request
+    this moved to `submitted`.
 
-    The audit entry and the transcript line are written in the same transaction as the
-    status, so a worker that dies after the commit leaves neither missing for the retry
-    to skip."""
-    moved: set[str] = set()
+    With each move, in the same transaction: the audit entry, the transcript line, the
+    webhook events and the Chatwoot note, so a worker that dies after the commit leaves
+    none of them missing for the retry to skip. They are written a site at a time, in the
+    order given (each site's audit chain gets its entries in that order): a few statements
+    a site, not a few a submission."""
+    moved: dict[str, list[Answered]] = {}
     with rt.app_engine.begin() as conn:
         for a in answered:
             params = {
@@ -375,27 +376,38 @@ def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
                 "b_submission_id": a.submission_id,
                 "b_updated_at": utcnow(),
             }
-            if not conn.execute(_MARK_SUBMITTED, params).rowcount:
-                continue  # a retried task neither loses nor repeats what follows
-            moved.add(a.submission_id)
-            audit.record(
-                rt,
-                site_id=a.site_id,
+            # Its own statement, for its own row count: a redelivered submission moves
+            # nothing, and nothing below is written for it.
+            if conn.execute(_MARK_SUBMITTED, params).rowcount:
+                moved.setdefault(a.site_id, []).append(a)
+        for site_id, done in moved.items():
+            audit.record_many(
+                conn,
+                site_id=site_id,
                 type="form.submitted",
-                resource=f"request:{a.request_id};submission:{a.submission_id}",
+                resources=[f"request:{a.request_id};submission:{a.submission_id}" for a in done],
                 origin="worker",
-                conn=conn,
             )
-            add_system_message(
+            add_system_messages(
                 rt,
-                a.conversation_id,
-                "system",
-                f"Secure form '{a.form_title}' submitted",
-                conn=conn,
+                conn,
+                site_id,
+                [(a.conversation_id, f"Secure form '{a.form_title}' submitted") for a in done],
             )
-            outbox.emit_request(conn, a.site_id, "secure_form.submitted", request_id=a.request_id)
-            chatwoot.relay_status(conn, a.site_id, "secure_form.submitted", a.request_id)
-    return moved
+            targets = outbox.targets_for(conn, site_id, "secure_form.submitted")
+            relayed = chatwoot.has_chatwoot(conn, site_id)
+            for a in done:
+                if targets:
+                    outbox.emit_request(
+                        conn,
+                        site_id,
+                        "secure_form.submitted",
+                        request_id=a.request_id,
+                        targets=targets,
+                    )
+                if relayed:
+                    chatwoot.relay_status(conn, site_id, "secure_form.submitted", a.request_id)
+    return {a.submission_id for done in moved.values() for a in done}
 
 
 def mark_viewed(rt: Runtime, site_id: str, request_id: str) -> None:

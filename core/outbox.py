@@ -94,11 +94,11 @@ def emit(
 ) -> str | None:
     """Queue `type` for every webhook of the site that asked for it, in `conn`'s
     transaction; the event id, or None when no webhook wants it."""
-    targets = _targets(conn, site_id, type)
+    targets = targets_for(conn, site_id, type)
     return emit_to(conn, site_id, type, order_key, data, targets) if targets else None
 
 
-def _targets(conn: Connection, site_id: str, type: str) -> list[str]:
+def targets_for(conn: Connection, site_id: str, type: str) -> list[str]:
     """The site's webhooks that asked for `type` (one indexed read; most sites have none)."""
     if type not in EVENTS:
         raise ValueError(f"not a webhook event: {type!r}")
@@ -164,11 +164,14 @@ def emit_request(
     *,
     request_id: str | None = None,
     submission_id: str | None = None,
+    targets: list[str] | None = None,
     **extra: Any,
 ) -> str | None:
     """A secure form event (of the request, or of the request a submission answered),
-    its data read from the request as this transaction sees it."""
-    targets = _targets(conn, site_id, type)
+    its data read from the request as this transaction sees it. `targets`: the site's
+    webhooks for `type` when the caller has read them already (`targets_for`)."""
+    if targets is None:
+        targets = targets_for(conn, site_id, type)
     if not targets:
         return None
     by = (

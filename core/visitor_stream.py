@@ -38,9 +38,13 @@ def publish_to_visitor(
 _SITE_OF = select(conversations.c.site_id).where(conversations.c.id == bindparam("b_cid"))
 
 
-def show_to_visitor(rt: Runtime, conn: Connection, values: dict[str, Any]) -> None:
-    """A transcript line (a messages row's values) on the visitor's stream."""
-    site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
+def show_to_visitor(
+    rt: Runtime, conn: Connection, values: dict[str, Any], site_id: str | None = None
+) -> None:
+    """A transcript line (a messages row's values) on the visitor's stream (`site_id`:
+    the conversation's, when the caller knows it)."""
+    if site_id is None:
+        site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
     if site_id is None:
         return
     publish_to_visitor(
