@@ -42,7 +42,11 @@ async def make_desk(pool: HttpPool, service: Service, agents: int) -> Desk:
         username, password = f"bench-{uuid.uuid4().hex[:8]}-{i}", f"pw-{uuid.uuid4().hex}"
         user = {"username": username, "password": password, "role": "agent"}
         await pool.call("POST", "/api/v1/users", user, admin, expect=201)
-        return await login(username, password)
+        # An admin chose that password: the agent must choose one of its own first.
+        own = {"current_password": password, "new_password": f"pw-{uuid.uuid4().hex}"}
+        first = await login(username, password)
+        await pool.call("POST", "/api/v1/auth/password", own, first, expect=204)
+        return await login(username, own["new_password"])
 
     return Desk(pool, form_id, list(await asyncio.gather(*(agent(i) for i in range(agents)))))
 

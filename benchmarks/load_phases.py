@@ -28,7 +28,8 @@ class Run:
     started: dict[str, float] = field(default_factory=dict)  # submit start (or due time)
     accepted: dict[str, float] = field(default_factory=dict)  # 202 received
     failures: Counter[str] = field(default_factory=Counter)
-    missing: int = 0
+    answered_202: set[str] = field(default_factory=set)
+    missing: int = 0  # answered 202, never notified
     max_lag_ms: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
 
@@ -42,7 +43,9 @@ async def submit_one(pool: HttpPool, item: Ready, run: Run, start: float) -> Non
         run.failures[exc.__class__.__name__] += 1
         return
     run.accepted[item.request_id] = now()
-    if status != 202:
+    if status == 202:
+        run.answered_202.add(item.request_id)
+    else:
         run.failures[f"HTTP {status}"] += 1
 
 
@@ -57,18 +60,25 @@ async def closed_loop(
             await submit_one(pool, item, run, now())
 
     await asyncio.gather(*(visitor() for _ in range(concurrency)))
+    listener.expect(run.answered_202)  # a refused submission is no event to wait for
     run.missing = await listener.wait(timeout)
     return run
 
 
 async def open_loop(
-    pool: HttpPool, listener: Listener, items: list[Ready], rate: float, timeout: float
+    pool: HttpPool,
+    listener: Listener,
+    items: list[Ready],
+    rate: float,
+    timeout: float,
+    start: float | None = None,
 ) -> Run:
     """Starts submission i at t0 + i/rate whatever the earlier ones are doing; latency is
-    taken from the due time, so a late client cannot hide queueing (coordinated omission)."""
+    taken from the due time, so a late client cannot hide queueing (coordinated omission).
+    `start`: t0 (perf_counter), to go on from an earlier run's schedule."""
     run, tasks = Run(), []
     listener.expect(i.request_id for i in items)
-    t0 = now() + 0.05
+    t0 = now() + 0.05 if start is None else start
     for i, item in enumerate(items):
         due = t0 + i / rate
         delay = due - now()
@@ -77,6 +87,7 @@ async def open_loop(
         run.max_lag_ms = max(run.max_lag_ms, (now() - due) * 1000)
         tasks.append(asyncio.create_task(submit_one(pool, item, run, due)))
     await asyncio.gather(*tasks)
+    listener.expect(run.answered_202)
     run.missing = await listener.wait(timeout)
     return run
 

@@ -13,10 +13,14 @@ Three timed phases, each after its own untimed setup (conversations, sends, open
 2. floor: N no-op tasks published from C threads, until the worker counted all N;
 3. latency: open-loop submissions paced at half the measured throughput (or --rate).
 
+With --soak SECONDS, phases 2 and 3 give way to a soak (soak.py): open-loop submissions
+at --rate for SECONDS, with the memory each role holds every 30 s.
+
 It prints figures and the issue's targets beside them; it never asserts on timing.
 
     .venv/bin/python benchmarks/pipeline.py --db sqlite --broker redis
     .venv/bin/python benchmarks/pipeline.py --db postgres --broker rabbitmq
+    .venv/bin/python benchmarks/pipeline.py --n 200 --soak 600 --rate 60
 """
 
 from __future__ import annotations
@@ -91,6 +95,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rate", type=float, default=None, help="phase 3 pace (default: half of phase 1)"
     )
     p.add_argument("--latency-n", type=int, default=1000, help="submissions in phase 3")
+    p.add_argument(
+        "--soak",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="after phase 1, submit at --rate (default: half of phase 1) for SECONDS,\n"
+        "printing memory by role every 30 s (in place of phases 2 and 3)",
+    )
     p.add_argument("--warmup", type=int, default=100, help="untimed submissions first")
     p.add_argument("--timeout", type=float, default=120, help="seconds to wait for events")
     p.add_argument("--skip-floor", action="store_true")

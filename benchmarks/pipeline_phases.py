@@ -30,8 +30,9 @@ from form_setup import Desk, make_desk, prepare
 from keepalive_http import HttpPool
 from load_phases import Floor, closed_loop, floor_phase, open_loop
 from service_under_test import Service
+from soak import soak
 from stack_profiler import Profiler
-from store_counters import StoreCounters
+from store_counters import RedisFootprint, StoreCounters
 
 
 async def bench(args: argparse.Namespace, service: Service) -> dict[str, Any]:
@@ -46,6 +47,9 @@ async def bench(args: argparse.Namespace, service: Service) -> dict[str, Any]:
             items = await prepare(desk, args.warmup)
             await closed_loop(pool, listener, items, args.concurrency, args.timeout)
         rate, e2e, sub_ms = await throughput(args, service, desk, listener, known, figures)
+        if args.soak:  # in place of phases 2 and 3
+            figures["soak"] = await soak(args, service, desk, listener, args.rate or rate / 2)
+            return figures
         floor, floor_ms = await no_op_floor(args, service, known, figures)
         paced, lat3 = await paced_latency(args, service, desk, listener, rate, known, figures)
         ratio = rate / floor.rate if floor else math.nan
@@ -77,6 +81,9 @@ async def throughput(
     """Phase 1: C visitors submit all N as fast as they can. Answers the end-to-end rate,
     the latencies and the service's CPU ms per submission."""
     pool = desk.pool
+    # From before the setup: a submission's conversation, send and open leave keys too.
+    footprint = RedisFootprint(service)
+    kept_before = await asyncio.to_thread(footprint.snapshot)
     print(f"setup: {args.n} conversations, sends and opens for phase 1 ...", flush=True)
     items = await prepare(desk, args.n)
     print(f"phase 1: {args.n} submissions, {args.concurrency} concurrent visitors", flush=True)
@@ -107,8 +114,13 @@ async def throughput(
     cost1 = cpu_cost(run.cpu, len(items), SERVICE_ROLES)
     sub_ms = print_cost("submission (service side)", cost1, known)
     print("  per submission: " + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
+    kept = RedisFootprint.report(
+        kept_before, await asyncio.to_thread(footprint.snapshot), len(items)
+    )
+    footprint.close()
     figures["phase1"] = {
         "per_submission": per,
+        "app_redis": kept,
         "submissions_per_s": rate,
         "api_accepted_per_s": ingest,
         "e2e_ms": quantiles(e2e),

@@ -1,17 +1,21 @@
 """Agent notifications: one Redis stream per agent, read by long-poll or SSE.
 
 Events never carry a submitted value. Some carry a one-time key (the retrieve key of
-`secure_form.submitted`, the visitor's link in `chat.secure_form`): a stream lives for a
-day, a key for minutes, so such fields are *held* apart from the stream in a key of their
-own that expires when the one-time key does (PXAT, the same instant). The entry names
-its held key; readers put the fields back while it lives, so the events look as they did
-to the pages that read them, and once the one-time key is dead nothing in Redis holds it.
+`secure_form.submitted`, the visitor's link in `chat.secure_form`): a stream outlives a
+key, so such fields are *held* apart from the stream in a key of their own that expires
+when the one-time key does (PXAT, the same instant). The entry names its held key;
+readers put the fields back while it lives, so the events look as they did to the pages
+that read them, and once the one-time key is dead nothing in Redis holds it.
+
+What a stream keeps is what its readers need (`Keep`): an agent's, the last half hour
+(`REPLAY_WINDOW_S`); a conversation's visitor stream, its transcript.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,9 +27,61 @@ from redis.client import Pipeline
 
 from core.runtime import Runtime
 
-MAX_EVENTS_PER_AGENT = 1000
+MAX_EVENTS_PER_AGENT = 1000  # any stream's cap, whatever its age
 READ_TIMEOUT_S = 60.0
-_STREAM_TTL_S = 24 * 3600
+
+# How far back an agent's stream reaches: the longest gap a reader resumes across (SSE's
+# Last-Event-ID, a long poll's `after`). A page's EventSource comes back within seconds
+# (`retry: 2000`), a long poll within its 30 s wait, a restarted api's readers as soon as
+# it answers. A reader away for longer than a session may idle (15 minutes at most,
+# core.policies.MAX_IDLE_TIMEOUT_S) is signed out, and its new page starts from the
+# database and the stream's newest id (core.workspace), not from the stream; twice that
+# covers a reader whose session other requests kept alive while its stream was down.
+# It outlasts the longest retrieve key (10 minutes), so while a held key lives its entry
+# is still in the stream (unless MAX_EVENTS_PER_AGENT newer ones pushed it out; the held
+# key then still dies with its one-time key). Older news is the API's to answer: a
+# request's status, POST /api/v1/submissions/{id}/retrieve-otk.
+REPLAY_WINDOW_S = 30 * 60
+
+
+@dataclass(frozen=True)
+class Keep:
+    """What a stream keeps: entries younger than `window_s` (None: any age), at most
+    MAX_EVENTS_PER_AGENT of them, and the stream itself for `idle_s` after its last event.
+    Trimming is approximate (`~`): whole nodes of older entries go, never a newer entry."""
+
+    window_s: int | None
+    idle_s: int
+
+
+AGENT_STREAM = Keep(window_s=REPLAY_WINDOW_S, idle_s=REPLAY_WINDOW_S)
+# A conversation's visitor stream is its transcript, shown from the start on every load
+# of the chat window (core.chat.chat_state): never trimmed by age.
+TRANSCRIPT = Keep(window_s=None, idle_s=24 * 3600)
+
+# How long a submission's "notified" mark outlives its notification: as long as the same
+# tokenize task may still run again and reach _ONCE.
+# - A redelivery (its worker died, or lost the broker, between notifying and acking):
+#   Redis as broker restores a message unacked for the visibility timeout, counted from
+#   its delivery (so from before the notification), at its next restore sweep (every 10 s
+#   at most, configs/celery.py) and to the head of its queue; RabbitMQ requeues it as
+#   soon as the consumer's connection is gone, sooner still.
+# - A retry is a new message, so it follows an attempt that raised; one that raised after
+#   notifying is one whose reply was lost (Redis went away as the script ran). A batch
+#   hands its submissions to tokenize_one at once, whose retries fail before reaching
+#   _ONCE while Redis is away and come each at most retry_backoff_max (30 s) after the
+#   last, max_retries (20) times (workers/tasks.py): the last up to 20 x 30 s after.
+# - A margin for the time a retry waits behind other messages and attempts take to run.
+# Every run that finds the mark renews it, so a redelivery of a redelivery is covered
+# from its own run. A run later than that would notify a second time: a second event
+# and retrieve key for the same submission and agent; nothing is stored twice or shown.
+RESTORE_SWEEP_S = 10
+RETRY_SPAN_S = 20 * 30
+NOTIFIED_MARGIN_S = 60
+# The visibility timeout configs/*.toml ship (broker_visibility_timeout_s), for callers
+# of queue_once that do not pass notified_ttl_s(rt).
+_SHIPPED_VISIBILITY_TIMEOUT_S = 300
+
 _EVENT_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
 _UINT64_MAX = 2**64 - 1
 
@@ -35,17 +91,23 @@ _HELD_FIELD = "_held"  # in an entry's data: the name of its held key, never sho
 # Marks the submission as notified and appends the event in one step, so a redelivered
 # task can neither notify twice nor lose the notification between the two. The held
 # fields (if any) are written in the same step, so no event names a key never written.
+# ARGV: type, data, count cap, the mark's TTL, held value ('' for none), held PXAT, the
+# stream's TTL, the oldest id it keeps ('' for any).
 _ONCE = """
-if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[4]) then
-  if ARGV[5] ~= '' then
-    redis.call('SET', KEYS[3], ARGV[5], 'PXAT', ARGV[6])
-  end
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
-                        'type', ARGV[1], 'data', ARGV[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
-  return id
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[4]) then
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+  return false
 end
-return false
+if ARGV[5] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[5], 'PXAT', ARGV[6])
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*',
+                      'type', ARGV[1], 'data', ARGV[2])
+if ARGV[8] ~= '' then
+  redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[8])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+return id
 """
 
 
@@ -71,6 +133,8 @@ def publish(
     event_type: str,
     data: Mapping[str, Any],
     held: Held | None = None,
+    *,
+    keep: Keep = AGENT_STREAM,
 ) -> str:
     key = stream_key(site_id, agent_id)
     entry, held_key, held_json = _split(data, held)
@@ -86,9 +150,20 @@ def publish(
         maxlen=MAX_EVENTS_PER_AGENT,
         approximate=True,
     )
-    pipe.expire(key, _STREAM_TTL_S)
-    event_id = pipe.execute()[-2]
+    oldest = _oldest_kept(keep)
+    if oldest:
+        pipe.xtrim(key, minid=oldest, approximate=True)
+    pipe.expire(key, keep.idle_s)
+    event_id = pipe.execute()[1 if held is not None else 0]
     return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+
+
+def _oldest_kept(keep: Keep) -> str:
+    """The id below which `keep` lets entries go ("" for none). This host's clock: a
+    skew of seconds moves a window of minutes by as much."""
+    if keep.window_s is None:
+        return ""
+    return str(max(0, int(time.time() * 1000) - keep.window_s * 1000))
 
 
 def _split(data: Mapping[str, Any], held: Held | None) -> tuple[dict[str, Any], str, str]:
@@ -105,6 +180,15 @@ def _ms(moment: datetime) -> int:
     return max(1, int(moment.timestamp() * 1000))
 
 
+def _notified_ttl(visibility_timeout_s: int) -> int:
+    return visibility_timeout_s + RESTORE_SWEEP_S + RETRY_SPAN_S + NOTIFIED_MARGIN_S
+
+
+def notified_ttl_s(rt: Runtime) -> int:
+    """How long publish_once / queue_once keep a `once_key` (see RETRY_SPAN_S)."""
+    return _notified_ttl(rt.settings.broker_visibility_timeout_s)
+
+
 def publish_once(
     rt: Runtime,
     site_id: str,
@@ -113,9 +197,21 @@ def publish_once(
     data: Mapping[str, Any],
     once_key: str,
     held: Held | None = None,
+    *,
+    keep: Keep = AGENT_STREAM,
 ) -> bool:
     pipe = rt.redis.pipeline(transaction=False)
-    queue_once(pipe, site_id, agent_id, event_type, data, once_key, held)
+    queue_once(
+        pipe,
+        site_id,
+        agent_id,
+        event_type,
+        data,
+        once_key,
+        held,
+        notified_ttl=notified_ttl_s(rt),
+        keep=keep,
+    )
     return bool(pipe.execute()[-1])
 
 
@@ -127,9 +223,13 @@ def queue_once(
     data: Mapping[str, Any],
     once_key: str,
     held: Held | None = None,
+    *,
+    notified_ttl: int | None = None,
+    keep: Keep = AGENT_STREAM,
 ) -> None:
     """publish_once as the next command of `pipe`: its result (the event id, or None
-    when `once_key` was already notified) is that command's."""
+    when `once_key` was already notified) is that command's. `notified_ttl` should be
+    notified_ttl_s(rt); without it, the bound for the shipped visibility timeout."""
     entry, held_key, held_json = _split(data, held)
     pipe.eval(
         _ONCE,
@@ -140,9 +240,11 @@ def queue_once(
         event_type,
         json.dumps(entry),
         MAX_EVENTS_PER_AGENT,
-        _STREAM_TTL_S,
+        notified_ttl or _notified_ttl(_SHIPPED_VISIBILITY_TIMEOUT_S),
         held_json,
         _ms(held.until) if held is not None else 0,
+        keep.idle_s,
+        _oldest_kept(keep),
     )
 
 

@@ -65,6 +65,7 @@ def accept_submissions(rt: Runtime, batch: Sequence[Submission]) -> set[str]:
         ],
     )
     # The retrieve keys and the notifications carrying them.
+    notified_ttl = notifications.notified_ttl_s(rt)
     pipe = rt.redis.pipeline(transaction=False)
     notified_at: list[tuple[str, int]] = []
     for s in batch:
@@ -90,8 +91,9 @@ def accept_submissions(rt: Runtime, batch: Sequence[Submission]) -> set[str]:
                 "off_record_expires_at": (rfc3339(deadline) if s.off_record else None),
             },
             once_key=s.submission_id,
-            # Beside the stream (a day) only as long as the key itself lives (minutes).
+            # Beside the stream (half an hour) only as long as the key itself lives.
             held=notifications.Held({"retrieve_otk": retrieve.token}, retrieve.expires_at),
+            notified_ttl=notified_ttl,
         )
         notified_at.append((s.submission_id, len(pipe) - 1))
     answers = pipe.execute()

@@ -32,7 +32,9 @@ def publish_to_visitor(
     held: notifications.Held | None = None,
 ) -> str:
     recipient = visitor_recipient(conversation_id)
-    return notifications.publish(rt, site_id, recipient, event_type, data, held)
+    return notifications.publish(
+        rt, site_id, recipient, event_type, data, held, keep=notifications.TRANSCRIPT
+    )
 
 
 _SITE_OF = select(conversations.c.site_id).where(conversations.c.id == bindparam("b_cid"))
