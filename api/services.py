@@ -13,7 +13,7 @@ from core.notifications import EventReader
 from core.payments import ProcessorFactory
 from core.runtime import Runtime
 from core.submit import Submission
-from producers import Publisher, PublishFailed
+from producers import GroupCommit, Publisher, PublishFailed
 
 
 def webhook_policy(settings: Settings) -> Policy:
@@ -31,9 +31,12 @@ class Services:
     payment_processor: ProcessorFactory = field(default=processor_for)
     # Where webhooks may point (checked again by the worker at every delivery).
     webhook_policy: Policy = field(init=False)
+    # Submits publish through it: those that arrive during a publish go out together.
+    group_commit: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
         self.webhook_policy = webhook_policy(self.settings)
+        self.group_commit = GroupCommit(self.publisher, self.settings.submit_group_max)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -49,7 +52,7 @@ class Services:
     def publish(self, submission: Submission) -> bool:
         """core.submit's `Publish`, over the producer: True once the broker has it."""
         try:
-            self.publisher.publish_submission(submission)
+            self.group_commit.publish_submission(submission)
         except PublishFailed:
             PUBLISH_FAILED.inc()
             return False

@@ -11,6 +11,8 @@ QUEUE = "secureforms"
 # fails among them is handed to TOKENIZE_ONE_TASK, with its own retries.
 TOKENIZE_TASK = "secureforms.tokenize_submission"
 TOKENIZE_ONE_TASK = "secureforms.tokenize_one"
+# Several submissions in one message: the api's group commit (producers.group_commit).
+TOKENIZE_GROUP_TASK = "secureforms.tokenize_group"
 NOOP_TASK = "secureforms.noop"
 SWEEP_TASK = "secureforms.sweep_expired_requests"
 PURGE_TASK = "secureforms.retention_purge"

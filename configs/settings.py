@@ -72,6 +72,9 @@ class Settings:
     # arrive once it has one (workers.batches): 1 stores each on its own.
     worker_batch_size: int = 50
     worker_batch_wait_ms: int = 5
+    # Submits that arrive while the api waits for the broker's confirm go out in one
+    # message, up to this many (producers.group_commit): 1 sends each on its own.
+    submit_group_max: int = 50
     # Webhook deliveries (core.outbox): how often beat drains the outbox, the waits
     # between a failed attempt and the next (the last repeats), and when to give up.
     webhook_poll_interval_s: int = 2
@@ -124,6 +127,7 @@ _INT_SETTINGS = {
     "worker_prefetch": (1, 1000),
     "worker_batch_size": (1, 500),
     "worker_batch_wait_ms": (1, 1000),
+    "submit_group_max": (1, 500),
     "login_rate_per_minute": (1, 100000),
     "otk_rate_per_minute": (1, 1000000),
     "broker_visibility_timeout_s": (2, 24 * 3600),

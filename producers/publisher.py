@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 from celery import Celery
 
 from configs import Settings
-from configs.celery import NOOP_TASK, TOKENIZE_TASK, celery_config
+from configs.celery import NOOP_TASK, TOKENIZE_GROUP_TASK, TOKENIZE_TASK, celery_config
 from configs.logging import REQUEST_ID_HEADER, current_request_id
 from producers.events import seal_event
 from producers.queue_depth import PUBLISHED_AT_HEADER
@@ -35,7 +36,7 @@ class Publisher:
         self._celery.config_from_object(celery_config(settings))
         self._amqp = not settings.broker_url.startswith(("redis://", "rediss://"))
 
-    def _send(self, name: str, args: list[str], task_id: str | None = None) -> None:
+    def _send(self, name: str, args: list[Any], task_id: str | None = None) -> None:
         request_id = current_request_id()
         # RabbitMQ's management API shows the head message's AMQP timestamp (whole seconds:
         # py-amqp sends it as an integer), how the queue's collector reads its age there.
@@ -65,10 +66,18 @@ class Publisher:
             raise PublishFailed() from None
 
     def publish_submission(self, submission: Submission) -> None:
-        sealed = seal_event(self._keyring, submission)
-        self._send(
-            TOKENIZE_TASK, [submission.submission_id, sealed], task_id=submission.submission_id
-        )
+        self.publish_sealed(submission.submission_id, self.seal(submission))
+
+    def seal(self, submission: Submission) -> str:
+        return seal_event(self._keyring, submission)
+
+    def publish_sealed(self, submission_id: str, sealed: str) -> None:
+        self._send(TOKENIZE_TASK, [submission_id, sealed], task_id=submission_id)
+
+    def publish_group(self, group: list[tuple[str, str, str | None]]) -> None:
+        """Several sealed submissions in one message (producers.group_commit), each as
+        `(submission id, sealed, id of the HTTP request that sent it)`."""
+        self._send(TOKENIZE_GROUP_TASK, [[list(item) for item in group]], task_id=str(uuid.uuid4()))
 
     def publish_noop(self, marker: str) -> None:
         """A task that does nothing: the benchmark's floor for the broker round trip."""

@@ -9,6 +9,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import structlog
 from celery import Task
@@ -22,6 +23,7 @@ from configs.celery import (
     PURGE_TASK,
     REWRAP_TASK,
     SWEEP_TASK,
+    TOKENIZE_GROUP_TASK,
     TOKENIZE_ONE_TASK,
     TOKENIZE_TASK,
     WEBHOOK_TASK,
@@ -117,109 +119,128 @@ class _SubmissionBatches(AckedBatches, RuntimeTask):  # type: ignore[misc]
     flush_interval = settings.worker_batch_wait_ms / 1000
 
 
-@app.task(name=TOKENIZE_TASK, base=_SubmissionBatches, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
-def tokenize_submissions(self: _SubmissionBatches, requests: list[SimpleRequest]) -> list[str]:
-    """The submissions as they arrive, several in one transaction (core.submissions.
+@dataclass(frozen=True)
+class _Entry:
+    """One submission of a message: a message carries one, or a group (producers.
+    group_commit)."""
+
+    message_id: str
+    submission_id: str
+    sealed: str
+    request_id: str | None  # of the HTTP request that queued it, for its log lines
+
+
+def _entries(request: SimpleRequest) -> list[_Entry]:
+    if request.name == TOKENIZE_GROUP_TASK:
+        [group] = request.args
+        return [_Entry(request.id, sid, sealed, rid) for sid, sealed, rid in group]
+    submission_id, sealed = request.args
+    given = (request.request_dict or {}).get(REQUEST_ID_HEADER)
+    return [_Entry(request.id, submission_id, sealed, given if isinstance(given, str) else None)]
+
+
+def _store_messages(rt: Runtime, requests: list[SimpleRequest]) -> list[str]:
+    """The submissions of these messages, several in one transaction (core.submissions.
     accept_submissions); the ids of the messages done, which workers.batches acks.
 
-    When the batch fails, each is tried on its own, so one bad message holds up none of
-    the others; one that fails on its own goes to `tokenize_one` (its retries, its error
-    path) and is done here once that message is published."""
-    done: list[str] = []
-    opened: list[tuple[SimpleRequest, Submission]] = []
+    When the batch fails, each is tried on its own, so one bad submission holds up none
+    of the others; one that fails on its own goes to `tokenize_one` (its retries, its
+    error path) and is done here once that message is published. A message is done when
+    every submission in it is."""
+    opened: list[tuple[_Entry, Submission]] = []
+    left: set[str] = set()  # messages with a submission neither stored nor handed on
     for request in requests:
         metrics.delivered(request)
-        submission_id, sealed = request.args
-        submission = _opened(self.rt, submission_id, sealed)
-        if submission is None:
-            done.append(request.id)
-        else:
-            opened.append((request, submission))
-    if not opened:
-        return done
+        for entry in _entries(request):
+            submission = _opened(rt, entry.submission_id, entry.sealed)
+            if submission is not None:
+                opened.append((entry, submission))
     try:
-        delivered = accept_submissions(self.rt, [s for _, s in opened])
+        delivered = accept_submissions(rt, [s for _, s in opened]) if opened else set()
     except Exception as exc:
         if _transient(exc):
             # The store is away: each would fail on its own too. Their retries wait for it.
-            log.warning(
-                "batch not stored; each to its retries",
-                size=len(opened),
-                error=exc.__class__.__name__,
-            )
-            handed = (_hand_on(request) for request, _ in opened)
+            log.warning("batch not stored; each to its retries", size=len(opened), error=_name(exc))
+            for entry, _ in opened:
+                if not _hand_on(entry):
+                    left.add(entry.message_id)
         else:
             log.warning(
-                "batch not stored; storing one at a time",
-                size=len(opened),
-                error=exc.__class__.__name__,
+                "batch not stored; storing one at a time", size=len(opened), error=_name(exc)
             )
-            handed = (_alone(self.rt, request, s) for request, s in opened)
-        return done + [request_id for request_id in handed if request_id is not None]
-    for request, submission in opened:
-        with _traced(request):
-            _accepted(submission, submission.submission_id in delivered)
-        done.append(request.id)
-    return done
+            for entry, submission in opened:
+                if not _alone(rt, entry, submission):
+                    left.add(entry.message_id)
+    else:
+        for entry, submission in opened:
+            with _traced(entry):
+                _accepted(submission, submission.submission_id in delivered)
+    return [request.id for request in requests if request.id not in left]
+
+
+@app.task(name=TOKENIZE_TASK, base=_SubmissionBatches, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+def tokenize_submissions(self: _SubmissionBatches, requests: list[SimpleRequest]) -> list[str]:
+    """Messages of one submission each, as the api sends them one at a time."""
+    return _store_messages(self.rt, requests)
+
+
+@app.task(name=TOKENIZE_GROUP_TASK, base=_SubmissionBatches, bind=True, acks_late=True)  # type: ignore[untyped-decorator]
+def tokenize_groups(self: _SubmissionBatches, requests: list[SimpleRequest]) -> list[str]:
+    """Messages of several submissions each, sent together by the api's group commit."""
+    return _store_messages(self.rt, requests)
+
+
+def _name(exc: BaseException) -> str:
+    return exc.__class__.__name__
 
 
 @contextlib.contextmanager
-def _traced(request: SimpleRequest) -> Iterator[None]:
-    """Lines about one message of a batch carry the id of the HTTP request that queued it,
-    as a task's lines do (workers.app binds it per task; a batch is one task)."""
-    bind_request_id(_request_id(request))
+def _traced(entry: _Entry) -> Iterator[None]:
+    """Lines about one submission of a batch carry the id of the HTTP request that queued
+    it, as a task's lines do (workers.app binds it per task; a batch is one task)."""
+    bind_request_id(entry.request_id)
     try:
         yield
     finally:
         bind_request_id(None)
 
 
-def _request_id(request: SimpleRequest) -> str | None:
-    given = (request.request_dict or {}).get(REQUEST_ID_HEADER)
-    return given if isinstance(given, str) else None
-
-
 def _transient(exc: BaseException) -> bool:
     return isinstance(exc, _TRANSIENT) or _read_only(exc)
 
 
-def _alone(rt: Runtime, request: SimpleRequest, submission: Submission) -> str | None:
-    """The request's id once it is stored on its own, or handed to `tokenize_one`."""
-    with _traced(request):
-        return _stored_alone(rt, request, submission)
+def _alone(rt: Runtime, entry: _Entry, submission: Submission) -> bool:
+    """Stored on its own, or handed to `tokenize_one`: False if neither."""
+    with _traced(entry):
+        try:
+            delivered = accept_submission(rt, submission)
+        except Exception as exc:
+            log.warning(
+                "submission not stored; handed to its retries",
+                submission_id=entry.submission_id,
+                error=_name(exc),
+            )
+            return _hand_on(entry)
+        _accepted(submission, delivered)
+        return True
 
 
-def _stored_alone(rt: Runtime, request: SimpleRequest, submission: Submission) -> str | None:
+def _hand_on(entry: _Entry) -> bool:
+    """The submission again, for `tokenize_one`: True once the broker has it (then its
+    message may be acked), False if the broker is gone too (then its message goes back to
+    the queue). At least once either way: a worker lost between the two leaves both, and
+    the second finds the first's work done."""
+    headers = {REQUEST_ID_HEADER: entry.request_id} if entry.request_id else None
     try:
-        delivered = accept_submission(rt, submission)
-    except Exception as exc:
-        log.warning(
-            "submission not stored; handed to its retries",
-            submission_id=submission.submission_id,
-            error=exc.__class__.__name__,
+        tokenize_one.apply_async(
+            (entry.submission_id, entry.sealed), task_id=entry.submission_id, headers=headers
         )
-        return _hand_on(request)
-    _accepted(submission, delivered)
-    return str(request.id)
-
-
-def _hand_on(request: SimpleRequest) -> str | None:
-    """The message again, for `tokenize_one`: its id once the broker has it (then this
-    one is acked), None if the broker is gone too (then this one goes back to the queue).
-    At least once either way: a worker lost between the two leaves both, and the second
-    finds the first's work done."""
-    try:
-        request_id = _request_id(request)
-        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
-        tokenize_one.apply_async(request.args, task_id=request.id, headers=headers)
     except Exception as exc:
         log.error(
-            "submission left in the queue",
-            submission_id=request.args[0],
-            error=exc.__class__.__name__,
+            "submission left in the queue", submission_id=entry.submission_id, error=_name(exc)
         )
-        return None
-    return str(request.id)
+        return False
+    return True
 
 
 def _opened(rt: Runtime, submission_id: str, sealed: str) -> Submission | None:

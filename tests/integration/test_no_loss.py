@@ -271,7 +271,9 @@ def test_accepted_while_no_worker_runs(tmp_path: Path, db: str, broker: str) -> 
         assert submitted_events(desk) == []
         assert vault_rows(stack) == 0
         assert request_status(desk, forms[0][0].request_id)["status"] == "opened"
-        assert broker_counts(stack)[0] == n
+        # Every one waits on the broker, some perhaps several to a message (the api's group
+        # commit sends those that arrive during a publish together).
+        assert 1 <= broker_counts(stack)[0] <= n
 
         started = time.monotonic()
         stack.start_worker()
@@ -313,7 +315,7 @@ def test_sigkill_with_unacked_messages_loses_and_duplicates_nothing(
         # holds some messages in flight and more prefetched, none of them acknowledged.
         with vault_writes_blocked(stack):
             submit_all(desk, forms[warm:], first=warm)
-            wait_until("messages unacked", lambda: broker_counts(stack)[1] >= 2, 30, 0.25)
+            wait_until("messages unacked", lambda: broker_counts(stack)[1] >= 1, 30, 0.25)
             time.sleep(0.5)
             waiting, unacked = broker_counts(stack)
             rows_at_kill = vault_rows(stack)
@@ -321,7 +323,7 @@ def test_sigkill_with_unacked_messages_loses_and_duplicates_nothing(
             stack.kill("worker", signal.SIGKILL)
             killed_at = time.monotonic()
         assert notified_at_kill < n
-        assert unacked >= 2
+        assert unacked >= 1  # a message may hold several submissions (group commit)
 
         # A supervisor starts a new worker right away; the broker hands the dead
         # worker's messages to it: RabbitMQ at once, Redis once they are older than the
