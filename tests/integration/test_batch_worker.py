@@ -72,6 +72,7 @@ def insert_waits_on_lock(stack: Stack) -> bool:
 
 def held_mid_batch(stack: Stack, n: int) -> None:
     """Until the worker holds all n unacked and its batch waits inside the vault."""
+
     # Messages, not submissions: the api may have sent several in one (group commit).
     def all_taken() -> bool:
         waiting, unacked = broker_counts(stack)
