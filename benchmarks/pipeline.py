@@ -60,7 +60,8 @@ def machine_facts(args: argparse.Namespace, service: Service) -> dict[str, Any]:
         "worker": "external"
         if external
         else f"{args.worker_pool or 'prefork'} x{args.workers_concurrency}, "
-        f"prefetch {args.worker_prefetch}, loglevel {args.worker_loglevel}",
+        f"prefetch {args.worker_prefetch}, loglevel {args.worker_loglevel}, "
+        f"batch {args.batch_size} / {args.batch_wait_ms} ms, group commit {args.group_max}",
         "service log level": args.log_level or "INFO (test.toml)",
         "agents": args.agents,
         "n": args.n,
@@ -86,6 +87,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--worker-pool", choices=["prefork", "threads", "solo"], default=None)
     p.add_argument("--worker-loglevel", default="INFO", help="the worker's --loglevel")
     p.add_argument("--worker-prefetch", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=50, help="worker_batch_size (1: no batching)")
+    p.add_argument("--batch-wait-ms", type=int, default=5, help="worker_batch_wait_ms")
+    p.add_argument(
+        "--group-max", type=int, default=50, help="submit_group_max (1: no group commit)"
+    )
     p.add_argument(
         "--log-level", default=None, help="SECUREFORMS_LOG_LEVEL of api and worker (test: INFO)"
     )

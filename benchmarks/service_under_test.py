@@ -56,6 +56,9 @@ def start_service(args: argparse.Namespace) -> Service:
         "SECUREFORMS_OTK_RATE_PER_MINUTE": "1000000",
         "SECUREFORMS_LOGIN_RATE_PER_MINUTE": "100000",
         "SECUREFORMS_WORKER_PREFETCH": str(args.worker_prefetch),
+        "SECUREFORMS_WORKER_BATCH_SIZE": str(getattr(args, "batch_size", 50)),
+        "SECUREFORMS_WORKER_BATCH_WAIT_MS": str(getattr(args, "batch_wait_ms", 5)),
+        "SECUREFORMS_SUBMIT_GROUP_MAX": str(getattr(args, "group_max", 50)),
     }
     if args.log_level:
         overrides["SECUREFORMS_LOG_LEVEL"] = args.log_level

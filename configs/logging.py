@@ -64,8 +64,11 @@ def redact(text: str) -> str:
         # the country and bank in front.
         text = _IBAN.sub(_iban, text)
         text = _LONG_DIGITS.sub(_long_digits, text)
-        text = _SSN.sub(_ssn, text)
+        # A phone before an SSN: nine of a phone's digits ("001010001 (00000000", its
+        # "00" prefix included) can pass for a bare SSN, and the rest, left behind a
+        # redacted SSN, were too few for a phone on their own and showed.
         text = _PHONE.sub("[redacted-phone]", text)
+        text = _SSN.sub(_ssn, text)
     if "sfs_" in text or "sfk_" in text or "sfv_" in text:
         text = _SECRETS.sub(r"\1[redacted]", text)
     return text

@@ -115,6 +115,14 @@ def _digits_of(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
+# Inputs found by full runs, always tried first: (typed, around) by kind.
+FOUND: dict[str, list[tuple[str, str]]] = {
+    # Its first nine digits, "00" included, pass for a bare SSN; the eight after " (" are
+    # too few for a phone and stayed in the line beside [redacted-ssn].
+    "phone": [("001010001 (00000000", "{} ")],
+}
+
+
 @pytest.mark.parametrize("kind", sorted(LOG_SHAPED))
 def test_every_accepted_value_of_each_shaped_type_is_redacted(kind: str) -> None:
     spec = FieldSpec("f", "F", kind)
@@ -129,6 +137,8 @@ def test_every_accepted_value_of_each_shaped_type_is_redacted(kind: str) -> None
             if kind != "email":
                 assert _digits_of(shown)[-8:] not in _digits_of(line), line
 
+    for typed, around in FOUND.get(kind, []):
+        check = example(typed=typed, around=around)(check)
     check()
 
 
