@@ -13,6 +13,7 @@ import contextlib
 import glob
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +28,12 @@ def _own_folder(prefix: str, user: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     shutil.chown(folder, user, user)
     return folder
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _as(user: str, *args: str) -> list[str]:
@@ -102,28 +109,35 @@ class PrivateRabbit:
 
     def __init__(self) -> None:
         self.node = f"sf-outage-{os.getpid()}@localhost"
-        self.port = free_port()
-        self.dist_port = free_port()
         self.folder = _own_folder("sf-outage-rabbit-", "rabbitmq")
-        plugins, config = self.folder / "enabled_plugins", self.folder / "rabbitmq.conf"
+        self._server: subprocess.Popen[bytes] | None = None
+        plugins = self.folder / "enabled_plugins"
         plugins.write_text("[].\n")
-        # Its own file: the machine's rabbitmq.conf names the shared node's port.
-        config.write_text(
-            f"listeners.tcp.local = 127.0.0.1:{self.port}\ndisk_free_limit.absolute = 1MB\n"
-        )
-        for path in (plugins, config):
-            shutil.chown(path, "rabbitmq", "rabbitmq")
+        shutil.chown(plugins, "rabbitmq", "rabbitmq")
         self._env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")},
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
             "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.folder / "log"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(plugins),
-            "RABBITMQ_CONFIG_FILE": str(config),
+            "RABBITMQ_CONFIG_FILE": str(self.folder / "rabbitmq.conf"),
+            # A boot that fails before its log exists dumps into the current directory,
+            # which the Debian wrapper makes /var/lib/rabbitmq.
+            "ERL_CRASH_DUMP": str(self.folder / "erl_crash.dump"),
         }
+        self._use_ports(free_port(), free_port())
+
+    def _use_ports(self, port: int, dist_port: int) -> None:
+        self.port, self.dist_port = port, dist_port
+        config = self.folder / "rabbitmq.conf"
+        # Its own file: the machine's rabbitmq.conf names the shared node's port.
+        config.write_text(
+            f"listeners.tcp.local = 127.0.0.1:{port}\ndisk_free_limit.absolute = 1MB\n"
+        )
+        shutil.chown(config, "rabbitmq", "rabbitmq")
+        self._env["RABBITMQ_NODE_PORT"] = str(port)
+        self._env["RABBITMQ_DIST_PORT"] = str(dist_port)
 
     def url(self, vhost: str = "/") -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/{'' if vhost == '/' else vhost}"
@@ -140,19 +154,56 @@ class PrivateRabbit:
             raise AssertionError(f"rabbitmqctl {' '.join(args)}: {result.stderr[-1500:]}")
         return result.stdout
 
-    def start(self, timeout: float = 90) -> None:
-        subprocess.run(
-            ["rabbitmq-server", "-detached"], env=self._env, check=True, capture_output=True
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                # Waits for the boot to finish once the node is registered with epmd.
-                self.ctl("await_startup", "--timeout", "60", timeout=70)
+    def start(self, timeout: float = 90, attempts: int = 3) -> None:
+        """Boots the node; a boot that dies is tried again on new ports: free_port() only
+        names a port that was free, and another process of the run can take it before
+        the node binds it (seconds later, at the end of its boot), which kills the boot."""
+        for attempt in range(1, attempts + 1):
+            if attempt > 1:
+                shutil.rmtree(self.folder / "mnesia", ignore_errors=True)
+                self._use_ports(free_port(), free_port())
+            if self._boot(timeout):
                 return
-            except AssertionError:
-                time.sleep(0.5)  # not registered yet
-        raise AssertionError(f"RabbitMQ node {self.node} did not start in {timeout} s")
+        raise AssertionError(
+            f"RabbitMQ node {self.node} died while booting, {attempts} times (last on ports "
+            f"{self.port}/{self.dist_port})\n{self._tails()}"
+        )
+
+    def _boot(self, timeout: float) -> bool:
+        """True once booted, False when the node died first. In the foreground (not
+        `-detached`), so that its death is seen at once and what it printed before its log
+        existed (a distribution port in use, say) is kept."""
+        with (self.folder / "server.out").open("ab") as out:
+            self._server = subprocess.Popen(
+                ["rabbitmq-server"],
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # as -detached did: not stopped by the run's ^C
+            )
+        deadline = time.monotonic() + timeout
+        while self._server.poll() is None:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"RabbitMQ node {self.node} still booting after {timeout} s\n{self._tails()}"
+                )
+            # Each rabbitmqctl is an Erlang VM of its own (half a second of CPU): none is
+            # started before the node listens, so a busy machine's CPU goes to the boot.
+            if _accepts(self.port):
+                with contextlib.suppress(AssertionError):
+                    self.ctl("await_startup", "--timeout", "30", timeout=60)
+                    return True
+            time.sleep(0.5)
+        return False
+
+    def _tails(self) -> str:
+        log = self.folder / "log" / f"{self.node}.log"
+        parts = []
+        for path in (log, self.folder / "server.out"):
+            text = path.read_text(errors="replace")[-2500:] if path.exists() else "(none)"
+            parts.append(f"--- {path.name}:\n{text}")
+        return "\n".join(parts)
 
     def stop_app(self) -> None:
         self.ctl("stop_app")
@@ -180,4 +231,7 @@ class PrivateRabbit:
     def close(self) -> None:
         with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):  # not running
             self.ctl("stop", timeout=60)
+        if self._server is not None:  # reaped
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._server.wait(30)
         shutil.rmtree(self.folder, ignore_errors=True)
