@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 
 from load_phases import Run
 
-TARGET_RATE = 300.0  # submissions/s sustained
-TARGET_FLOOR_RATIO = 0.6
-TARGET_P99_MS = 100.0
+
+@dataclass(frozen=True)
+class Targets:
+    """Issue 17's targets for one shape of the service, on a quiet 2-core machine."""
+
+    rate: float  # submissions/s end to end
+    floor_ratio: float  # of the no-op floor, same run
+    worker_ms: float  # worker CPU ms per submission
+    p99_ms: float = 50.0  # submit -> notified at half `rate`
+
+
+TARGETS = {
+    ("sqlite", "redis"): Targets(rate=450, floor_ratio=0.5, worker_ms=1.2),
+    ("postgres", "rabbitmq"): Targets(rate=350, floor_ratio=0.35, worker_ms=1.5),
+}
+
+
+def targets_for(db: str, broker: str) -> Targets:
+    """The shape's targets; a mixed shape is held to the production one's."""
+    return TARGETS.get((db, broker), TARGETS[("postgres", "rabbitmq")])
 
 
 def pct(values: list[float], q: float) -> float:
