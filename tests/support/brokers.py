@@ -7,14 +7,17 @@ the same port while the api and the worker keep their URLs.
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 
+from configs.celery import TOKENIZE_GROUP_TASK
 from support.stack import free_port
 
 
@@ -113,15 +116,24 @@ class AofRedis(PrivateRedis):
 
     persistence = ("--save", "", "--appendonly", "yes", "--appendfsync", "everysec")
 
-    def pushed_task_ids(self, queue: str) -> set[str]:
-        """The ids of the Celery messages the append-only file holds as pushed to `queue`:
-        what the broker kept, as opposed to what it acknowledged."""
+    def pushed_submission_ids(self, queue: str) -> set[str]:
+        """The submissions the append-only file holds as pushed to `queue` in Celery
+        messages: what the broker kept, as opposed to what it acknowledged. A message of
+        one submission is named by its id; a group commit's message holds several."""
         ids: set[str] = set()
         for path in sorted((self.workdir / "appendonlydir").glob("*.aof")):
             for command in _resp_commands(path.read_bytes()):
                 if command[0].upper() in (b"LPUSH", b"RPUSH") and command[1] == queue.encode():
-                    ids.update(json.loads(item)["headers"]["id"] for item in command[2:])
+                    for item in command[2:]:
+                        ids.update(_submission_ids(json.loads(item)))
         return ids
+
+
+def _submission_ids(message: dict[str, Any]) -> list[str]:
+    if message["headers"]["task"] != TOKENIZE_GROUP_TASK:
+        return [message["headers"]["id"]]
+    [group], _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    return [submission_id for submission_id, _sealed, _request_id in group]
 
 
 def _resp_commands(data: bytes) -> list[list[bytes]]:
