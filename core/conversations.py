@@ -370,21 +370,18 @@ def add_system_message(
         show_to_visitor(rt, own, values)
 
 
-def add_system_messages(
-    rt: Runtime, conn: Connection, site_id: str, lines: Sequence[tuple[str, str]]
-) -> None:
-    """System lines `(conversation_id, text)` of one site's conversations in one insert,
-    each shown to its visitor (the worker writes one per submission of a batch)."""
+def add_system_messages(conn: Connection, lines: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """System lines `(conversation_id, text)` in one insert, in `conn`'s transaction; the
+    rows, for the caller to show each visitor once committed (core.visitor_stream)."""
     if not lines:
-        return
+        return []
     now = utcnow()
     rows = [
         dict(conversation_id=cid, at=now, author="system", text=text, sender=SYSTEM)
         for cid, text in lines
     ]
     conn.execute(_INSERT_MESSAGE, rows)
-    for row in rows:
-        show_to_visitor(rt, conn, row, site_id)
+    return rows
 
 
 def transcript(rt: Runtime, actor: Actor, conversation_id: str) -> list[dict[str, str]]:

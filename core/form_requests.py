@@ -28,6 +28,7 @@ from core.policies import site_policies
 from core.runtime import Runtime
 from core.schema import conversations, form_requests
 from core.senders import agent_for, require_sender, sent_by
+from core.visitor_stream import show_lines_to_visitor
 from vault import OtkClaims, VaultError
 
 SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewed", "expired"
@@ -368,6 +369,7 @@ def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
     order given (each site's audit chain gets its entries in that order): a few statements
     a site, not a few a submission."""
     moved: dict[str, list[Answered]] = {}
+    lines: dict[str, list[dict[str, Any]]] = {}
     with rt.app_engine.begin() as conn:
         for a in answered:
             params = {
@@ -380,7 +382,10 @@ def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
             # nothing, and nothing below is written for it.
             if conn.execute(_MARK_SUBMITTED, params).rowcount:
                 moved.setdefault(a.site_id, []).append(a)
-        for site_id, done in moved.items():
+        # Sites in one order in every batch: each takes its site's audit head (a row
+        # lock on PostgreSQL), and two batches taking two sites in opposite orders
+        # would deadlock.
+        for site_id, done in sorted(moved.items()):
             audit.record_many(
                 conn,
                 site_id=site_id,
@@ -388,10 +393,8 @@ def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
                 resources=[f"request:{a.request_id};submission:{a.submission_id}" for a in done],
                 origin="worker",
             )
-            add_system_messages(
-                rt,
+            lines[site_id] = add_system_messages(
                 conn,
-                site_id,
                 [(a.conversation_id, f"Secure form '{a.form_title}' submitted") for a in done],
             )
             targets = outbox.targets_for(conn, site_id, "secure_form.submitted")
@@ -407,6 +410,10 @@ def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
                     )
                 if relayed:
                     chatwoot.relay_status(conn, site_id, "secure_form.submitted", a.request_id)
+    # Shown once committed: a batch rolled back (and stored again one at a time) must not
+    # have told its visitors twice.
+    for site_id, rows in lines.items():
+        show_lines_to_visitor(rt, site_id, rows)
     return {a.submission_id for done in moved.values() for a in done}
 
 

@@ -40,15 +40,22 @@ def publish_to_visitor(
 _SITE_OF = select(conversations.c.site_id).where(conversations.c.id == bindparam("b_cid"))
 
 
-def show_to_visitor(
-    rt: Runtime, conn: Connection, values: dict[str, Any], site_id: str | None = None
-) -> None:
-    """A transcript line (a messages row's values) on the visitor's stream (`site_id`:
-    the conversation's, when the caller knows it)."""
-    if site_id is None:
-        site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
+def show_lines_to_visitor(rt: Runtime, site_id: str, rows: list[dict[str, Any]]) -> None:
+    """Transcript lines (messages rows' values) of one site's conversations, each on its
+    visitor's stream."""
+    for values in rows:
+        _show(rt, site_id, values)
+
+
+def show_to_visitor(rt: Runtime, conn: Connection, values: dict[str, Any]) -> None:
+    """A transcript line (a messages row's values) on the visitor's stream."""
+    site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
     if site_id is None:
         return
+    _show(rt, site_id, values)
+
+
+def _show(rt: Runtime, site_id: str, values: dict[str, Any]) -> None:
     publish_to_visitor(
         rt,
         site_id,

@@ -73,7 +73,7 @@ class GroupCommit:
         with self._lock:
             group = self._waiting[: self._max]
             del self._waiting[: self._max]
-        failed = False
+        failed = True
         try:
             if len(group) == 1:
                 self._publisher.publish_sealed(group[0].submission_id, group[0].sealed)
@@ -81,10 +81,16 @@ class GroupCommit:
                 self._publisher.publish_group(
                     [(s.submission_id, s.sealed, s.request_id) for s in group]
                 )
+            failed = False
         except Exception as exc:  # PublishFailed, or a bug: either way no visitor may hang
-            failed = True
             if not isinstance(exc, PublishFailed):
                 log.error("group not published: %s", exc.__class__.__name__)
+        finally:
+            # Whatever happened (a BaseException too), every waiter hears and the next
+            # group gets a leader: nothing may be left waiting for a publish that is over.
+            self._finish(group, failed)
+
+    def _finish(self, group: list[_Slot], failed: bool) -> None:
         for slot in group:
             slot.failed, slot.done = failed, True
             slot.woken.set()

@@ -14,6 +14,8 @@ the batch is lost (as `task_reject_on_worker_lost` does for one message).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from itertools import count
+from queue import Queue
 from typing import Any
 
 from celery.worker.request import Request
@@ -26,11 +28,30 @@ class AckedBatches(Batches):  # type: ignore[misc]
 
     abstract = True
 
+    def Strategy(self, task: Any, app: Any, consumer: Any) -> Any:
+        # Built again each time the consumer (re)connects. What the last connection left
+        # in the buffer cannot be acked on this one (a delivery tag belongs to its
+        # channel), and the broker gives it again (RabbitMQ at once, Redis after the
+        # visibility timeout): dropped, as Celery drops its own reserved requests then
+        # (Consumer.on_close). The flush timer is started again by the next message; the
+        # old one went with the old loop, and a stale handle would leave a batch smaller
+        # than `flush_every` waiting for ever.
+        self._buffer: Queue[Request] = Queue()
+        self._pending: Queue[Request] = Queue()
+        self._count = count(1)
+        stale: Any = getattr(self, "_tref", None)
+        if stale is not None:
+            stale.cancel()
+        self._tref = None
+        return super().Strategy(task, app, consumer)
+
     def flush(self, requests: Collection[Request]) -> Any:
         batch = [SimpleRequest.from_request(r) for r in requests]
 
         def on_return(done: Sequence[str] | None) -> None:
-            finished = set(done or ())
+            # A list from the task; None when it raised (celery_batches logs it), and an
+            # ExceptionInfo from the threads and solo pools, which have no error callback.
+            finished = set(done) if isinstance(done, list | tuple) else set()
             for request in requests:
                 if request.id in finished:
                     request.acknowledge()

@@ -151,7 +151,15 @@ def _store_messages(rt: Runtime, requests: list[SimpleRequest]) -> list[str]:
     left: set[str] = set()  # messages with a submission neither stored nor handed on
     for request in requests:
         metrics.delivered(request)
-        for entry in _entries(request):
+        try:
+            entries = _entries(request)
+        except (TypeError, ValueError):
+            # Not a shape this worker knows (a newer api's?): back in the queue it would
+            # come round for ever; logged without its content, and done with.
+            log.error("submission message not understood", message_id=request.id)
+            metrics.FAILED.labels("unreadable").inc()
+            continue
+        for entry in entries:
             submission = _opened(rt, entry.submission_id, entry.sealed)
             if submission is not None:
                 opened.append((entry, submission))

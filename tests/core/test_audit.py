@@ -22,6 +22,13 @@ from core.runtime import Runtime
 from core.schema import audit_events, audit_heads
 
 
+@pytest.fixture(autouse=True)
+def _cli_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries recorded outside a request say "cli" here, whatever an earlier test of this
+    process imported (importing workers.app makes the process a worker's)."""
+    monkeypatch.setattr(audit, "_process_origin", "cli")
+
+
 def _fill(rt: Runtime, site_id: str, n: int) -> list[dict[str, object]]:
     for i in range(n):
         audit.record(rt, site_id=site_id, type="test.event", user_id=f"u{i}", resource=f"thing:{i}")

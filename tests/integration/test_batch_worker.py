@@ -272,3 +272,37 @@ def test_submits_arriving_during_a_publish_share_a_message_and_each_lands_once(
             report("group commit", messages=len(queued), groups=groups)
     finally:
         broker.stop()
+
+
+def test_after_the_broker_comes_back_a_small_batch_is_not_left_waiting(
+    tmp_path: Path,
+) -> None:
+    """The worker's batches fill to worker_batch_size or are flushed by a timer. After the
+    consumer reconnects to a broker that went away, fewer submissions than a batch must
+    still go through: the timer has to start again with the new connection."""
+    broker = PrivateRedis(tmp_path / "broker")
+    broker.start()
+    try:
+        with fresh_stack(
+            tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
+        ) as stack:
+            stack.start(worker_concurrency=1)
+            desk = Desk.make(stack)
+            forms = open_forms(desk, 6)
+            submit_all(desk, forms[:3])
+            wait_until("the first three notified", lambda: len(submitted_events(desk)) >= 3, 30)
+            broker.stop()
+            time.sleep(3)  # the worker notices and keeps trying to reconnect
+            broker.start()
+            wait_until("the worker back on the broker", lambda: _consuming(broker), 60, 0.5)
+            submit_all(desk, forms[3:], first=3)
+            wait_until("the next three notified", lambda: len(submitted_events(desk)) >= 6, 30)
+            all_stored_once(stack, desk, forms)
+    finally:
+        broker.stop()
+
+
+def _consuming(broker: PrivateRedis) -> bool:
+    """A client of the worker is waiting on the queue again (BLMOVE/BRPOP)."""
+    clients = broker.client().client_list()
+    return any(c.get("cmd") in ("blmove", "brpop", "brpoplpush") for c in clients)
