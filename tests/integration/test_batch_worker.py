@@ -9,11 +9,13 @@ has taken the messages (the broker counts them unacked), opened its transaction 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -233,6 +235,20 @@ def test_a_postgresql_restart_during_a_batch_loses_nothing(tmp_path: Path) -> No
         pg.close()
 
 
+@contextlib.contextmanager
+def own_broker(tmp_path: Path) -> Iterator[tuple[PrivateRedis, Stack]]:
+    """A stack (SQLite) whose broker is a Redis of the test's own, to pause or stop."""
+    broker = PrivateRedis(tmp_path / "broker")
+    broker.start()
+    try:
+        with fresh_stack(
+            tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
+        ) as stack:
+            yield broker, stack
+    finally:
+        broker.stop()
+
+
 def _queued(broker: PrivateRedis) -> list[tuple[str, int]]:
     """(task name, submissions in it) of each message waiting on the broker."""
     found = []
@@ -251,27 +267,20 @@ def test_submits_arriving_during_a_publish_share_a_message_and_each_lands_once(
     second (CLIENT PAUSE WRITE, on a Redis of the test's own): the first submit's publish
     waits, the submits behind it wait in the api, and once the broker answers they go out
     as one message. Every visitor gets a 202; the worker stores and notifies each once."""
-    broker = PrivateRedis(tmp_path / "broker")
-    broker.start()
-    try:
-        with fresh_stack(
-            tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
-        ) as stack:
-            stack.start_api()
-            desk = Desk.make(stack)
-            forms = open_forms(desk, 24)
-            broker.client().client_pause(1000, all=False)  # writes wait, reads go on
-            submit_all(desk, forms)
-            queued = _queued(broker)
-            assert sum(n for _, n in queued) == 24  # every accepted one is on the broker
-            groups = [n for name, n in queued if name == TOKENIZE_GROUP_TASK]
-            assert groups and max(groups) > 1, queued
-            assert len(queued) < 24
-            stack.start_worker(concurrency=1)
-            all_stored_once(stack, desk, forms)
-            report("group commit", messages=len(queued), groups=groups)
-    finally:
-        broker.stop()
+    with own_broker(tmp_path) as (broker, stack):
+        stack.start_api()
+        desk = Desk.make(stack)
+        forms = open_forms(desk, 24)
+        broker.client().client_pause(1000, all=False)  # writes wait, reads go on
+        submit_all(desk, forms)
+        queued = _queued(broker)
+        assert sum(n for _, n in queued) == 24  # every accepted one is on the broker
+        groups = [n for name, n in queued if name == TOKENIZE_GROUP_TASK]
+        assert groups and max(groups) > 1, queued
+        assert len(queued) < 24
+        stack.start_worker(concurrency=1)
+        all_stored_once(stack, desk, forms)
+        report("group commit", messages=len(queued), groups=groups)
 
 
 def test_after_the_broker_comes_back_a_small_batch_is_not_left_waiting(
@@ -280,26 +289,19 @@ def test_after_the_broker_comes_back_a_small_batch_is_not_left_waiting(
     """The worker's batches fill to worker_batch_size or are flushed by a timer. After the
     consumer reconnects to a broker that went away, fewer submissions than a batch must
     still go through: the timer has to start again with the new connection."""
-    broker = PrivateRedis(tmp_path / "broker")
-    broker.start()
-    try:
-        with fresh_stack(
-            tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
-        ) as stack:
-            stack.start(worker_concurrency=1)
-            desk = Desk.make(stack)
-            forms = open_forms(desk, 6)
-            submit_all(desk, forms[:3])
-            wait_until("the first three notified", lambda: len(submitted_events(desk)) >= 3, 30)
-            broker.stop()
-            time.sleep(3)  # the worker notices and keeps trying to reconnect
-            broker.start()
-            wait_until("the worker back on the broker", lambda: _consuming(broker), 60, 0.5)
-            submit_all(desk, forms[3:], first=3)
-            wait_until("the next three notified", lambda: len(submitted_events(desk)) >= 6, 30)
-            all_stored_once(stack, desk, forms)
-    finally:
+    with own_broker(tmp_path) as (broker, stack):
+        stack.start(worker_concurrency=1)
+        desk = Desk.make(stack)
+        forms = open_forms(desk, 6)
+        submit_all(desk, forms[:3])
+        wait_until("the first three notified", lambda: len(submitted_events(desk)) >= 3, 30)
         broker.stop()
+        time.sleep(3)  # the worker notices and keeps trying to reconnect
+        broker.start()
+        wait_until("the worker back on the broker", lambda: _consuming(broker), 60, 0.5)
+        submit_all(desk, forms[3:], first=3)
+        wait_until("the next three notified", lambda: len(submitted_events(desk)) >= 6, 30)
+        all_stored_once(stack, desk, forms)
 
 
 def _consuming(broker: PrivateRedis) -> bool:
