@@ -417,10 +417,13 @@ def has_chatwoot(conn: Connection, site_id: str) -> bool:
     return found is not None
 
 
-def relay_status(conn: Connection, site_id: str, type: str, request_id: str) -> str | None:
-    """A private note on submitted, viewed or expired: the form's name and a time."""
+def relay_status(
+    conn: Connection, site_id: str, type: str, request_id: str, *, has_it: bool = False
+) -> str | None:
+    """A private note on submitted, viewed or expired: the form's name and a time.
+    `has_it`: the caller has just read that the site has Chatwoot (`has_chatwoot`)."""
     note = NOTES.get(type)
-    if note is None or not has_chatwoot(conn, site_id):
+    if note is None or not (has_it or has_chatwoot(conn, site_id)):
         return None
     row = conn.execute(
         select(form_requests.c.conversation_id, forms.c.name)

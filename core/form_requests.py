@@ -409,7 +409,9 @@ def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
                         targets=targets,
                     )
                 if relayed:
-                    chatwoot.relay_status(conn, site_id, "secure_form.submitted", a.request_id)
+                    chatwoot.relay_status(
+                        conn, site_id, "secure_form.submitted", a.request_id, has_it=True
+                    )
     # Shown once committed: a batch rolled back (and stored again one at a time) must not
     # have told its visitors twice.
     for site_id, rows in lines.items():

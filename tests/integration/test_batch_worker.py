@@ -14,9 +14,7 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -31,12 +29,11 @@ from integration.test_no_loss import (
     open_forms,
     report,
     reveal_all,
-    stored_part,
+    submission_event,
     submit_all,
     submitted_events,
     vault_rows,
     vault_writes_blocked,
-    visitor_values,
     wait_until,
 )
 from support.brokers import PrivateRedis
@@ -45,7 +42,6 @@ from support.private_services import PrivatePostgres
 from support.stack import Proc, Stack
 
 from configs.celery import QUEUE, TOKENIZE_GROUP_TASK
-from vault import Submission
 
 N = 40  # one batch (worker_batch_size 50): the worker holds them all at once
 
@@ -139,24 +135,6 @@ def test_sigterm_during_a_batch_finishes_it_or_gives_it_back(
         report("sigterm mid-batch", combo=f"{db}-{broker}", stored_before_exit=rows_at_exit)
 
 
-def _event(stack: Stack, desk: Desk, sent: Sent, i: int, *, site_id: str) -> Submission:
-    return Submission(
-        submission_id=str(uuid.uuid4()),
-        request_id=sent.request_id,
-        site_id=site_id,
-        conversation_id=sent.conversation_id,
-        agent_id=desk.agent_id,
-        form_id=desk.form_id,
-        form_version=1,
-        form_title="Payment card",
-        values=stored_part(visitor_values(i)),
-        off_record={"cvv": visitor_values(i)["cvv"]},
-        off_record_ttl_ms=600_000,
-        retention_days=30,
-        submitted_at=datetime.now(UTC),
-    )
-
-
 @pytest.mark.parametrize(("db", "broker"), COMBOS, ids=COMBO_IDS)
 def test_one_poisoned_event_among_fifty_holds_up_none_of_the_others(
     tmp_path: Path, db: str, broker: str
@@ -170,7 +148,7 @@ def test_one_poisoned_event_among_fifty_holds_up_none_of_the_others(
         forms = open_forms(desk, 50)
         bad = 17
         events = [
-            _event(stack, desk, sent, i, site_id="" if i == bad else stack.site_id)
+            submission_event(desk, sent, i, "" if i == bad else stack.site_id)
             for i, (sent, _otk) in enumerate(forms)
         ]
         publisher = _publisher(stack)

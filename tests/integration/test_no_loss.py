@@ -481,6 +481,25 @@ def test_frozen_broker_answers_503_in_bounded_time_and_loses_nothing(tmp_path: P
 # -- 4. redelivery is idempotent at the task level -----------------------------------------
 
 
+def submission_event(desk: Desk, sent: Sent, i: int, site_id: str) -> Submission:
+    """The sealed event the api would publish for visitor i's answers to `sent`."""
+    return Submission(
+        submission_id=str(uuid.uuid4()),
+        request_id=sent.request_id,
+        site_id=site_id,
+        conversation_id=sent.conversation_id,
+        agent_id=desk.agent_id,
+        form_id=desk.form_id,
+        form_version=1,
+        form_title="Payment card",
+        values=stored_part(visitor_values(i)),
+        off_record={"cvv": visitor_values(i)["cvv"]},
+        off_record_ttl_ms=600_000,
+        retention_days=30,
+        submitted_at=datetime.now(UTC),
+    )
+
+
 def _publisher(stack: Stack) -> Publisher:
     settings = load_settings(stack.env)
     return Publisher(settings, load_keyring(settings.keyring_path, allow_generate=True))
@@ -496,22 +515,7 @@ def test_the_same_event_delivered_many_times_is_stored_and_notified_once(
         desk = Desk.make(stack)
         forms = open_forms(desk, k)
         events = [
-            Submission(
-                submission_id=str(uuid.uuid4()),
-                request_id=sent.request_id,
-                site_id=stack.site_id,
-                conversation_id=sent.conversation_id,
-                agent_id=desk.agent_id,
-                form_id=desk.form_id,
-                form_version=1,
-                form_title="Payment card",
-                values=stored_part(visitor_values(i)),
-                off_record={"cvv": visitor_values(i)["cvv"]},
-                off_record_ttl_ms=600_000,
-                retention_days=30,
-                submitted_at=datetime.now(UTC),
-            )
-            for i, (sent, _otk) in enumerate(forms)
+            submission_event(desk, sent, i, stack.site_id) for i, (sent, _otk) in enumerate(forms)
         ]
         publisher = _publisher(stack)
         try:
