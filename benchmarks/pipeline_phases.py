@@ -113,7 +113,9 @@ async def throughput(
     print_cpu(run.cpu, known)
     cost1 = cpu_cost(run.cpu, len(items), SERVICE_ROLES)
     sub_ms = print_cost("submission (service side)", cost1, known)
+    per, by_name = StoreCounters.split(per)
     print("  per submission: " + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
+    print("    redis by command: " + ", ".join(f"{k} {v:.2f}" for k, v in by_name.items()))
     kept = RedisFootprint.report(
         kept_before, await asyncio.to_thread(footprint.snapshot), len(items)
     )

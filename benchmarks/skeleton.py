@@ -226,7 +226,9 @@ async def _phase1(args: argparse.Namespace, service: Service) -> dict[str, Any]:
     cost = cpu_cost(cpu, args.n, SERVICE_ROLES)
     total = print_cost("post (service side)", cost)
     per = StoreCounters.per(before, after, args.n)
+    per, by_name = StoreCounters.split(per)
     print("  per post: " + ", ".join(f"{k} {v:.1f}" for k, v in per.items()))
+    print("    redis by command: " + ", ".join(f"{k} {v:.2f}" for k, v in by_name.items()))
     return {"rate": rate, "cpu_ms": total, "cost": cost, "p99_ms": pct(took, 0.99) * 1000}
 
 

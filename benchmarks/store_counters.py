@@ -12,6 +12,8 @@ import project_paths  # noqa: F401  (before support.*)
 import redis
 from service_under_test import Service
 
+_TOTALS = ("redis commands", "redis connections")
+
 
 class StoreCounters:
     """Server-side counters, to turn into round trips per submission."""
@@ -27,6 +29,9 @@ class StoreCounters:
             "redis commands": int(stats["total_commands_processed"]),
             "redis connections": int(stats["total_connections_received"]),
         }
+        # Per command name too, to see which round trips a change saved (printed apart).
+        for name, figures in self.redis.info("commandstats").items():
+            out["redis " + name.removeprefix("cmdstat_")] = int(figures["calls"])
         if self.pg_names:
             import sqlalchemy as sa
             from support.stack import PG_ADMIN_URL
@@ -47,7 +52,14 @@ class StoreCounters:
 
     @staticmethod
     def per(before: dict[str, int], after: dict[str, int], n: int) -> dict[str, float]:
-        return {k: (after[k] - before[k]) / max(n, 1) for k in after}
+        return {k: (after[k] - before.get(k, 0)) / max(n, 1) for k in after}
+
+    @staticmethod
+    def split(per: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        """The totals, and the Redis commands by name (most frequent first)."""
+        totals = {k: v for k, v in per.items() if not k.startswith("redis ") or k in _TOTALS}
+        names = {k.removeprefix("redis "): v for k, v in per.items() if k not in totals and v}
+        return totals, dict(sorted(names.items(), key=lambda kv: -kv[1]))
 
     def close(self) -> None:
         self.redis.close()
