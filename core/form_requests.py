@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from redis.client import Pipeline
 from sqlalchemy import bindparam, insert, select, update
 
 from core import audit, chatwoot, notifications, outbox
@@ -28,7 +29,7 @@ from core.policies import site_policies
 from core.runtime import Runtime
 from core.schema import conversations, form_requests
 from core.senders import agent_for, require_sender, sent_by
-from core.visitor_stream import show_lines_to_visitor
+from core.visitor_stream import queue_lines_for_visitors
 from vault import OtkClaims, VaultError
 
 SENT, OPENED, SUBMITTED, VIEWED, EXPIRED = "sent", "opened", "submitted", "viewed", "expired"
@@ -359,9 +360,13 @@ def mark_submitted(
     return bool(mark_all_submitted(rt, [answered]))
 
 
-def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
+def mark_all_submitted(
+    rt: Runtime, answered: Sequence[Answered], *, pipe: Pipeline | None = None
+) -> set[str]:
     """`mark_submitted` for several, in one transaction: the submission ids whose request
-    this moved to `submitted`.
+    this moved to `submitted`. Their transcript lines reach the visitors once committed,
+    in one round trip of their own, or queued on `pipe` for the caller to send with its
+    own commands.
 
     With each move, in the same transaction: the audit entry, the transcript line, the
     webhook events and the Chatwoot note, so a worker that dies after the commit leaves
@@ -414,8 +419,11 @@ def mark_all_submitted(rt: Runtime, answered: Sequence[Answered]) -> set[str]:
                     )
     # Shown once committed: a batch rolled back (and stored again one at a time) must not
     # have told its visitors twice.
+    shown = pipe if pipe is not None else rt.redis.pipeline(transaction=False)
     for site_id, rows in lines.items():
-        show_lines_to_visitor(rt, site_id, rows)
+        queue_lines_for_visitors(shown, site_id, rows)
+    if pipe is None and len(shown):
+        shown.execute()
     return {a.submission_id for done in moved.values() for a in done}
 
 

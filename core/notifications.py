@@ -136,12 +136,29 @@ def publish(
     *,
     keep: Keep = AGENT_STREAM,
 ) -> str:
+    pipe = rt.redis.pipeline(transaction=False)
+    at = queue_publish(pipe, site_id, agent_id, event_type, data, held, keep=keep)
+    event_id = pipe.execute()[at]
+    return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+
+
+def queue_publish(
+    pipe: Pipeline,
+    site_id: str,
+    agent_id: str,
+    event_type: str,
+    data: Mapping[str, Any],
+    held: Held | None = None,
+    *,
+    keep: Keep = AGENT_STREAM,
+) -> int:
+    """publish's commands, queued on `pipe` (several events in one round trip); the
+    index in the pipeline's results of the event's id."""
     key = stream_key(site_id, agent_id)
     entry, held_key, held_json = _split(data, held)
     # No MULTI/EXEC: they go in one round trip anyway, and an EXPIRE that missed its
     # XADD would only let the stream live on until the next publish renews it. The held
     # key goes first, so no reader meets an entry whose key is not there yet.
-    pipe = rt.redis.pipeline(transaction=False)
     if held is not None:
         pipe.set(held_key, held_json, pxat=_ms(held.until))
     pipe.xadd(
@@ -150,12 +167,12 @@ def publish(
         maxlen=MAX_EVENTS_PER_AGENT,
         approximate=True,
     )
+    at = len(pipe) - 1
     oldest = _oldest_kept(keep)
     if oldest:
         pipe.xtrim(key, minid=oldest, approximate=True)
     pipe.expire(key, keep.idle_s)
-    event_id = pipe.execute()[1 if held is not None else 0]
-    return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+    return at
 
 
 def _oldest_kept(keep: Keep) -> str:

@@ -37,7 +37,8 @@ def accept_submission(rt: Runtime, submission: Submission) -> bool:
 def accept_submissions(rt: Runtime, batch: Sequence[Submission]) -> set[str]:
     """`accept_submission` for several, in a fixed number of steps whatever their number:
     one vault transaction, one Redis round trip for the off-record answers, one app-DB
-    transaction, one Redis round trip for the retrieve keys and notifications. The ids of
+    transaction, one Redis round trip for the transcript lines, retrieve keys and
+    notifications. The ids of
     those this call notified (a redelivered one is not notified again).
 
     In that order, as for one: the answers are kept before the request says "submitted",
@@ -57,16 +58,18 @@ def accept_submissions(rt: Runtime, batch: Sequence[Submission]) -> set[str]:
         )
     if len(pipe):
         pipe.execute()
+    # The visitors' transcript lines, then the retrieve keys and the notifications
+    # carrying them: one round trip, once the app DB has committed.
+    pipe = rt.redis.pipeline(transaction=False)
     mark_all_submitted(
         rt,
         [
             Answered(s.site_id, s.request_id, s.submission_id, s.conversation_id, s.form_title)
             for s in batch
         ],
+        pipe=pipe,
     )
-    # The retrieve keys and the notifications carrying them.
     notified_ttl = notifications.notified_ttl_s(rt)
-    pipe = rt.redis.pipeline(transaction=False)
     notified_at: list[tuple[str, int]] = []
     for s in batch:
         retrieve = rt.otks.issue(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.client import Pipeline
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
@@ -40,11 +41,18 @@ def publish_to_visitor(
 _SITE_OF = select(conversations.c.site_id).where(conversations.c.id == bindparam("b_cid"))
 
 
-def show_lines_to_visitor(rt: Runtime, site_id: str, rows: list[dict[str, Any]]) -> None:
+def queue_lines_for_visitors(pipe: Pipeline, site_id: str, rows: list[dict[str, Any]]) -> None:
     """Transcript lines (messages rows' values) of one site's conversations, each on its
-    visitor's stream."""
+    visitor's stream: queued on a caller's pipeline, to go with its other commands."""
     for values in rows:
-        _show(rt, site_id, values)
+        notifications.queue_publish(
+            pipe,
+            site_id,
+            visitor_recipient(values["conversation_id"]),
+            "chat.message",
+            _line(values),
+            keep=notifications.TRANSCRIPT,
+        )
 
 
 def show_to_visitor(rt: Runtime, conn: Connection, values: dict[str, Any]) -> None:
@@ -52,19 +60,13 @@ def show_to_visitor(rt: Runtime, conn: Connection, values: dict[str, Any]) -> No
     site_id = conn.execute(_SITE_OF, {"b_cid": values["conversation_id"]}).scalar()
     if site_id is None:
         return
-    _show(rt, site_id, values)
+    publish_to_visitor(rt, site_id, values["conversation_id"], "chat.message", _line(values))
 
 
-def _show(rt: Runtime, site_id: str, values: dict[str, Any]) -> None:
-    publish_to_visitor(
-        rt,
-        site_id,
-        values["conversation_id"],
-        "chat.message",
-        {
-            "at": rfc3339(values["at"]),
-            "author": values["author"],
-            "from": values["sender"],
-            "text": values["text"],
-        },
-    )
+def _line(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "at": rfc3339(values["at"]),
+        "author": values["author"],
+        "from": values["sender"],
+        "text": values["text"],
+    }
