@@ -281,3 +281,31 @@ def test_a_shorter_key_still_has_128_bits_and_never_fewer(otks: OneTimeKeys) -> 
     assert otks.redeem(short.token, "open", site_id=SITE).subject == SUBJECT
     with pytest.raises(ValueError):
         otks.issue("open", SITE, SUBJECT, ttl_s=5, nbytes=15)
+
+
+def test_revoke_group_spends_its_live_keys_and_counts_them(
+    otks: OneTimeKeys, redis_client: Redis
+) -> None:
+    first = otks.issue("submit", SITE, SUBJECT, groups=("g",))
+    second = otks.issue("open", SITE, SUBJECT, groups=("g", "other"))
+    outside = otks.issue("open", SITE, SUBJECT, groups=("other",))
+    otks.redeem(first.token, "submit")  # spent already: not counted as live
+
+    assert otks.revoke_group("g") == 1
+    with pytest.raises(VaultError):
+        otks.peek(second.token, "open")
+    assert otks.peek(outside.token, "open").action == "open"
+    assert not redis_client.exists("sf:otk-group:g")
+    assert otks.revoke_group("g") == 0  # gone, and nothing left to spend
+
+
+def test_a_group_lives_as_long_as_its_longest_lived_key(
+    otks: OneTimeKeys, redis_client: Redis
+) -> None:
+    otks.issue("retrieve", SITE, SUBJECT, groups=("g",), ttl_s=300)
+    otks.issue("open", SITE, SUBJECT, groups=("g",), ttl_s=900)
+    otks.issue("retrieve", SITE, SUBJECT, groups=("g",), ttl_s=60)  # shorter: no change
+    assert 899_000 < redis_client.pttl("sf:otk-group:g") <= 900_000
+
+    otks.issue("retrieve", SITE, SUBJECT, groups=("short",), ttl_s=60)
+    assert 59_000 < redis_client.pttl("sf:otk-group:short") <= 60_000
