@@ -44,6 +44,13 @@ SUBMIT_TO_STORED = Histogram(
     "Time from the visitor's submit (the event's submitted_at) to stored in the vault.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+BATCH_SIZE = Histogram(
+    "secureforms_worker_batch_submissions",
+    "Submissions stored together in one batch (one transaction). Batches grow while every "
+    "pool process is busy: mostly 1 means the workers keep up with room to spare; many at "
+    "worker_batch_size means they are at their limit.",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
 PURGED = Counter(
     "secureforms_worker_purged_submissions",
     "Submissions deleted by the retention purge.",

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from integration.test_no_loss import (
@@ -36,10 +37,11 @@ from integration.test_no_loss import (
     vault_writes_blocked,
     wait_until,
 )
+from prometheus_client.parser import text_string_to_metric_families
 from support.brokers import PrivateRedis
 from support.flow import Desk, Sent
 from support.private_services import PrivatePostgres
-from support.stack import Proc, Stack
+from support.stack import Proc, Stack, free_port
 
 from configs.celery import QUEUE, TOKENIZE_GROUP_TASK
 
@@ -286,3 +288,58 @@ def _consuming(broker: PrivateRedis) -> bool:
     """A client of the worker is waiting on the queue again (BLMOVE/BRPOP)."""
     clients = broker.client().client_list()
     return any(c.get("cmd") in ("blmove", "brpop", "brpoplpush") for c in clients)
+
+
+METRICS_TOKEN = "batch-metrics-token-" + "b" * 24
+
+
+def batch_sizes(port: int) -> tuple[float, float]:
+    """The worker's batch-size histogram: (batches, submissions in them)."""
+    text = httpx.get(
+        f"http://127.0.0.1:{port}/metrics",
+        headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+        timeout=10,
+    ).text
+    found = {"_count": 0.0, "_sum": 0.0}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            for suffix in found:
+                if s.name == "secureforms_worker_batch_submissions" + suffix:
+                    found[suffix] = float(s.value)
+    return found["_count"], found["_sum"]
+
+
+@pytest.mark.parametrize(("db", "broker"), COMBOS, ids=COMBO_IDS)
+def test_messages_that_arrive_while_every_process_is_busy_go_as_one_batch(
+    tmp_path: Path, db: str, broker: str
+) -> None:
+    """One pool process, held in its first batch; 20 more messages arrive one at a time,
+    each further apart than the flush timer (5 ms). They wait for the process and go as
+    one batch, not as 20 queued behind it."""
+    port = free_port()
+    with fresh_stack(tmp_path, db, broker, SECUREFORMS_METRICS_TOKEN=METRICS_TOKEN) as stack:
+        stack.start_api()
+        stack.start_worker(concurrency=1, extra=["--metrics-port", str(port)])
+        desk = Desk.make(stack)
+        forms = open_forms(desk, 21)
+        events = [
+            submission_event(desk, sent, i, stack.site_id) for i, (sent, _) in enumerate(forms)
+        ]
+        publisher = _publisher(stack)
+        try:
+            with vault_writes_blocked(stack):
+                publisher.publish_submission(events[0])
+                wait_until("the first batch taken", lambda: broker_counts(stack) == (0, 1), 30)
+                for event in events[1:]:
+                    publisher.publish_submission(event)
+                    time.sleep(0.02)
+                wait_until("all taken", lambda: broker_counts(stack) == (0, 21), 30)
+                time.sleep(0.2)  # a flush timer that would still fire has had its turns
+            wait_until("every submission notified", lambda: len(submitted_events(desk)) >= 21, 60)
+        finally:
+            publisher.close()
+        wait_until("both batches counted", lambda: batch_sizes(port)[1] >= 21, 30)
+        assert batch_sizes(port) == (2.0, 21.0)
+        wait_until("broker drained", lambda: broker_counts(stack) == (0, 0), 60, 0.5)
+        assert_once_each(forms, submitted_events(desk))
+        assert vault_rows(stack) == 21

@@ -228,7 +228,9 @@ def trail(canary_stack: Stack) -> Trail:
         stack.start_worker()
         event = _wait_submitted(desk, sent.request_id)
         trail.submission_id = event["submission_id"]
-        wait_for_event(stack, "submission stored", "worker", submission_id=trail.submission_id)
+        wait_for_event(
+            stack, "submission stored, agent notified", "worker", submission_id=trail.submission_id
+        )
         trail.redis_snapshots += _snapshot(stack, "before reveal")
 
         _reveal(trail, desk, event)
@@ -776,7 +778,9 @@ def test_databases_hold_no_plaintext(trail: Trail) -> None:
 def test_logs_and_files_are_clean(trail: Trail) -> None:
     stack = trail.stack
     logs = stack.logs()
-    assert matching(events_in(logs), "submission stored", submission_id=trail.submission_id)
+    assert matching(
+        events_in(logs), "submission stored, agent notified", submission_id=trail.submission_id
+    )
     files = file_items(stack.data_dir)
     if stack.db == "sqlite":
         assert {Path(w).name for w, _ in files} >= {"app.sqlite3", "vault.sqlite3"}

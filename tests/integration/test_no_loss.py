@@ -181,6 +181,10 @@ def vault_writes_blocked(stack: Stack) -> Iterator[None]:
     if stack.db == "sqlite":
         conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         try:
+            # WAL, as the service's first connection leaves it (configs.database): a file
+            # still in its migrations' rollback journal would refuse a worker's switch to
+            # WAL at once, under this lock, and its batch would fail instead of waiting.
+            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN IMMEDIATE")
             yield
         finally:
