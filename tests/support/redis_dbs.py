@@ -36,7 +36,17 @@ def port() -> int:
             from support.brokers import PrivateRedis
 
             class _SuiteRedis(PrivateRedis):
-                persistence = ("--save", "", "--appendonly", "no", "--databases", str(DATABASES))
+                persistence = (
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--databases",
+                    str(DATABASES),
+                    # As docker/compose.yaml runs the app Redis (docs/operations.md).
+                    "--stream-node-max-bytes",
+                    "1024",
+                )
 
             server = _SuiteRedis(Path(tempfile.mkdtemp(prefix="secureforms-test-redis-")))
             server.start()
