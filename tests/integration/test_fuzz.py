@@ -321,18 +321,10 @@ def _fuzz(
     tally.seconds[f"{op.label} as {who}"] = time.monotonic() - started
 
 
-# Two halves, in two files (test_fuzz_second_half.py), so that the suite's processes
-# (`--dist loadfile`) run them side by side: one file took four minutes on its own.
-SHARDS = 2
-
-
-def fuzz_shard(seeded: Seeded, shard: int) -> None:
-    """Every `SHARDS`th operation from `shard`, each against its callers, on the seeded
-    stack of the calling module; LAST ones still after the others."""
+def test_the_api_survives_fuzzing(seeded: Seeded) -> None:
     schema = schemathesis.openapi.from_url(f"{seeded.stack.base_url}/openapi.json")
     ops = [result.ok() for result in schema.get_all_operations()]
     ops.sort(key=lambda op: (op.method.upper(), op.path) in LAST)
-    ops = ops[shard::SHARDS]
     checks = [
         no_server_error,
         status_code_conformance,
@@ -350,16 +342,12 @@ def fuzz_shard(seeded: Seeded, shard: int) -> None:
     elapsed = time.monotonic() - started
     statuses = ", ".join(f"{s}: {n}" for s, n in sorted(tally.by_status.items()))
     print(
-        f"\nfuzz {shard + 1}/{SHARDS}: {tally.requests} requests in {elapsed:.1f} s over"
-        f" {len(ops)} operations ({statuses})"
+        f"\nfuzz: {tally.requests} requests in {elapsed:.1f} s over {len(ops)} operations "
+        f"({statuses})"
     )
     slowest = sorted(tally.seconds.items(), key=lambda kv: -kv[1])[:8]
     print("slowest: " + "; ".join(f"{k} {v:.1f} s" for k, v in slowest))
     assert not tally.failures, f"{len(tally.failures)} finding(s):\n\n" + "\n\n".join(
         tally.failures
     )
-    assert tally.requests >= MIN_REQUESTS // SHARDS
-
-
-def test_the_api_survives_fuzzing(seeded: Seeded) -> None:
-    fuzz_shard(seeded, 0)
+    assert tally.requests >= MIN_REQUESTS
