@@ -28,12 +28,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from itertools import count
 from queue import Queue
+from time import monotonic
 from typing import Any
 
 from celery.concurrency.prefork import TaskPool as PreforkPool
 from celery.worker.request import Request
 from celery_batches import Batches, SimpleRequest
 from celery_batches.trace import apply_batches_task
+
+STALE_S = 60.0
+_jobs = count(1)
 
 
 class AckedBatches(Batches):  # type: ignore[misc]
@@ -56,37 +60,42 @@ class AckedBatches(Batches):  # type: ignore[misc]
         if stale is not None:
             stale.cancel()
         self._tref = None
-        # Batches of this connection still running (those of an older one are not
-        # counted: their returns no longer free anything here).
-        self._running = 0
+        # Batches of this connection still running, by when they were handed over (those
+        # of an older connection are not counted: their returns free nothing here).
+        self._running: dict[int, float] = {}
         self._generation = getattr(self, "_generation", 0) + 1
         return super().Strategy(task, app, consumer)
 
     def _slots(self) -> int:
         return max(1, int(getattr(self._pool, "num_processes", 1) or 1))
 
+    def _busy(self) -> bool:
+        """Every pool process has a batch of ours. One handed over longer ago than
+        STALE_S no longer counts: should its callback never come, batches smaller than
+        `flush_every` must not wait for ever (they would queue behind it instead)."""
+        since = monotonic() - STALE_S
+        for job in [job for job, at in self._running.items() if at <= since]:
+            del self._running[job]
+        return len(self._running) >= self._slots()
+
     def _adaptive(self) -> bool:
         return isinstance(self._pool, PreforkPool)
 
     def _do_flush(self) -> None:
-        if (
-            self._adaptive()
-            and self._running >= self._slots()
-            and self._buffer.qsize() < self.flush_every
-        ):
+        if self._adaptive() and self._buffer.qsize() < self.flush_every and self._busy():
             return  # every process is busy: the batch grows until one is free
         super()._do_flush()
 
-    def _returned(self, generation: int) -> None:
+    def _returned(self, generation: int, job: int) -> None:
         if generation != self._generation:
             return
-        self._running = max(0, self._running - 1)
+        self._running.pop(job, None)
         if self._adaptive() and not self._buffer.empty():
             self._do_flush()  # what waited while every process was busy
 
     def flush(self, requests: Collection[Request]) -> Any:
         batch = [SimpleRequest.from_request(r) for r in requests]
-        generation = self._generation
+        generation, job = self._generation, next(_jobs)
 
         def on_return(done: Sequence[str] | None) -> None:
             # A list from the task; None when it raised (celery_batches logs it), and an
@@ -97,14 +106,14 @@ class AckedBatches(Batches):  # type: ignore[misc]
                     request.acknowledge()
                 else:
                     request.reject(requeue=True)
-            self._returned(generation)
+            self._returned(generation, job)
 
         def on_lost(_exc: BaseException) -> None:
             for request in requests:
                 request.reject(requeue=True)
-            self._returned(generation)
+            self._returned(generation, job)
 
-        self._running += 1  # before: the solo pool runs the batch, callback and all, inline
+        self._running[job] = monotonic()  # before: the solo pool runs it, callback and all, inline
         try:
             return self._pool.apply_async(
                 apply_batches_task,
@@ -113,5 +122,5 @@ class AckedBatches(Batches):  # type: ignore[misc]
                 error_callback=on_lost,
             )
         except BaseException:
-            self._running -= 1
+            self._running.pop(job, None)
             raise
