@@ -38,8 +38,8 @@ def accept_submissions(rt: Runtime, batch: Sequence[Submission]) -> set[str]:
     """`accept_submission` for several, in a fixed number of steps whatever their number:
     one vault transaction, one Redis round trip for the off-record answers, one app-DB
     transaction, one Redis round trip for the transcript lines, retrieve keys and
-    notifications. The ids of
-    those this call notified (a redelivered one is not notified again).
+    notifications. The ids of those this call notified (a redelivered one is not notified
+    again).
 
     In that order, as for one: the answers are kept before the request says "submitted",
     and the agent hears of it last. A failure anywhere leaves what was done for the next

@@ -60,10 +60,9 @@ class AckedBatches(Batches):  # type: ignore[misc]
         if stale is not None:
             stale.cancel()
         self._tref = None
-        # Batches of this connection still running, by when they were handed over (those
-        # of an older connection are not counted: their returns free nothing here).
+        # Batches of this connection still running, by when they were handed over (a new
+        # dict: those of an older connection free nothing here when they return).
         self._running: dict[int, float] = {}
-        self._generation = getattr(self, "_generation", 0) + 1
         return super().Strategy(task, app, consumer)
 
     def _slots(self) -> int:
@@ -86,16 +85,14 @@ class AckedBatches(Batches):  # type: ignore[misc]
             return  # every process is busy: the batch grows until one is free
         super()._do_flush()
 
-    def _returned(self, generation: int, job: int) -> None:
-        if generation != self._generation:
-            return
+    def _returned(self, job: int) -> None:
         self._running.pop(job, None)
         if self._adaptive() and not self._buffer.empty():
             self._do_flush()  # what waited while every process was busy
 
     def flush(self, requests: Collection[Request]) -> Any:
         batch = [SimpleRequest.from_request(r) for r in requests]
-        generation, job = self._generation, next(_jobs)
+        job = next(_jobs)
 
         def on_return(done: Sequence[str] | None) -> None:
             # A list from the task; None when it raised (celery_batches logs it), and an
@@ -106,12 +103,12 @@ class AckedBatches(Batches):  # type: ignore[misc]
                     request.acknowledge()
                 else:
                     request.reject(requeue=True)
-            self._returned(generation, job)
+            self._returned(job)
 
         def on_lost(_exc: BaseException) -> None:
             for request in requests:
                 request.reject(requeue=True)
-            self._returned(generation, job)
+            self._returned(job)
 
         self._running[job] = monotonic()  # before: the solo pool runs it, callback and all, inline
         try:

@@ -9,12 +9,10 @@ has taken the messages (the broker counts them unacked), opened its transaction 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,6 +26,7 @@ from integration.test_no_loss import (
     broker_counts,
     fresh_stack,
     open_forms,
+    own_broker,
     report,
     reveal_all,
     submission_event,
@@ -213,20 +212,6 @@ def test_a_postgresql_restart_during_a_batch_loses_nothing(tmp_path: Path) -> No
             report("postgresql restart mid-batch", retried=log.count("tokenize_one["))
     finally:
         pg.close()
-
-
-@contextlib.contextmanager
-def own_broker(tmp_path: Path) -> Iterator[tuple[PrivateRedis, Stack]]:
-    """A stack (SQLite) whose broker is a Redis of the test's own, to pause or stop."""
-    broker = PrivateRedis(tmp_path / "broker")
-    broker.start()
-    try:
-        with fresh_stack(
-            tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
-        ) as stack:
-            yield broker, stack
-    finally:
-        broker.stop()
 
 
 def _queued(broker: PrivateRedis) -> list[tuple[str, int]]:

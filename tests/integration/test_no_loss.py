@@ -47,6 +47,20 @@ def fresh_stack(data_dir: Path, db: str, broker: str, **env: str) -> Iterator[St
         yield stack
 
 
+@contextlib.contextmanager
+def own_broker(tmp_path: Path) -> Iterator[tuple[PrivateRedis, Stack]]:
+    """A stack (SQLite) whose broker is a Redis of the test's own, to pause or stop."""
+    broker = PrivateRedis(tmp_path / "broker")
+    broker.start()
+    try:
+        with fresh_stack(
+            tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
+        ) as stack:
+            yield broker, stack
+    finally:
+        broker.stop()
+
+
 def report(name: str, **values: Any) -> None:
     """Timings and counts for the humans reading `pytest -s` (never asserted on)."""
     shown = ", ".join(
@@ -366,68 +380,61 @@ def test_sigkill_with_unacked_messages_loses_and_duplicates_nothing(
 
 
 def test_broker_down_answers_503_and_the_same_key_works_later(tmp_path: Path) -> None:
-    broker = PrivateRedis(tmp_path / "broker")
-    broker.start()
-    try:
-        with fresh_stack(
-            tmp_path / "stack", "sqlite", "redis", SECUREFORMS_BROKER_URL=broker.url
-        ) as stack:
-            stack.start()
-            desk = Desk.make(stack)
-            ((sent, otk),) = open_forms(desk, 1)
-            values = card_values(card="4000056655665556", cvv="987", name="Grace Hopper")
+    with own_broker(tmp_path) as (broker, stack):
+        stack.start()
+        desk = Desk.make(stack)
+        ((sent, otk),) = open_forms(desk, 1)
+        values = card_values(card="4000056655665556", cvv="987", name="Grace Hopper")
 
-            broker.stop()
-            started = time.monotonic()
-            refused = desk.submit(otk, values)
-            latency = time.monotonic() - started
-            assert refused.status_code == 503, refused.text
-            assert refused.json()["error"] == "unavailable"
-            for value in values.values():
-                assert value not in refused.text
-            # Nothing half-stored: no vault row, no off-the-record copy, no notification,
-            # and the request is still waiting for its answers.
-            assert vault_rows(stack) == 0
-            assert submitted_events(desk) == []
-            assert request_status(desk, sent.request_id)["status"] == "opened"
-            app_redis = stack.redis_clients()[0]
-            try:
-                assert list(app_redis.scan_iter("sf:offrec:*")) == []
-            finally:
-                app_redis.close()
-            with desk.client() as c:
-                assert c.get("/readyz").status_code == 503
-
-            broker.start()
-            back = time.monotonic()
-            restarted_worker = False
-            if not stack.procs["worker"].alive():
-                stack.start_worker(name="worker2")
-                restarted_worker = True
-            # The api reconnects on its own; the visitor retries with the key they hold.
-            retry = desk.submit(otk, values)
-            retry_latency = time.monotonic() - back
-            assert retry.status_code == 202, retry.text
-
-            event = wait_submitted(desk, sent.request_id, timeout=60)
-            processed = time.monotonic() - back
-            report(
-                "broker down",
-                first_503_s=latency,
-                retry_202_s=retry_latency,
-                processed_after_broker_back_s=processed,
-                worker_restarted=restarted_worker,
-            )
-            assert vault_rows(stack) == 1
-            assert len(submitted_events(desk)) == 1
-            shown = desk.reveal(event["submission_id"], event["retrieve_otk"])
-            assert shown.status_code == 200, shown.text
-            assert shown.json()["values"] == stored_part(values)
-            assert shown.json()["off_the_record"] == {"cvv": "987"}
-            # The key was spent by the accepted submit.
-            assert desk.submit(otk, values).status_code == 410
-    finally:
         broker.stop()
+        started = time.monotonic()
+        refused = desk.submit(otk, values)
+        latency = time.monotonic() - started
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"] == "unavailable"
+        for value in values.values():
+            assert value not in refused.text
+        # Nothing half-stored: no vault row, no off-the-record copy, no notification,
+        # and the request is still waiting for its answers.
+        assert vault_rows(stack) == 0
+        assert submitted_events(desk) == []
+        assert request_status(desk, sent.request_id)["status"] == "opened"
+        app_redis = stack.redis_clients()[0]
+        try:
+            assert list(app_redis.scan_iter("sf:offrec:*")) == []
+        finally:
+            app_redis.close()
+        with desk.client() as c:
+            assert c.get("/readyz").status_code == 503
+
+        broker.start()
+        back = time.monotonic()
+        restarted_worker = False
+        if not stack.procs["worker"].alive():
+            stack.start_worker(name="worker2")
+            restarted_worker = True
+        # The api reconnects on its own; the visitor retries with the key they hold.
+        retry = desk.submit(otk, values)
+        retry_latency = time.monotonic() - back
+        assert retry.status_code == 202, retry.text
+
+        event = wait_submitted(desk, sent.request_id, timeout=60)
+        processed = time.monotonic() - back
+        report(
+            "broker down",
+            first_503_s=latency,
+            retry_202_s=retry_latency,
+            processed_after_broker_back_s=processed,
+            worker_restarted=restarted_worker,
+        )
+        assert vault_rows(stack) == 1
+        assert len(submitted_events(desk)) == 1
+        shown = desk.reveal(event["submission_id"], event["retrieve_otk"])
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["values"] == stored_part(values)
+        assert shown.json()["off_the_record"] == {"cvv": "987"}
+        # The key was spent by the accepted submit.
+        assert desk.submit(otk, values).status_code == 410
 
 
 def test_frozen_broker_answers_503_in_bounded_time_and_loses_nothing(tmp_path: Path) -> None:
